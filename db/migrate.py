@@ -1,0 +1,94 @@
+"""Schema migrations (Alembic), applied at start-up and by `main.py db upgrade`, backup first."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+from db.engine import Database
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _config(db: Database, connection: Any) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(db: Database) -> str | None:
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def needs_upgrade(db: Database) -> bool:
+    return current_revision(db) != head_revision()
+
+
+def upgrade(db: Database, backup_dir: Path | None = None, revision: str = "head") -> str | None:
+    """Bring the schema to `revision`. Returns the backup path made first, if any.
+
+    A no-op (and no backup) when the schema is already current.
+    """
+    before = current_revision(db)
+    if before == head_revision() and revision == "head":
+        return None
+    backup = None
+    if backup_dir is not None and before is not None:
+        backup = str(backup_database(db, backup_dir, label=f"before-upgrade-from-{before}"))
+    with db.engine.begin() as conn:
+        command.upgrade(_config(db, conn), revision)
+    log.info("database schema upgraded from %s to %s", before or "empty", current_revision(db))
+    return backup
+
+
+def downgrade(db: Database, revision: str) -> None:
+    with db.engine.begin() as conn:
+        command.downgrade(_config(db, conn), revision)
+
+
+def backup_database(db: Database, backup_dir: Path, label: str = "backup") -> Path:
+    """A consistent copy: SQLite's online backup, or a gzip'd JSON dump of every table for MySQL."""
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    if db.dialect == "sqlite":
+        target = backup_dir / f"wearsync-{stamp}-{label}.sqlite3"
+        raw = db.engine.raw_connection()
+        try:
+            src = raw.driver_connection
+            assert isinstance(src, sqlite3.Connection)
+            dst = sqlite3.connect(target)
+            with dst:
+                src.backup(dst)
+            dst.close()
+        finally:
+            raw.close()
+        return target
+    target = backup_dir / f"wearsync-{stamp}-{label}.json.gz"
+    with db.engine.connect() as conn, gzip.open(target, "wt", encoding="utf-8") as out:
+        for name in inspect(conn).get_table_names():
+            rows = conn.execute(text(f"SELECT * FROM `{name}`")).mappings()
+            for row in rows:
+                out.write(json.dumps({"table": name, "row": dict(row)}, default=str) + "\n")
+    return target

@@ -1,0 +1,54 @@
+"""WearSync entry point: the GUI by default, subcommands for headless use (see DESIGN.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from services.cli import register_all
+    from services.config import VERSION
+
+    parser = argparse.ArgumentParser(
+        prog="main.py",
+        description="WearSync: enrol patients who wear Fitbit, Withings and Polar devices, download "
+        "their data on a schedule into SQL, and show it in Grafana. Without a subcommand the window "
+        "opens.",
+    )
+    parser.add_argument("--version", action="version", version=f"WearSync {VERSION}")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--headless", action="store_true",
+                      help="run the scheduler and callback listener without a window (servers, systemd)")
+    mode.add_argument("--sandbox", action="store_true",
+                      help="open the window against built-in sandbox vendors with demo patients")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    register_all(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from services.errors import WearSyncError
+
+    try:
+        if args.command:
+            return int(args.func(args))
+        if args.headless:
+            from services.headless import run_headless
+
+            return run_headless()
+        from gui.application import run_gui
+
+        return run_gui(sandbox=args.sandbox)
+    except WearSyncError as exc:
+        sys.stderr.write(f"wearsync: {exc.message}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("wearsync: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""`main.py patients list|add|rename|delete|undo` — the host owner's patient management."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from typing import Any
+
+from services.actor import HOST
+from services.cli.common import open_app, out
+from services.config import VENDORS
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("patients", help="list, add, rename or delete patients")
+    ps = p.add_subparsers(dest="patients_command", required=True,
+                          metavar="{list,add,rename,delete,undo}")
+    ls = ps.add_parser("list", help="list patients and their device connections")
+    ls.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    ls.set_defaults(func=_list)
+    add = ps.add_parser("add", help="add a patient ID (optionally with device types)")
+    add.add_argument("patient")
+    add.add_argument("--vendor", action="append", choices=VENDORS, default=[],
+                     help="device type; repeat for several")
+    add.set_defaults(func=_add)
+    rn = ps.add_parser("rename", help="change a patient ID (all device types, or one with --vendor)")
+    rn.add_argument("old")
+    rn.add_argument("new")
+    rn.add_argument("--vendor", choices=VENDORS, help="move only this device type's data to NEW")
+    rn.set_defaults(func=_rename)
+    de = ps.add_parser("delete", help="delete a patient and its data (undo possible for 24 h)")
+    de.add_argument("patient")
+    de.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    de.set_defaults(func=_delete)
+    un = ps.add_parser("undo", help="undo the last rename or delete")
+    un.set_defaults(func=_undo)
+
+
+def _list(args: argparse.Namespace) -> int:
+    app = open_app()
+    try:
+        patients = app.patients.list_patients()
+    finally:
+        app.close()
+    if args.csv:
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(["patient", "vendor", "status", "last_sync_utc"])
+        for p in patients:
+            for c in p.connections or []:
+                w.writerow([p.code, c.vendor, c.status,
+                            c.last_sync_at.strftime("%Y-%m-%dT%H:%M:%SZ") if c.last_sync_at else ""])
+            if not p.connections:
+                w.writerow([p.code, "", "", ""])
+        return 0
+    if not patients:
+        out("No patients yet. Add one with: main.py patients add P-001 --vendor fitbit")
+        return 0
+    for p in patients:
+        devices = ", ".join(f"{c.vendor} ({c.status.replace('_', ' ')})" for c in p.connections) or "no device"
+        out(f"{p.code}\t{devices}")
+    return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    app = open_app()
+    try:
+        info = app.patients.add(args.patient, args.vendor, HOST)
+    finally:
+        app.close()
+    out(f"Added patient {info.code}" + (f" ({', '.join(info.vendors)})" if info.vendors else "") + ".")
+    return 0
+
+
+def _rename(args: argparse.Namespace) -> int:
+    app = open_app()
+    try:
+        desc = app.patients.rename(args.old, args.new, HOST, vendor=args.vendor)
+    finally:
+        app.close()
+    out(desc + ". Undo with: main.py patients undo")
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    app = open_app()
+    try:
+        preview = app.patients.preview_delete(args.patient)
+        if not args.yes:
+            if not sys.stdin.isatty():
+                sys.stderr.write(preview.describe() + " Add --yes to confirm.\n")
+                return 1
+            answer = input(preview.describe() + " Delete? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                out("Nothing deleted.")
+                return 1
+        app.patients.delete(args.patient, HOST)
+    finally:
+        app.close()
+    out(f"Deleted {preview.code} ({preview.total_rows:,} data rows). Undo with: main.py patients undo")
+    return 0
+
+
+def _undo(args: argparse.Namespace) -> int:
+    app = open_app()
+    try:
+        desc = app.patients.undo(HOST)
+    finally:
+        app.close()
+    out(f"Undone: {desc}.")
+    return 0

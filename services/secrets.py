@@ -1,0 +1,237 @@
+"""The one wrapper around the OS keyring.
+
+- Automatic backend choice is limited to an allow-list of real OS stores (Secret Service, KWallet,
+  macOS Keychain, Windows Credential Locker). A backend chosen explicitly with keyring's own
+  `PYTHON_KEYRING_BACKEND` variable is used as is (tests, CI).
+- "No store on this machine" and "the store is locked" are different errors with different fixes.
+- There is never a silent plaintext fallback.
+- An environment variable with a secret's name takes precedence, so scripted runs need no keyring.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import keyring
+import keyring.errors
+from keyring.backend import KeyringBackend
+
+from services.errors import InvalidInput, MissingSecret, SecretsLocked, SecretsUnavailable
+
+log = logging.getLogger(__name__)
+
+SERVICE = "WearSync"
+
+ALLOWED_BACKENDS = (
+    "keyring.backends.SecretService.Keyring",
+    "keyring.backends.libsecret.Keyring",
+    "keyring.backends.kwallet.DBusKeyring",
+    "keyring.backends.macOS.Keyring",
+    "keyring.backends.Windows.WinVaultKeyring",
+)
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    name: str
+    label: str
+    group: str
+    help: str
+    sensitive: bool = True
+
+
+# The seed's environment variable names (DESIGN.md) plus what WearSync itself needs.
+SECRETS: tuple[SecretSpec, ...] = (
+    SecretSpec("FITBIT_CLIENT_ID", "Google OAuth client ID (Fitbit)", "Fitbit / Google Health",
+               "From Google Cloud console → APIs & Services → Credentials.", sensitive=False),
+    SecretSpec("FITBIT_CLIENT_SECRET", "Google OAuth client secret (Fitbit)", "Fitbit / Google Health",
+               "Shown next to the client ID in Google Cloud console."),
+    SecretSpec("WITHINGS_CLIENT_ID", "Withings client ID", "Withings",
+               "From the Withings developer dashboard.", sensitive=False),
+    SecretSpec("WITHINGS_CLIENT_SECRET", "Withings client secret", "Withings",
+               "From the Withings developer dashboard."),
+    SecretSpec("POLAR_CLIENT_ID", "Polar client ID", "Polar",
+               "From admin.polaraccesslink.com.", sensitive=False),
+    SecretSpec("POLAR_CLIENT_SECRET", "Polar client secret", "Polar", "From admin.polaraccesslink.com."),
+    SecretSpec("SECRET_USER", "MySQL writer user", "Database",
+               "The MySQL account WearSync writes with.", sensitive=False),
+    SecretSpec("SECRET_PASSWORD", "MySQL writer password", "Database", "Password of the writer account."),
+    SecretSpec("DATA_PLATFORM_EMAIL", "Alert sender e-mail", "E-mail",
+               "The Gmail (or SMTP) account that sends alerts.", sensitive=False),
+    SecretSpec("DATA_PLATFORM_PASSWORD", "Alert sender password", "E-mail",
+               "For Gmail, an app password from myaccount.google.com/apppasswords."),
+    SecretSpec("EMAIL_LIST", "Alert recipients (legacy list)", "E-mail",
+               'Imported into the recipient list, e.g. ["a@clinic.org", "b@clinic.org"].', sensitive=False),
+    SecretSpec("DATAPLATFORM_URL", "Public WearSync URL (legacy)", "Tunnel",
+               "Set automatically from the tunnel; kept for the old scripts.", sensitive=False),
+    SecretSpec("GRAFANA_URL", "Grafana URL", "Grafana", "e.g. http://localhost:3000", sensitive=False),
+    SecretSpec("GRAFANA_API_TOKEN", "Grafana service-account token", "Grafana",
+               "Grafana → Administration → Service accounts → Add token."),
+    SecretSpec("NGROK_AUTHTOKEN", "ngrok auth token", "Tunnel", "From dashboard.ngrok.com → Your Authtoken."),
+)
+SPEC_BY_NAME: dict[str, SecretSpec] = {s.name: s for s in SECRETS}
+
+# Internal secrets: not shown on the Settings page, never imported from the seed's variables.
+TOKEN_KEY = "WEARSYNC_TOKEN_KEY"
+INTERNAL = (TOKEN_KEY,)
+
+
+def _backend_name(backend: KeyringBackend) -> str:
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def mask(value: str) -> str:
+    if not value:
+        return ""
+    if len(value) <= 6:
+        return "•" * len(value)
+    return value[:2] + "•" * min(12, len(value) - 4) + value[-2:]
+
+
+@dataclass(frozen=True)
+class SecretState:
+    spec: SecretSpec
+    source: str  # environment | keyring | missing
+    masked: str
+
+
+class SecretStore:
+    """Loads the backend lazily under a lock and remembers it."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = environ if environ is not None else os.environ
+        self._lock = threading.Lock()
+        self._backend: KeyringBackend | None = None
+        self.checkers: dict[str, Callable[[str], str]] = {}
+
+    # -- backend
+    def backend(self) -> KeyringBackend:
+        with self._lock:
+            if self._backend is None:
+                self._backend = self._choose()
+            return self._backend
+
+    def _choose(self) -> KeyringBackend:
+        explicit = self._environ.get("PYTHON_KEYRING_BACKEND")
+        current: KeyringBackend = keyring.get_keyring()
+        if explicit:
+            return current
+        candidates = list(getattr(current, "backends", [current]))
+        for b in candidates:
+            if _backend_name(b) in ALLOWED_BACKENDS:
+                return b
+        names = ", ".join(_backend_name(b) for b in candidates) or "none"
+        log.warning("no allowed keyring backend; found: %s", names)
+        raise SecretsUnavailable(
+            "WearSync keeps passwords and tokens in the computer's secure password store, and none "
+            "is available here. On Linux install and start GNOME Keyring or KWallet (package "
+            "gnome-keyring); on Windows and macOS it is built in. For scripts, put each secret in an "
+            "environment variable of the same name instead."
+        )
+
+    # -- reading and writing
+    def source(self, name: str) -> str:
+        if self._environ.get(name):
+            return "environment"
+        try:
+            return "keyring" if self._read(name) else "missing"
+        except (SecretsUnavailable, SecretsLocked):
+            return "missing"
+
+    def get(self, name: str) -> str | None:
+        env = self._environ.get(name)
+        if env:
+            return env
+        return self._read(name)
+
+    def require(self, name: str, purpose: str = "") -> str:
+        value = self.get(name)
+        if not value:
+            spec = SPEC_BY_NAME.get(name)
+            label = spec.label if spec else name
+            why = f" to {purpose}" if purpose else ""
+            raise MissingSecret(
+                f"{label} is not set. WearSync needs it{why}: add it in Settings → Secrets "
+                f"(or set the environment variable {name})."
+            )
+        return value
+
+    def set(self, name: str, value: str) -> None:
+        self._check_name(name)
+        if not value or value != value.strip() or any(ord(c) < 32 for c in value):
+            raise InvalidInput(
+                "A secret cannot be empty, start or end with spaces, or contain line breaks."
+            )
+        self._call(lambda b: b.set_password(SERVICE, name, value))
+        log.info("secret %s stored in the keyring", name)
+
+    def delete(self, name: str) -> bool:
+        self._check_name(name)
+        try:
+            self._call(lambda b: b.delete_password(SERVICE, name))
+        except keyring.errors.PasswordDeleteError:
+            return False
+        log.info("secret %s removed from the keyring", name)
+        return True
+
+    def states(self) -> list[SecretState]:
+        out = []
+        for spec in SECRETS:
+            src = self.source(spec.name)
+            value = self.get(spec.name) if src != "missing" else ""
+            shown = mask(value or "") if spec.sensitive else (value or "")
+            out.append(SecretState(spec, src, shown))
+        return out
+
+    def reveal(self, name: str) -> str:
+        self._check_name(name)
+        return self.get(name) or ""
+
+    def import_from_environment(self, names: list[str] | None = None) -> list[str]:
+        """Copy the seed's environment variables into the keyring; returns the names imported."""
+        done = []
+        for spec in SECRETS:
+            if names is not None and spec.name not in names:
+                continue
+            value = self._environ.get(spec.name)
+            if value:
+                self.set(spec.name, value.strip())
+                done.append(spec.name)
+        return done
+
+    def test(self, name: str) -> str:
+        """Check a secret: its registered checker (e.g. an SMTP login) or that it reads back."""
+        value = self.require(name)
+        checker = self.checkers.get(name)
+        if checker is not None:
+            return checker(value)
+        return "Stored and readable."
+
+    # -- internals
+    def _check_name(self, name: str) -> None:
+        if name not in SPEC_BY_NAME and name not in INTERNAL:
+            raise InvalidInput(f"{name!r} is not a WearSync secret.")
+
+    def _read(self, name: str) -> str | None:
+        value = self._call(lambda b: b.get_password(SERVICE, name))
+        return value if isinstance(value, str) else None
+
+    def _call(self, fn: Callable[[KeyringBackend], Any]) -> Any:
+        backend = self.backend()
+        try:
+            return fn(backend)
+        except keyring.errors.KeyringLocked:
+            raise SecretsLocked(
+                "The computer's password store is locked. Unlock it (log in to the desktop session "
+                "or open the keyring app) and try again."
+            ) from None
+        except keyring.errors.NoKeyringError:
+            raise SecretsUnavailable("No secure password store is available on this computer.") from None
+        except keyring.errors.InitError as exc:
+            raise SecretsUnavailable(f"The password store could not be opened: {exc}") from None

@@ -1,0 +1,81 @@
+"""Non-secret settings, declared once with key, default, type and label; stored in the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from db.engine import Database
+from db.models import Setting
+from db.upsert import upsert
+from services.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str
+    default: Any
+    type: type
+    label: str
+    help: str = ""
+
+
+SPECS: tuple[SettingSpec, ...] = (
+    SettingSpec("sync_time", "00:00", str, "Daily download time", "Local time, HH:MM."),
+    SettingSpec("lookback_days", 3, int, "Re-check the last N days",
+                "Devices that sync late are re-downloaded for this many days."),
+    SettingSpec("alert_after_days", 3, int, "Alert when a device has not synced for (days)"),
+    SettingSpec("close_to_tray", "ask", str, "When the window is closed", "ask, tray or quit."),
+    SettingSpec("start_tunnel_with_app", False, bool, "Start the tunnel with WearSync"),
+    SettingSpec("ngrok_domain", "", str, "ngrok static domain", "e.g. clinic-name.ngrok-free.app"),
+    SettingSpec("ngrok_path", "", str, "Path to the ngrok program", "Leave empty to use the bundled one."),
+    SettingSpec("grafana_port", 3000, int, "Local Grafana port"),
+    SettingSpec("idle_lock_minutes", 15, int, "Lock the window after idle minutes"),
+    SettingSpec("enrol_link_hours", 72, int, "Enrolment links expire after (hours)"),
+    SettingSpec("sandbox_mode", False, bool, "Use sandbox vendors (demo)"),
+)
+BY_KEY = {s.key: s for s in SPECS}
+
+
+def _parse(spec: SettingSpec, raw: str) -> Any:
+    if spec.type is bool:
+        return raw.lower() in ("1", "true", "yes", "on")
+    if spec.type is int:
+        return int(raw)
+    return raw
+
+
+class Settings:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, key: str) -> Any:
+        spec = BY_KEY[key]
+        with self._db.session() as s:
+            raw = s.scalar(select(Setting.value).where(Setting.key == key))
+        if raw is None:
+            return spec.default
+        try:
+            return _parse(spec, raw)
+        except ValueError:
+            return spec.default
+
+    def set(self, key: str, value: Any) -> None:
+        spec = BY_KEY.get(key)
+        if spec is None:
+            raise InvalidInput(f"Unknown setting {key!r}.")
+        if spec.type is int:
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                raise InvalidInput(f"{spec.label} must be a whole number.") from None
+            if value < 0:
+                raise InvalidInput(f"{spec.label} cannot be negative.")
+        raw = ("true" if value else "false") if spec.type is bool else str(value)
+        with self._db.session() as s:
+            upsert(s, Setting, [{"key": key, "value": raw}], key=["key"])
+
+    def all(self) -> dict[str, Any]:
+        return {s.key: self.get(s.key) for s in SPECS}
