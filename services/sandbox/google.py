@@ -316,7 +316,7 @@ def _read_token(token: str, fingerprint: str) -> int:
         raise FilterError("Invalid page token") from exc
 
 
-_DATA_PATH = re.compile(r"^/v4/users/me/dataTypes/([a-z-]+)/dataPoints$")
+_DATA_PATH = re.compile(r"^/v4/users/me/dataTypes/([A-Za-z0-9_-]+)/dataPoints$")
 
 
 def handle_api(sb: SandboxServer, req: Request) -> Response:
