@@ -3,6 +3,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from datetime import UTC, date, datetime
+from itertools import pairwise
 
 import requests
 
@@ -10,7 +11,11 @@ from services.sandbox import SandboxServer
 
 from .conftest import TODAY, gget, google_connect
 
-DAY = 'heart_rate.sample_time.civil_time >= "{0}T00:00:00" AND heart_rate.sample_time.civil_time < "{1}T00:00:00"'
+HRF = "heart_rate.sample_time.civil_time"
+SCF = "steps.interval.civil_start_time"
+STEPS_DAY = SCF + ' >= "{0}T00:00:00" AND ' + SCF + ' < "{1}T00:00:00"'
+RHR = "daily_resting_heart_rate.date"
+DAY = HRF + ' >= "{0}T00:00:00" AND ' + HRF + ' < "{1}T00:00:00"'
 
 
 def test_identity_settings_devices(srv: SandboxServer) -> None:
@@ -50,8 +55,13 @@ def test_heart_rate_shape_and_paging(srv: SandboxServer) -> None:
         if not token:
             break
     assert pages == 2 and got == times
-    bad = gget(srv, at, "dataTypes/heart-rate/dataPoints", filter=DAY.format("2026-11-01", "2026-11-02"),
-               pageToken=page.get("nextPageToken") or "bogus")
+    bad = gget(
+        srv,
+        at,
+        "dataTypes/heart-rate/dataPoints",
+        filter=DAY.format("2026-11-01", "2026-11-02"),
+        pageToken=page.get("nextPageToken") or "bogus",
+    )
     assert bad.status_code == 400
 
 
@@ -67,7 +77,7 @@ def test_filter_validation(srv: SandboxServer) -> None:
     assert status("heart-rate", 'heart_rate.civil_time >= "2026-11-01T00:00:00"')[0] == 400
     assert status("heart-rate", 'heart_rate.sample_time.civil_time <= "2026-11-01T00:00:00"')[0] == 400
     assert status("heart-rate", 'heart_rate.sample_time.civil_time >= "yesterday"')[0] == 400
-    steps = 'steps.interval.civil_start_time >= "{0}T00:00:00" AND steps.interval.civil_start_time < "{1}T00:00:00"'
+    steps = STEPS_DAY
     assert status("steps", steps.format("2026-08-01", "2026-11-01"))[0] == 400  # 92 days
     assert status("steps", steps.format("2026-09-01", "2026-11-01"))[0] == 200
     assert status("sleep", 'sleep.interval.start_time >= "2026-11-01T00:00:00Z"')[0] == 400
@@ -78,26 +88,38 @@ def test_filter_validation(srv: SandboxServer) -> None:
 
 def test_steps_resting_hr_and_sleep(srv: SandboxServer) -> None:
     at = google_connect(srv)["access_token"]
-    flt = 'steps.interval.civil_start_time >= "2026-11-20T00:00:00" AND steps.interval.civil_start_time < "2026-11-21T00:00:00"'
+    flt = STEPS_DAY.format("2026-11-20", "2026-11-21")
     pts = gget(srv, at, "dataTypes/steps/dataPoints", filter=flt).json()["dataPoints"]
     assert 100 < len(pts) < 1440  # zero-step minutes are absent
     iv = pts[-1]["steps"]["interval"]
     assert iv["civilStartTime"]["date"] == {"year": 2026, "month": 11, "day": 20}
     assert "seconds" not in iv["civilStartTime"]["time"]  # zero fields omitted
     assert isinstance(pts[0]["steps"]["count"], str) and iv["startUtcOffset"] == "3600s"
-    rhr = gget(srv, at, "dataTypes/daily-resting-heart-rate/dataPoints",
-               filter='daily_resting_heart_rate.date >= "2026-11-01" AND daily_resting_heart_rate.date < "2026-11-08"')
+    rhr = gget(
+        srv,
+        at,
+        "dataTypes/daily-resting-heart-rate/dataPoints",
+        filter=RHR + ' >= "2026-11-01" AND ' + RHR + ' < "2026-11-08"',
+    )
     days = rhr.json()["dataPoints"]
-    assert len(days) == 7 and days[0]["dailyRestingHeartRate"]["date"] == {"year": 2026, "month": 11, "day": 7}
+    assert len(days) == 7 and days[0]["dailyRestingHeartRate"]["date"] == {
+        "year": 2026,
+        "month": 11,
+        "day": 7,
+    }
     sleep = gget(srv, at, "dataTypes/sleep/dataPoints", pageSize=100).json()
     assert len(sleep["dataPoints"]) == 25 and "nextPageToken" in sleep  # max page size 25
     for p in sleep["dataPoints"]:
         s = p["sleep"]
         assert s["type"] in ("STAGES", "CLASSIC")
         st = s["stages"]
-        assert st[0]["startTime"] == s["interval"]["startTime"] and st[-1]["endTime"] == s["interval"]["endTime"]
-        assert all(a["endTime"] == b["startTime"] for a, b in zip(st, st[1:], strict=False))
-        allowed = {"AWAKE", "LIGHT", "DEEP", "REM"} if s["type"] == "STAGES" else {"AWAKE", "ASLEEP", "RESTLESS"}
+        assert (
+            st[0]["startTime"] == s["interval"]["startTime"] and st[-1]["endTime"] == s["interval"]["endTime"]
+        )
+        assert all(a["endTime"] == b["startTime"] for a, b in pairwise(st))
+        allowed = (
+            {"AWAKE", "LIGHT", "DEEP", "REM"} if s["type"] == "STAGES" else {"AWAKE", "ASLEEP", "RESTLESS"}
+        )
         assert {x["type"] for x in st} <= allowed
         assert isinstance(s["summary"]["minutesAsleep"], str) and s["summary"]["stagesSummary"]
         assert s["metadata"]["mainSleep"] is not s["metadata"]["nap"]
@@ -106,8 +128,13 @@ def test_steps_resting_hr_and_sleep(srv: SandboxServer) -> None:
 def test_dst_fall_back_day_has_1500_civil_minutes(srv: SandboxServer) -> None:
     srv.add_user("fitbit", "dst", "Europe/Berlin", days=40, wear_gaps=False)
     at = google_connect(srv, "dst")["access_token"]
-    pts = gget(srv, at, "dataTypes/heart-rate/dataPoints", filter=DAY.format("2026-10-25", "2026-10-26"),
-               pageSize=10000).json()["dataPoints"]
+    pts = gget(
+        srv,
+        at,
+        "dataTypes/heart-rate/dataPoints",
+        filter=DAY.format("2026-10-25", "2026-10-26"),
+        pageSize=10000,
+    ).json()["dataPoints"]
     assert len(pts) == 1500
     offsets = Counter(p["heartRate"]["sampleTime"]["utcOffset"] for p in pts)
     assert offsets == {"7200s": 180, "3600s": 1320}
@@ -118,8 +145,13 @@ def test_dst_fall_back_day_has_1500_civil_minutes(srv: SandboxServer) -> None:
     assert spring.status_code == 200  # before first_day -> no data, but valid
     srv.add_user("fitbit", "spring", "Europe/Berlin", days=300, wear_gaps=False)
     at2 = google_connect(srv, "spring")["access_token"]
-    pts2 = gget(srv, at2, "dataTypes/heart-rate/dataPoints", filter=DAY.format("2026-03-29", "2026-03-30"),
-                pageSize=10000).json()["dataPoints"]
+    pts2 = gget(
+        srv,
+        at2,
+        "dataTypes/heart-rate/dataPoints",
+        filter=DAY.format("2026-03-29", "2026-03-30"),
+        pageSize=10000,
+    ).json()["dataPoints"]
     assert len(pts2) == 1380
 
 
@@ -144,8 +176,11 @@ def test_quota_and_legacy_api() -> None:
         assert gget(srv, at, "identity").json()["error"]["status"] == "RESOURCE_EXHAUSTED"
         srv.advance_time(61)
         assert gget(srv, at, "identity").status_code == 200
-        legacy = requests.get(srv.endpoints("fitbit")["api_url"] + "/1/user/-/activities/steps/date/today/1d.json",
-                              headers={"Authorization": "Bearer " + at}, timeout=5)
+        legacy = requests.get(
+            srv.endpoints("fitbit")["api_url"] + "/1/user/-/activities/steps/date/today/1d.json",
+            headers={"Authorization": "Bearer " + at},
+            timeout=5,
+        )
         assert legacy.status_code == 410
 
 
@@ -154,7 +189,9 @@ def test_deterministic_and_lazy() -> None:
         with SandboxServer(seed=seed, today=TODAY) as s:
             at = google_connect(s)["access_token"]
             pts = gget(s, at, "dataTypes/heart-rate/dataPoints", pageSize=50).json()["dataPoints"]
-            return [p["heartRate"]["beatsPerMinute"] + p["heartRate"]["sampleTime"]["physicalTime"] for p in pts]
+            return [
+                p["heartRate"]["beatsPerMinute"] + p["heartRate"]["sampleTime"]["physicalTime"] for p in pts
+            ]
 
     assert fetch(7) == fetch(7) != fetch(8)
     t0 = time.perf_counter()

@@ -57,7 +57,9 @@ def test_google_round_trip_pkce_refresh_and_revoke(srv: SandboxServer) -> None:
     # code is single-use
     assert google_exchange(srv, q["code"]).json()["error"] == "invalid_grant"
     # revoke endpoint
-    rv = requests.post(srv.endpoints("fitbit")["revoke_url"], params={"token": tok["refresh_token"]}, timeout=5)
+    rv = requests.post(
+        srv.endpoints("fitbit")["revoke_url"], params={"token": tok["refresh_token"]}, timeout=5
+    )
     assert rv.status_code == 200
     assert google_refresh(srv, tok["refresh_token"]).json()["error"] == "invalid_grant"
     assert gget(srv, tok["access_token"], "identity").status_code == 401
@@ -121,15 +123,26 @@ def test_withings_round_trip_and_refresh_rotation(srv: SandboxServer) -> None:
     # the old refresh token still works until the new access token has been used
     again = withings_token(srv, grant_type="refresh_token", refresh_token=old_refresh)
     assert again["status"] == 0
-    assert wpost(srv, again["body"]["access_token"], "/v2/sleep", action="getsummary", startdateymd="2026-11-20",
-                 enddateymd="2026-11-21")["status"] == 0
+    assert (
+        wpost(
+            srv,
+            again["body"]["access_token"],
+            "/v2/sleep",
+            action="getsummary",
+            startdateymd="2026-11-20",
+            enddateymd="2026-11-21",
+        )["status"]
+        == 0
+    )
     dead = withings_token(srv, grant_type="refresh_token", refresh_token=old_refresh)
     assert dead["status"] == 401
     # ... and it lapses 8 h after a newer one was issued, even if unused
     other = withings_connect(srv, "fatma")
     withings_token(srv, grant_type="refresh_token", refresh_token=other["refresh_token"])
     srv.advance_time(8 * 3600 + 1)
-    assert withings_token(srv, grant_type="refresh_token", refresh_token=other["refresh_token"])["status"] == 401
+    assert (
+        withings_token(srv, grant_type="refresh_token", refresh_token=other["refresh_token"])["status"] == 401
+    )
 
 
 def test_withings_code_lifetime_and_reuse(srv: SandboxServer) -> None:
@@ -140,7 +153,9 @@ def test_withings_code_lifetime_and_reuse(srv: SandboxServer) -> None:
     code = query(srv.approve(withings_authorize_url(srv), "emil"))["code"]
     ok = withings_token(srv, grant_type="authorization_code", code=code, redirect_uri=REDIRECT)
     assert ok["status"] == 0
-    assert withings_token(srv, grant_type="authorization_code", code=code, redirect_uri=REDIRECT)["status"] != 0
+    assert (
+        withings_token(srv, grant_type="authorization_code", code=code, redirect_uri=REDIRECT)["status"] != 0
+    )
 
 
 def test_withings_strict_redirect_and_revoke() -> None:
@@ -151,8 +166,11 @@ def test_withings_strict_redirect_and_revoke() -> None:
     with SandboxServer(today=TODAY) as srv:
         body = withings_connect(srv)
         cid, secret = srv.client("withings")
-        r = requests.post(srv.endpoints("withings")["revoke_url"], timeout=5, data={
-            "action": "revoke", "client_id": cid, "client_secret": secret, "userid": body["userid"]}).json()
+        r = requests.post(
+            srv.endpoints("withings")["revoke_url"],
+            timeout=5,
+            data={"action": "revoke", "client_id": cid, "client_secret": secret, "userid": body["userid"]},
+        ).json()
         assert r["status"] == 0
         assert wpost(srv, body["access_token"], "/measure", action="getmeas")["status"] == 401
         assert any(c.kind == "revoke" for c in srv.calls)
@@ -162,8 +180,11 @@ def test_polar_round_trip_registration(srv: SandboxServer) -> None:
     code = query(srv.approve(polar_authorize_url(srv), "greta"))["code"]
     # HTTP Basic is required
     cid, secret = srv.client("polar")
-    no_basic = requests.post(srv.endpoints("polar")["token_url"], timeout=5, data={
-        "grant_type": "authorization_code", "code": code, "client_id": cid, "client_secret": secret})
+    no_basic = requests.post(
+        srv.endpoints("polar")["token_url"],
+        timeout=5,
+        data={"grant_type": "authorization_code", "code": code, "client_id": cid, "client_secret": secret},
+    )
     assert no_basic.status_code == 401
     tok = polar_exchange(srv, code).json()
     assert tok["token_type"] == "bearer" and "refresh_token" not in tok
@@ -189,12 +210,16 @@ def test_polar_code_reuse_deletes_tokens_and_consents(srv: SandboxServer) -> Non
     assert polar_req(srv, at, "POST", "/v3/users", json={"member-id": "x"}).status_code == 401
     srv.add_user("polar", "noconsent", consents_accepted=False)
     tok = polar_connect(srv, "noconsent", register=False)
-    assert polar_req(srv, tok["access_token"], "POST", "/v3/users", json={"member-id": "x"}).status_code == 403
+    assert (
+        polar_req(srv, tok["access_token"], "POST", "/v3/users", json={"member-id": "x"}).status_code == 403
+    )
 
 
 def test_polar_denied(srv: SandboxServer) -> None:
     assert query(srv.approve(polar_authorize_url(srv), "greta", decision="deny")) == {
-        "error": "access_denied", "state": "p-state"}
+        "error": "access_denied",
+        "state": "p-state",
+    }
 
 
 def test_unknown_account_and_foreign_url(srv: SandboxServer) -> None:
