@@ -51,7 +51,8 @@ def _record(entry: dict[str, Any]) -> None:
 def _quote(value: str) -> str:
     if value and all(c.isalnum() or c in "-_.:/[]" for c in value):
         return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\r").replace("\n", "\\n") + '"'
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\r", "\\r").replace("\n", "\\n") + '"'
 
 
 def log(lvl: str, msg: str, **fields: str) -> None:
@@ -212,7 +213,7 @@ def make_handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
             self._send(status, data)
 
         def do_DELETE(self) -> None:
-            kind, name = self._split()
+            _kind, name = self._split()
             with agent.lock:
                 found = agent.tunnels.pop(name, None) if name else None
             if found is None:
@@ -247,7 +248,8 @@ def _reject_token(token: str | None) -> str | None:
     if valid is not None and token != valid:
         # The real agent quotes the token back in this message: callers must not log it raw.
         return (
-            "authentication failed: The authtoken you specified is properly formed, but it is invalid.\r\n\r\n"
+            "authentication failed: The authtoken you specified is properly formed, "
+            "but it is invalid.\r\n\r\n"
             f"Your authtoken: {token}\r\n\r\n"
             "This usually happens when:\r\n\r\n    - You reset your authtoken\r\n\r\n"
             "Go to your ngrok dashboard and double check that your authtoken is correct:\r\n\r\n"
