@@ -188,16 +188,10 @@ class TunnelService:
             current = self.status()
             if current.state in ("up", "reconnecting"):
                 return current
-            if not self._authtoken:
-                raise NgrokAuthtokenMissingError(
-                    "No ngrok authtoken is set. Copy yours from "
-                    "https://dashboard.ngrok.com/get-started/your-authtoken and paste it in "
-                    "Settings → Tunnel, or set the NGROK_AUTHTOKEN environment variable."
-                )
-            path = self._resolve_ngrok_path()
-            self._emit(TunnelStatus("starting", message="Starting the tunnel…"))
-            config = self._pyngrok_config(path)
             try:
+                path = self.preflight()
+                self._emit(TunnelStatus("starting", message="Starting the tunnel…"))
+                config = self._pyngrok_config(path)
                 agent, callback_url, grafana_url = self._open_tunnels(config)
             except TunnelError as error:
                 failure = {"pid": os.getpid(), "title": error.title, "message": error.message}
@@ -237,6 +231,24 @@ class TunnelService:
             logger.info("Tunnel up: callback %s, grafana %s", callback_url, grafana_url or "not shared")
             self._emit(status)
             return status
+
+    def preflight(self) -> str:
+        """Check what start() needs before anything runs; return the agent binary's path.
+
+        Raises NgrokAuthtokenMissingError or NgrokNotInstalledError (after trying pyngrok's download
+        when no path was configured).
+        """
+        if not self._authtoken:
+            raise NgrokAuthtokenMissingError(
+                "No ngrok authtoken is set. Copy yours from "
+                "https://dashboard.ngrok.com/get-started/your-authtoken and paste it in "
+                "Settings → Tunnel, or set the NGROK_AUTHTOKEN environment variable."
+            )
+        return self._resolve_ngrok_path()
+
+    def read_state(self) -> dict[str, Any]:
+        """The raw contents of ``tunnel.json`` (owner pid, urls, ``last_error``), {} if none."""
+        return self._read_record()
 
     def stop(self) -> None:
         """End the tunnel, whether this process or another WearSync process started it."""
