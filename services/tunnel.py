@@ -258,9 +258,8 @@ class TunnelService:
                 self._forget_agent()
             else:
                 record = self._read_record()
-                pid = record.get("pid")
-                if isinstance(pid, int) and pid != os.getpid():
-                    self._stop_other_process(record)
+                if isinstance(record.get("pid"), int):
+                    self._stop_recorded(record)
             self._clear_running_record()
             logger.info("Tunnel stopped")
             self._emit(TunnelStatus("down", message="The tunnel is stopped."))
@@ -534,16 +533,18 @@ class TunnelService:
 
     # -- stopping --------------------------------------------------------------------------------
 
-    def _stop_other_process(self, record: dict[str, Any]) -> None:
+    def _stop_recorded(self, record: dict[str, Any]) -> None:
+        """Stop an agent this instance did not start: a keeper's, a window's, or another instance's."""
         pid = record["pid"]
         api_url = record.get("api_url")
+        api_url = api_url if isinstance(api_url, str) else None
         agent_pid = record.get("agent_pid")
-        answering = self._list_tunnels(api_url if isinstance(api_url, str) else None) is not None
-        if record.get("owner") == "cli" and (answering or _looks_like_wearsync(pid)):
+        answering = self._list_tunnels(api_url) is not None
+        if pid != os.getpid() and record.get("owner") == "cli" and (answering or _looks_like_wearsync(pid)):
             # The keeper stops its agent and exits on SIGTERM.
             _terminate(pid, group=True)
-        if isinstance(agent_pid, int) and self._list_tunnels(api_url if isinstance(api_url, str) else None):
-            # Keeper killed hard, or the agent belongs to a running WearSync window.
+        if isinstance(agent_pid, int) and self._list_tunnels(api_url) is not None:
+            # A keeper killed hard, or an agent owned by a WearSync window (never signal the window).
             _terminate(agent_pid, group=False)
 
     def _forget_agent(self) -> None:

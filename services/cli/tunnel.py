@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.handlers
 import os
 import signal
 import subprocess
@@ -38,6 +39,8 @@ DEFAULT_GRAFANA_PORT = 3000
 STARTUP_TIMEOUT = 20.0
 LOG_FILE = "tunnel.log"
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+logger = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -115,16 +118,17 @@ def _start(env: Mapping[str, str], out: TextIO) -> int:
     state_dir = state_dir_from_env(env)
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / LOG_FILE
-    with open(log_path, "ab") as log:
-        keeper = subprocess.Popen(
-            [*_keeper_command(), "run"],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            env=_keeper_env(env),
-            cwd=None if getattr(sys, "frozen", False) else _PROJECT_ROOT,
-            **_detached(),
-        )
+    # The keeper logs to a file through the redacting loggers. Its raw stdout/stderr, which the
+    # agent inherits and where ngrok prints a rejected authtoken back, go nowhere.
+    keeper = subprocess.Popen(
+        [*_keeper_command(), "run"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=_keeper_env(env),
+        cwd=None if getattr(sys, "frozen", False) else _PROJECT_ROOT,
+        **_detached(),
+    )
 
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
@@ -170,8 +174,16 @@ def _status(env: Mapping[str, str], out: TextIO) -> int:
 
 def _run(env: Mapping[str, str], out: TextIO) -> int:
     """The keeper: own the agent until SIGTERM/SIGINT, or until the agent dies."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    if not root.handlers:  # run on its own (not from an app that set up logging already)
+        state_dir = state_dir_from_env(env)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            state_dir / LOG_FILE, maxBytes=1_000_000, backupCount=2, encoding="utf-8"
+        )
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
     stopping = threading.Event()
 
     def _on_signal(signum: int, frame: object) -> None:
@@ -182,7 +194,11 @@ def _run(env: Mapping[str, str], out: TextIO) -> int:
             signal.signal(getattr(signal, name), _on_signal)
 
     service = service_from_env(env, owner="cli")
-    status = service.start()
+    try:
+        status = service.start()
+    except WearSyncError as error:
+        logger.error("Tunnel not started: %s", error.message)
+        raise
     if status.pid != os.getpid():
         print(f"The tunnel is already running (process {status.pid}).", file=out)
         return 0
