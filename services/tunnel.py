@@ -338,13 +338,19 @@ class TunnelService:
         try:
             agent = ngrok.get_ngrok_process(config)
             callback = ngrok.connect(
-                str(self._callback_port), "http", name=CALLBACK_TUNNEL, pyngrok_config=config,
+                str(self._callback_port),
+                "http",
+                name=CALLBACK_TUNNEL,
+                pyngrok_config=config,
                 **self._callback_options(),
             )
             grafana = None
             if self._grafana_port is not None:
                 grafana = ngrok.connect(
-                    str(self._grafana_port), "http", name=GRAFANA_TUNNEL, pyngrok_config=config,
+                    str(self._grafana_port),
+                    "http",
+                    name=GRAFANA_TUNNEL,
+                    pyngrok_config=config,
                     **self._grafana_options(),
                 )
         except PyngrokError as exc:
@@ -441,9 +447,12 @@ class TunnelService:
         callback_url, grafana_url = self._urls
         if lost:
             status = TunnelStatus(
-                "reconnecting", callback_url, grafana_url,
+                "reconnecting",
+                callback_url,
+                grafana_url,
                 "The connection to ngrok was lost; reconnecting. The public addresses stop working "
-                "until it is back.", pid=os.getpid(),
+                "until it is back.",
+                pid=os.getpid(),
             )
         else:
             status = TunnelStatus("up", callback_url, grafana_url, "The tunnel is up again.", pid=os.getpid())
@@ -474,14 +483,22 @@ class TunnelService:
         tunnels = self._list_tunnels(agent.api_url)
         if tunnels is None or CALLBACK_TUNNEL not in tunnels:
             return TunnelStatus(
-                "error", callback_url, grafana_url,
-                "ngrok is running but does not answer. Stop and start the tunnel.", pid=os.getpid(),
+                "error",
+                callback_url,
+                grafana_url,
+                "ngrok is running but does not answer. Stop and start the tunnel.",
+                pid=os.getpid(),
             )
         state: TunnelState = "reconnecting" if self._session_lost else "up"
         message = "Reconnecting to ngrok…" if self._session_lost else "The tunnel is up."
         changed, previous = self._changed
         return TunnelStatus(
-            state, tunnels.get(CALLBACK_TUNNEL), tunnels.get(GRAFANA_TUNNEL), message, changed, previous,
+            state,
+            tunnels.get(CALLBACK_TUNNEL),
+            tunnels.get(GRAFANA_TUNNEL),
+            message,
+            changed,
+            previous,
             os.getpid(),
         )
 
@@ -494,10 +511,12 @@ class TunnelService:
         if tunnels is None or CALLBACK_TUNNEL not in tunnels:
             if pid != os.getpid() and _pid_alive(pid) and _looks_like_wearsync(pid):
                 return TunnelStatus(
-                    "error", message=(
+                    "error",
+                    message=(
                         f"The tunnel's process (pid {pid}) is running but ngrok does not answer. "
                         "Stop and start the tunnel."
-                    ), pid=pid,
+                    ),
+                    pid=pid,
                 )
             self._clear_running_record()
             return TunnelStatus("down", message="The tunnel is not running.")

@@ -33,9 +33,9 @@ def vendor_portal_instructions(new_url: str) -> list[PortalInstruction]:
             note=(
                 "Sign in with the Google account that owns the WearSync project. Open the OAuth client "
                 "whose Client ID is the one in WearSync's settings (FITBIT_CLIENT_ID). Under "
-                "\"Authorized redirect URIs\" add this address exactly as shown, remove the old one, "
-                "then press Save. Google can take a few minutes to use it. Only a \"Web application\" "
-                "client has this list; a \"Desktop app\" client needs nothing here, but then patients "
+                '"Authorized redirect URIs" add this address exactly as shown, remove the old one, '
+                'then press Save. Google can take a few minutes to use it. Only a "Web application" '
+                'client has this list; a "Desktop app" client needs nothing here, but then patients '
                 "can only give consent on this computer."
             ),
         ),
@@ -45,7 +45,7 @@ def vendor_portal_instructions(new_url: str) -> list[PortalInstruction]:
             portal_link="https://developer.withings.com/dashboard/",
             redirect_uri=uri,
             note=(
-                "Sign in, open the WearSync application, and edit its \"Callback URL\" (registered "
+                'Sign in, open the WearSync application, and edit its "Callback URL" (registered '
                 "URLs). Replace the old address with this one exactly as shown, then save. Withings "
                 "only accepts https addresses like this one, never localhost."
             ),
@@ -57,7 +57,7 @@ def vendor_portal_instructions(new_url: str) -> list[PortalInstruction]:
             redirect_uri=uri,
             note=(
                 "Sign in with the Polar Flow account that created the WearSync client, open that "
-                "client, and change \"Authorization callback domain\" to this address exactly as "
+                'client, and change "Authorization callback domain" to this address exactly as '
                 "shown, then save."
             ),
         ),

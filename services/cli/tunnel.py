@@ -207,7 +207,7 @@ def _run(env: Mapping[str, str], out: TextIO) -> int:
     try:
         while not stopping.wait(1.0):
             if service.status().state == "down":
-                _fail("The ngrok program stopped unexpectedly.")
+                logger.error("The ngrok program stopped unexpectedly; the keeper exits")
                 return 1
     finally:
         service.stop()

@@ -93,7 +93,9 @@ class Agent:
             user, _, password = str(cred).partition(":")
             if not user or not 8 <= len(password) <= 128:
                 return 400, _api_error(
-                    102, 400, "invalid tunnel configuration",
+                    102,
+                    400,
+                    "invalid tunnel configuration",
                     "basic_auth: passwords must be between 8 and 128 characters",
                 )
         restriction = body.get("ip_restriction") or {}
@@ -108,7 +110,9 @@ class Agent:
             public_url = f"https://{domain}" if domain else self.new_url()
             if any(t["public_url"] == public_url for t in self.tunnels.values()):
                 return 502, _api_error(
-                    103, 502, "failed to start tunnel",
+                    103,
+                    502,
+                    "failed to start tunnel",
                     f"The endpoint '{public_url}' is already online.\r\n\r\nERR_NGROK_334\r\n",
                 )
             local = addr if "://" in addr else f"http://localhost:{addr}"
@@ -184,7 +188,7 @@ def make_handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
                 if path == base:
                     return kind, None
                 if path.startswith(base + "/"):
-                    return kind, path[len(base) + 1:]
+                    return kind, path[len(base) + 1 :]
             return path, None
 
         def do_GET(self) -> None:
@@ -265,8 +269,13 @@ def _session_events() -> None:
     time.sleep(float(after))
     sid = _AGENT.session_id
     log("eror", "heartbeat timeout, terminating session", obj="csess", id=sid)
-    log("eror", "failed to reconnect session", obj="tunnels.session", id=sid,
-        err="read tcp 192.0.2.10:50412->3.134.73.173:443: i/o timeout")
+    log(
+        "eror",
+        "failed to reconnect session",
+        obj="tunnels.session",
+        id=sid,
+        err="read tcp 192.0.2.10:50412->3.134.73.173:443: i/o timeout",
+    )
     back = os.environ.get("FAKE_NGROK_RECONNECT_FOR")
     if back is None:
         return
@@ -307,8 +316,11 @@ def run_agent(args: list[str]) -> int:
     _AGENT = Agent(token)
 
     web_addr = str(agent_section.get("web_addr") or "")
-    first_port = int(web_addr.rsplit(":", 1)[1]) if ":" in web_addr else int(
-        os.environ.get("FAKE_NGROK_WEB_PORT", "4040"))
+    first_port = (
+        int(web_addr.rsplit(":", 1)[1])
+        if ":" in web_addr
+        else int(os.environ.get("FAKE_NGROK_WEB_PORT", "4040"))
+    )
     server = _bind(first_port)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     host, port = server.server_address[:2]
@@ -371,7 +383,7 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[0] == "start":
         return run_agent(argv[1:])
-    sys.stderr.write(f"ERROR:  unknown command \"{argv[0]}\" for \"ngrok\"\n")
+    sys.stderr.write(f'ERROR:  unknown command "{argv[0]}" for "ngrok"\n')
     return 1
 
 
