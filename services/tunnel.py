@@ -172,6 +172,7 @@ class TunnelService:
         self._urls: tuple[str | None, str | None] = (None, None)
         self._changed: tuple[bool, str | None] = (False, None)
         self._session_lost = False
+        self._starting = False
 
         password = self._basic_auth.partition(":")[2] if self._basic_auth else None
         self._redactor = redact_in_loggers(_REDACTED_LOGGERS, self._authtoken, self._basic_auth, password)
@@ -188,6 +189,7 @@ class TunnelService:
             current = self.status()
             if current.state in ("up", "reconnecting"):
                 return current
+            self._starting = True
             try:
                 path = self.preflight()
                 self._emit(TunnelStatus("starting", message="Starting the tunnel…"))
@@ -198,6 +200,8 @@ class TunnelService:
                 self._update_record(last_error=failure)
                 self._emit(TunnelStatus("error", message=error.message))
                 raise
+            finally:
+                self._starting = False
 
             record = self._read_record()
             previous = record.get("last_callback_url")
@@ -266,6 +270,8 @@ class TunnelService:
 
     def status(self) -> TunnelStatus:
         """The tunnel as it is now, asked of the agent's local API (works across processes)."""
+        if self._starting:  # start() holds the lock for seconds; answer without waiting for it
+            return TunnelStatus("starting", message="Starting the tunnel…")
         with self._lock:
             if self._agent is not None:
                 return self._own_status(self._agent)

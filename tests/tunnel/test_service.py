@@ -243,3 +243,43 @@ def test_redirect_uris_before_any_start(make_service) -> None:
         make_service().redirect_uris()
     uris = make_service(domain="clinic-example.ngrok-free.app").redirect_uris()
     assert uris["polar"] == "https://clinic-example.ngrok-free.app/oauth2_callback"
+
+
+def test_status_during_a_slow_start_answers_starting_without_blocking(
+    make_service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    service = make_service()
+    gate = threading.Event()
+    real_open = service._open_tunnels
+
+    def slow_open(config):  # type: ignore[no-untyped-def]
+        gate.wait(5)
+        return real_open(config)
+
+    monkeypatch.setattr(service, "_open_tunnels", slow_open)
+    worker = threading.Thread(target=service.start)
+    worker.start()
+    try:
+        assert wait_for(lambda: service._starting)
+        began = time.monotonic()
+        assert service.status().state == "starting"
+        assert time.monotonic() - began < 0.5
+    finally:
+        gate.set()
+        worker.join(15)
+    assert service.status().state == "up"
+
+
+def test_services_never_import_qt() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, services.tunnel, services.cli.tunnel; "
+        "sys.exit(any(m.startswith(('PySide6', 'PyQt')) for m in sys.modules))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    assert subprocess.run([sys.executable, "-c", code], cwd=root, timeout=30).returncode == 0
