@@ -13,6 +13,7 @@ from typing import Any
 COMMAND_MODULES = (
     "services.cli.db",
     "services.cli.patients",
+    "services.cli.tunnel",
 )
 
 

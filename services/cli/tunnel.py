@@ -1,0 +1,268 @@
+"""``main.py tunnel start|stop|status|run``: the tunnel from the command line.
+
+The CLI process exits, but the tunnel must outlive it: ``start`` launches a detached keeper
+(``tunnel run``, which is also what a systemd unit would run in the foreground), waits until the
+keeper reports the tunnel up or failed in ``tunnel.json``, prints the addresses and exits. The
+keeper owns the ngrok agent through pyngrok and stops it on SIGTERM, which is what ``stop`` sends.
+
+Configuration comes from the environment: WEARSYNC_HOME, WEARSYNC_NGROK_PATH, NGROK_AUTHTOKEN,
+WEARSYNC_CALLBACK_PORT (8765), WEARSYNC_GRAFANA_PORT (3000), WEARSYNC_NGROK_DOMAIN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+import platformdirs
+
+from services.errors import WearSyncError
+from services.tunnel import (
+    TunnelConfigError,
+    TunnelService,
+    TunnelStatus,
+    vendor_portal_instructions,
+)
+
+DEFAULT_CALLBACK_PORT = 8765
+DEFAULT_GRAFANA_PORT = 3000
+STARTUP_TIMEOUT = 20.0
+LOG_FILE = "tunnel.log"
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+logger = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``tunnel`` subcommand; its parsed args carry ``handler(args) -> exit code``."""
+    parser = subparsers.add_parser(
+        "tunnel",
+        help="start, stop or check the ngrok tunnel",
+        description="Make the OAuth callback listener and Grafana reachable from outside through ngrok.",
+    )
+    actions = parser.add_subparsers(dest="tunnel_action", required=True, metavar="{start,stop,status}")
+    actions.add_parser("start", help="start the tunnel in the background and print its public addresses")
+    actions.add_parser("stop", help="stop the tunnel")
+    actions.add_parser("status", help="show whether the tunnel is up and its public addresses")
+    actions.add_parser("run", help="run the tunnel in the foreground until stopped (service managers)")
+    parser.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
+    env = os.environ if environ is None else environ
+    action = args.tunnel_action
+    try:
+        if action == "start":
+            return _start(env, sys.stdout)
+        if action == "stop":
+            return _stop(env, sys.stdout)
+        if action == "status":
+            return _status(env, sys.stdout)
+        return _run(env, sys.stdout)
+    except WearSyncError as error:
+        _fail(error.message)
+        return 1
+
+
+# -- configuration ------------------------------------------------------------------------------
+
+
+def state_dir_from_env(env: Mapping[str, str]) -> Path:
+    home = env.get("WEARSYNC_HOME")
+    return Path(home).expanduser() if home else Path(platformdirs.user_data_dir("WearSync"))
+
+
+def service_from_env(env: Mapping[str, str], **kwargs: Any) -> TunnelService:
+    return TunnelService(
+        state_dir=state_dir_from_env(env),
+        ngrok_path=env.get("WEARSYNC_NGROK_PATH") or None,
+        authtoken=env.get("NGROK_AUTHTOKEN") or None,
+        domain=env.get("WEARSYNC_NGROK_DOMAIN") or None,
+        callback_port=_port(env, "WEARSYNC_CALLBACK_PORT", DEFAULT_CALLBACK_PORT),
+        grafana_port=_port(env, "WEARSYNC_GRAFANA_PORT", DEFAULT_GRAFANA_PORT),
+        **kwargs,
+    )
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise TunnelConfigError(f"{name} must be a port number such as {default}, not {raw!r}.") from None
+
+
+# -- actions ------------------------------------------------------------------------------------
+
+
+def _start(env: Mapping[str, str], out: TextIO) -> int:
+    service = service_from_env(env)
+    current = service.status()
+    if current.state in ("up", "reconnecting"):
+        _print_status(current, out)
+        return 0
+    service.preflight()  # missing token / agent: say so here, not in the keeper's log
+
+    state_dir = state_dir_from_env(env)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = state_dir / LOG_FILE
+    # The keeper logs to a file through the redacting loggers. Its raw stdout/stderr, which the
+    # agent inherits and where ngrok prints a rejected authtoken back, go nowhere.
+    keeper = subprocess.Popen(
+        [*_keeper_command(), "run"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=_keeper_env(env),
+        cwd=None if getattr(sys, "frozen", False) else _PROJECT_ROOT,
+        **_detached(),
+    )
+
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        record = service.read_state()
+        if record.get("pid") == keeper.pid and record.get("state") in ("up", "reconnecting"):
+            _print_status(service.status(), out)
+            return 0
+        failure = record.get("last_error")
+        if isinstance(failure, dict) and failure.get("pid") == keeper.pid:
+            keeper.wait(timeout=10)
+            _fail(str(failure.get("message") or "The tunnel could not start."))
+            return 1
+        if keeper.poll() is not None:
+            _fail(f"The tunnel stopped while starting (exit status {keeper.returncode}); see {log_path}.")
+            return 1
+        time.sleep(0.1)
+    keeper.terminate()
+    try:
+        keeper.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        keeper.kill()
+        keeper.wait(timeout=5)
+    _fail(f"The tunnel did not start within {STARTUP_TIMEOUT:.0f} seconds; see {log_path}.")
+    return 1
+
+
+def _stop(env: Mapping[str, str], out: TextIO) -> int:
+    service = service_from_env(env)
+    was = service.status()
+    service.stop()
+    print("Tunnel stopped." if was.state != "down" else "The tunnel was not running.", file=out)
+    return 0
+
+
+def _status(env: Mapping[str, str], out: TextIO) -> int:
+    status = service_from_env(env).status()
+    _print_status(status, out, notice=False)
+    if status.state in ("up", "reconnecting"):
+        return 0
+    _fail(status.message or f"The tunnel is {status.state}.")
+    return 1
+
+
+def _run(env: Mapping[str, str], out: TextIO) -> int:
+    """The keeper: own the agent until SIGTERM/SIGINT, or until the agent dies."""
+    root = logging.getLogger()
+    if not root.handlers:  # run on its own (not from an app that set up logging already)
+        state_dir = state_dir_from_env(env)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            state_dir / LOG_FILE, maxBytes=1_000_000, backupCount=2, encoding="utf-8"
+        )
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+    stopping = threading.Event()
+
+    def _on_signal(signum: int, frame: object) -> None:
+        stopping.set()
+
+    for name in ("SIGTERM", "SIGINT", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _on_signal)
+
+    service = service_from_env(env, owner="cli")
+    try:
+        status = service.start()
+    except WearSyncError as error:
+        logger.error("Tunnel not started: %s", error.message)
+        raise
+    if status.pid != os.getpid():
+        print(f"The tunnel is already running (process {status.pid}).", file=out)
+        return 0
+    _print_status(status, out)
+    out.flush()
+    try:
+        while not stopping.wait(1.0):
+            if service.status().state == "down":
+                logger.error("The ngrok program stopped unexpectedly; the keeper exits")
+                return 1
+    finally:
+        service.stop()
+    return 0
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _print_status(status: TunnelStatus, out: TextIO, *, notice: bool = True) -> None:
+    print(f"Tunnel: {status.state}", file=out)
+    if status.callback_url:
+        print(f"Callback address: {status.callback_url}", file=out)
+        print(f"Grafana address: {status.grafana_url or 'not shared'}", file=out)
+    if notice and status.url_changed and status.callback_url:
+        if status.previous_url:
+            print(f"Your public address changed (it was {status.previous_url}).", file=out)
+        print("Register these redirect URIs in each vendor portal:", file=out)
+        for step in vendor_portal_instructions(status.callback_url):
+            print(f"  {step.vendor}: {step.redirect_uri}  ({step.portal_name}: {step.portal_link})", file=out)
+
+
+def _fail(reason: str) -> None:
+    print(" ".join(reason.split()), file=sys.stderr)
+
+
+def _keeper_command() -> list[str]:
+    if getattr(sys, "frozen", False):  # a PyInstaller build: the app binary takes the subcommand
+        return [sys.executable, "tunnel"]
+    return [sys.executable, "-m", "services.cli.tunnel"]
+
+
+def _keeper_env(env: Mapping[str, str]) -> dict[str, str]:
+    child = dict(env)
+    if not getattr(sys, "frozen", False):
+        paths = [str(_PROJECT_ROOT), *filter(None, [child.get("PYTHONPATH")])]
+        child["PYTHONPATH"] = os.pathsep.join(paths)
+    return child
+
+
+def _detached() -> dict[str, Any]:
+    if os.name == "nt":
+        flags = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS  # type: ignore[attr-defined,unused-ignore]
+        return {"creationflags": flags}
+    # Its own session: the terminal's Ctrl-C and hang-up do not reach it, and stop can end the
+    # keeper and its agent together as one process group.
+    return {"start_new_session": True}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="wearsync")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["tunnel", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
