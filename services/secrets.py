@@ -122,7 +122,7 @@ class SecretStore:
         current: KeyringBackend = keyring.get_keyring()
         if explicit:
             return current
-        candidates = list(getattr(current, "backends", [current]))
+        candidates: list[KeyringBackend] = list(getattr(current, "backends", [current]))
         for b in candidates:
             if _backend_name(b) in ALLOWED_BACKENDS:
                 return b
