@@ -113,9 +113,10 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(__doc__ or "")
         return 2
     uv = find_uv()
-    if uv is None and not (install_with_pip() and (uv := find_uv())):
-        if install_from_pypi():
-            uv = find_uv()
+    if uv is None and install_with_pip():
+        uv = find_uv()
+    if uv is None and install_from_pypi():
+        uv = find_uv()
     if uv is None:
         say("uv could not be installed. Install it by hand (https://docs.astral.sh/uv/) and run this again.")
         return 1
@@ -123,7 +124,7 @@ def main(argv: list[str]) -> int:
     cmd = [uv, *argv]
     if os.name == "nt":
         return subprocess.call(cmd)
-    os.execv(uv, cmd)
+    os.execv(uv, cmd)  # noqa: S606 - replace this process with uv, arguments passed as given
     return 0  # not reached
 
 
