@@ -64,8 +64,9 @@ def mariadb_reason() -> str | None:
 
 
 @pytest.fixture
-def mysql_url() -> Iterator[str]:
+def mysql_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh, empty MariaDB database for one test, dropped afterwards."""
+    request.node.add_marker(pytest.mark.mariadb)
     reason = mariadb_reason()
     if reason:
         if REQUIRE_MARIADB:
@@ -131,3 +132,15 @@ def run_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
                               capture_output=True, input=input, timeout=timeout)
 
     return run
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    """Say plainly whether the MariaDB half of the suite ran (CI must show it did)."""
+    counts: dict[str, int] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for rep in terminalreporter.stats.get(outcome, []):
+            if "mariadb" in getattr(rep, "keywords", {}):
+                counts[outcome] = counts.get(outcome, 0) + 1
+    if counts:
+        summary = ", ".join(f"{n} {k}" for k, n in counts.items())
+        terminalreporter.write_line(f"MariaDB tests ({MYSQL_ADMIN_URL}): {summary}")
