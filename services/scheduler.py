@@ -133,6 +133,8 @@ class SyncScheduler:
         self._wake_gap_s = wake_gap_s
         self._max_days = max_days
         self.housekeeping_tasks: list[tuple[str, Callable[[], object]]] = _default_housekeeping(app)
+        self._scheduler.add_listener(self._on_job_event,
+                                     EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
 
         self._state = threading.Lock()
         self._busy = False
@@ -152,8 +154,6 @@ class SyncScheduler:
     def start(self) -> None:
         if self._scheduler.state != STATE_STOPPED:
             return
-        self._scheduler.add_listener(self._on_job_event,
-                                     EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
         now = self._clock()
         self._last_beat = now
         self._add_daily_job()
@@ -234,22 +234,29 @@ class SyncScheduler:
     # ------------------------------------------------------------------ triggers
     def trigger_catchup(self) -> None:
         """Fill missed days soon, in the scheduler's thread (returns at once)."""
-        self._once(self.run_catchup, JOB_CATCHUP)
+        self._once(self.run_catchup, JOB_CATCHUP, requested_at=self._clock())
 
     def trigger_now(self) -> None:
         """Update now (tray, GUI): a pass over the ledger in the scheduler's thread."""
         self._once(self.run_manual, JOB_MANUAL)
 
-    def _once(self, func: Callable[[], object], job_id: str) -> None:
+    def _once(self, func: Callable[..., object], job_id: str, **kwargs: object) -> None:
         if self._scheduler.state == STATE_STOPPED:
             return
-        self._scheduler.add_job(func, "date", run_date=self._clock(), id=job_id, coalesce=True,
+        self._scheduler.add_job(func, "date", run_date=self._clock(), kwargs=kwargs, id=job_id, coalesce=True,
                                 max_instances=1, misfire_grace_time=None, replace_existing=True)
 
     def run_daily(self) -> RunOutcome | None:
         return self.run("schedule")
 
-    def run_catchup(self) -> RunOutcome | None:
+    def run_catchup(self, requested_at: dt.datetime | None = None) -> RunOutcome | None:
+        """A pass that started after the request already read the ledger: nothing left to do."""
+        with self._state:
+            covered = requested_at is not None and self._last_started is not None \
+                and self._last_started >= requested_at and not self._busy
+        if covered:
+            log.info("catch-up not needed: a download started since it was requested")
+            return None
         return self.run("catchup")
 
     def run_manual(self) -> RunOutcome | None:
