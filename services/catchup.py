@@ -53,6 +53,13 @@ def missing_days(db: Database, today: dt.date, lookback_days: int, max_days: int
         for conn_id, day, n, n_done in ledger:
             if n and int(n_done or 0) == int(n):
                 done[conn_id].add(day)
+        # a connection last complete before the window: every day in the window is after it
+        earlier: dict[int, dt.date] = dict(s.execute(
+            select(Coverage.connection_id, func.max(Coverage.local_date))
+            .where(Coverage.local_date < floor, Coverage.status.in_(DONE),
+                   Coverage.connection_id.in_([c for c, _ in conns]))
+            .group_by(Coverage.connection_id)
+        ).tuples().all())
 
     plan: Plan = {}
     for conn_id, connected_at in conns:
@@ -62,7 +69,7 @@ def missing_days(db: Database, today: dt.date, lookback_days: int, max_days: int
             # one day of slack because connected_at is UTC and the ledger is patient-local
             start = max(start, connected_at.date() - dt.timedelta(days=1))
         days_done = done.get(conn_id, set())
-        last_done = max(days_done) if days_done else None
+        last_done = max(days_done) if days_done else earlier.get(conn_id)
         days = []
         day = start
         while day <= today:
