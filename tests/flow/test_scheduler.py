@@ -14,6 +14,7 @@ from services.scheduler import JOB_DAILY, SchedulerEvent, SyncScheduler, attach_
 from tests.flow.conftest import TZ, FakeSync, add_connection, at, days, write_coverage
 
 D = dt.date
+FOUR_MIN = dt.timedelta(minutes=4)  # heartbeats stay closer together than the wake-up gap
 
 
 def no_alerts() -> DigestResult:
@@ -41,7 +42,7 @@ def test_daily_job_fires_at_the_set_time_and_follows_a_changed_setting(sqlite_ap
     assert [(t, ds) for t, ds, _c, _at in fake.calls] == [("catchup", [D(2026, 11, 20)])]
     assert sched.status().next_run == at(2026, 11, 21, 2, 30)
 
-    stepped.advance(at(2026, 11, 21, 2, 29) - clock())
+    stepped.advance(at(2026, 11, 21, 2, 29) - clock(), step=FOUR_MIN)
     assert len(fake.calls) == 1
     stepped.advance(dt.timedelta(minutes=1))
     assert fake.calls[-1][0] == "schedule"
@@ -52,9 +53,9 @@ def test_daily_job_fires_at_the_set_time_and_follows_a_changed_setting(sqlite_ap
     sched.set_sync_time("05:00")
     assert sched.status().next_run == at(2026, 11, 21, 5, 0)
     assert sqlite_app.settings.get("sync_time") == "05:00"
-    stepped.advance(at(2026, 11, 22, 2, 40) - clock())
+    stepped.advance(at(2026, 11, 22, 2, 40) - clock(), step=FOUR_MIN)
     assert sched.status().last_started == at(2026, 11, 21, 5, 0), "moved to 05:00, not 02:30 any more"
-    stepped.advance(at(2026, 11, 22, 5, 0) - clock())
+    stepped.advance(at(2026, 11, 22, 5, 0) - clock(), step=FOUR_MIN)
     assert sched.status().last_started == at(2026, 11, 22, 5, 0)
     assert [c[3] for c in fake.calls[2:]] == [at(2026, 11, 22, 5, 0)]
     sqlite_app.stop_background()

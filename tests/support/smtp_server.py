@@ -178,7 +178,8 @@ class SmtpTestServer:
 
     def __init__(self, **config: object) -> None:
         self._server = _Server(ServerConfig(**config))  # type: ignore[arg-type]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="smtp-test", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="smtp-test", daemon=True)
 
     @property
     def port(self) -> int:
