@@ -156,6 +156,9 @@ class Mailer:
         if isinstance(exc, smtplib.SMTPNotSupportedError):
             return MailError(f"The mail server {cfg.host}:{cfg.port} does not support {detail or 'this'}. "
                              f"Check the SMTP server settings ({SERVER_VARS}).")
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return MailError(f"The secure connection to {cfg.host}:{cfg.port} failed: its certificate is not "
+                             f"trusted ({detail}). Check that WEARSYNC_SMTP_HOST is the mail server's own name.")
         if isinstance(exc, ssl.SSLError):
             return MailError(f"A secure connection to {cfg.host}:{cfg.port} failed ({detail}). Check the "
                              "SMTP server settings: port 587 uses starttls, port 465 uses ssl.")

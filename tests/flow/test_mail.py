@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 
 import pytest
 
 from services.errors import InvalidInput, MissingSecret
 from services.mail import Mailer, MailError, SmtpConfig, register_checker
 from services.secrets import SecretStore
-from tests.support.smtp_server import SmtpTestServer
+from tests.support.smtp_server import SmtpTestServer, self_signed_cert, server_tls_context
 
 SENDER = "alerts@clinic.example"
 PASSWORD = "abcd efgh ijkl mnop"
@@ -116,3 +117,24 @@ def test_the_password_secret_is_tested_by_signing_in(server):
     with pytest.raises(MailError, match="app password"):
         store.test("DATA_PLATFORM_PASSWORD")
     assert server.messages == []
+
+
+@pytest.fixture
+def cert(tmp_path):
+    return self_signed_cert(tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_a_real_tls_session_in_both_modes(cert, mode):
+    cert_path, key_path = cert
+    tls = {"starttls": "offer"} if mode == "starttls" else {"implicit_tls": True}
+    trusted = ssl.create_default_context(cafile=str(cert_path))
+    with SmtpTestServer(username=SENDER, password=PASSWORD, tls_context=server_tls_context(cert_path, key_path),
+                        **tls) as srv:
+        env = env_for(srv.port, tls=mode)
+        Mailer(SecretStore(env), env, timeout=5, ssl_context=trusted).send_test_email("a@clinic.example")
+        assert [m.auth_user for m in srv.messages] == [SENDER]
+        # a certificate the computer does not trust is refused, with the reason
+        with pytest.raises(MailError, match=r"127\.0\.0\.1.*failed: its certificate is not trusted"):
+            mailer(env).send_test_email("a@clinic.example")
+        assert len(srv.messages) == 1

@@ -1,19 +1,24 @@
 """A small real SMTP server on 127.0.0.1 for tests (RFC 5321 subset, smtplib-compatible).
 
 Speaks EHLO/HELO, AUTH PLAIN and LOGIN, MAIL, RCPT, DATA (with dot-unstuffing), RSET, NOOP, QUIT.
-STARTTLS can be absent (`starttls="absent"`) or advertised and refused (`"refuse"`); with a
-username/password set, AUTH is required and a wrong password gets 535. Received messages are kept
-in `messages`.
+STARTTLS can be absent (`starttls="absent"`), advertised and refused (`"refuse"`) or real
+(`"offer"`, with `tls_context`); `implicit_tls=True` speaks TLS from the first byte (port 465
+style). With a username/password set, AUTH is required and a wrong password gets 535. Received
+messages are kept in `messages`. `self_signed_cert()` makes a certificate for 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import ipaddress
 import socketserver
+import ssl
 import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 
 
 @dataclass
@@ -34,8 +39,10 @@ class Received:
 class ServerConfig:
     username: str | None = None
     password: str | None = None
-    starttls: str = "absent"  # absent | refuse
+    starttls: str = "absent"  # absent | refuse | offer
     reject_rcpt: set[str] = field(default_factory=set)
+    tls_context: ssl.SSLContext | None = None
+    implicit_tls: bool = False
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -51,8 +58,20 @@ class _Handler(socketserver.StreamRequestHandler):
             return None
         return raw.decode("utf-8", "replace").rstrip("\r\n")
 
+    def _wrap(self) -> None:
+        assert self.server.config.tls_context is not None
+        self.connection = self.request = self.server.config.tls_context.wrap_socket(
+            self.connection, server_side=True)
+        self.rfile = self.connection.makefile("rb")
+        self.wfile = self.connection.makefile("wb")
+
     def handle(self) -> None:
         cfg = self.server.config
+        if cfg.implicit_tls:
+            try:
+                self._wrap()
+            except (ssl.SSLError, OSError):
+                return
         self.reply("220 localhost WearSync test SMTP")
         user: str | None = None
         mail_from: str | None = None
@@ -65,7 +84,7 @@ class _Handler(socketserver.StreamRequestHandler):
             verb = verb.upper()
             if verb == "EHLO":
                 caps = ["250-localhost", "250-8BITMIME"]
-                if cfg.starttls == "refuse":
+                if cfg.starttls in ("refuse", "offer") and not isinstance(self.connection, ssl.SSLSocket):
                     caps.append("250-STARTTLS")
                 if cfg.username is not None:
                     caps.append("250-AUTH PLAIN LOGIN")
@@ -75,8 +94,19 @@ class _Handler(socketserver.StreamRequestHandler):
             elif verb == "HELO":
                 self.reply("250 localhost")
             elif verb == "STARTTLS":
-                self.reply("454 4.7.0 TLS not available" if cfg.starttls == "refuse" else "502 5.5.1 Unknown")
+                if cfg.starttls != "offer":
+                    self.reply("454 4.7.0 TLS not available" if cfg.starttls == "refuse" else "502 5.5.1 Unknown")
+                    continue
+                self.reply("220 2.0.0 Ready to start TLS")
+                try:
+                    self._wrap()
+                except (ssl.SSLError, OSError):
+                    return
+                user, mail_from, rcpts = None, None, []  # RFC 3207: forget everything from before
             elif verb == "AUTH":
+                if cfg.starttls == "offer" and not isinstance(self.connection, ssl.SSLSocket):
+                    self.reply("530 5.7.0 Must issue a STARTTLS command first")
+                    continue
                 user = self._auth(arg)
                 if user is None:
                     self.reply("535 5.7.8 Username and Password not accepted")
@@ -160,6 +190,36 @@ class _Handler(socketserver.StreamRequestHandler):
 def _address(arg: str) -> str:
     start, end = arg.find("<"), arg.find(">")
     return arg[start + 1:end] if 0 <= start < end else arg.split(":", 1)[-1].strip()
+
+
+def self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1 (an IP SAN), valid for a day; returns (cert, key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "smtp-cert.pem", directory / "smtp-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def server_tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return ctx
 
 
 class _Server(socketserver.ThreadingTCPServer):
