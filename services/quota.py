@@ -297,29 +297,63 @@ def _window_bound(requests: int, window: Window) -> float:
     return ((requests - 1) // window.limit) * window.seconds
 
 
-def estimate_backfill(vendor_counts: Mapping[str, int], days: int, *, polar_users: int | None = None,
-                      latency_s: float = LATENCY_S, workers: int = WORKERS) -> Estimate:
-    """Requests and time to download `days` days for `vendor_counts[vendor]` connections each.
+def requests_for(vendor: str, days: int) -> int:
+    """Requests one connection of `vendor` costs to fetch `days` days."""
+    if days <= 0:
+        return 0
+    cost = COSTS[vendor]
+    return cost.fixed + cost.per_day(days)
 
-    Vendors download in parallel, so the total time is the slowest vendor's. `polar_users` is the
-    number of users registered with Polar (defaults to the Polar connections being fetched).
-    """
-    parts = []
-    for vendor, n in vendor_counts.items():
-        if n <= 0 or days <= 0:
-            continue
-        cost = COSTS[vendor]
-        per_conn = cost.fixed + cost.per_day(days)
-        total = per_conn * n
-        network = total * latency_s / max(1, min(workers, n))
-        users = polar_users if polar_users is not None else n
-        bounds = [("network", network)]
-        for w in windows_for(vendor, users):
-            bounds.append((w.name, _window_bound(per_conn if w.per_user else total, w)))
-        limited_by, seconds = max(bounds, key=lambda b: b[1])
-        parts.append(VendorEstimate(vendor, n, total, seconds, limited_by))
+
+def vendor_estimate(vendor: str, per_connection: list[int], *, users: int | None = None,
+                    latency_s: float = LATENCY_S, workers: int = WORKERS) -> VendorEstimate:
+    """Time for these per-connection request counts under the vendor's windows."""
+    counts = [r for r in per_connection if r > 0]
+    n = len(counts)
+    total = sum(counts)
+    network = total * latency_s / max(1, min(workers, n))
+    bounds = [("network", network)]
+    for w in windows_for(vendor, users if users is not None else n):
+        bounds.append((w.name, _window_bound(max(counts, default=0) if w.per_user else total, w)))
+    limited_by, seconds = max(bounds, key=lambda b: b[1])
+    return VendorEstimate(vendor, n, total, seconds, limited_by)
+
+
+def combine(parts: list[VendorEstimate]) -> Estimate:
+    """Vendors download in parallel: the total time is the slowest vendor's."""
+    parts = [p for p in parts if p.requests > 0]
     return Estimate(
         requests=sum(p.requests for p in parts),
         seconds=max((p.seconds for p in parts), default=0.0),
         vendors=tuple(parts),
     )
+
+
+def estimate_backfill(vendor_counts: Mapping[str, int], days: int, *, polar_users: int | None = None,
+                      latency_s: float = LATENCY_S, workers: int = WORKERS) -> Estimate:
+    """Requests and time to download `days` days for `vendor_counts[vendor]` connections each.
+
+    `polar_users` is the number of users registered with Polar (defaults to the Polar connections
+    being fetched); Polar's limits grow with it.
+    """
+    parts = []
+    for vendor, n in vendor_counts.items():
+        if n <= 0 or days <= 0:
+            continue
+        users = polar_users if vendor == "polar" else None
+        parts.append(vendor_estimate(vendor, [requests_for(vendor, days)] * n, users=users,
+                                     latency_s=latency_s, workers=workers))
+    return combine(parts)
+
+
+_shared: QuotaLimiter | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_limiter() -> QuotaLimiter:
+    """The one limiter of this process: every worker must count against the same windows."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = QuotaLimiter()
+        return _shared

@@ -7,14 +7,19 @@ import threading
 
 import pytest
 
+from services.actor import HOST
+from services.backfill_estimate import estimate_range
+from services.errors import InvalidInput
 from services.quota import (
     QuotaLimiter,
     estimate_backfill,
     format_duration,
     polar_reset_seconds,
+    requests_for,
     retry_after_seconds,
     windows_for,
 )
+from tests.flow.conftest import add_connection, days, write_coverage
 
 
 class Time:
@@ -170,3 +175,21 @@ def test_an_estimate_reads_as_a_sentence():
     assert format_duration(125) == "3 minutes"
     assert format_duration(3 * 3600 + 600) == "3 h 10 min"
     assert format_duration(3 * 86400) == "3.0 days"
+
+
+def test_a_backfill_estimate_skips_days_already_complete(app):
+    fitbit = add_connection(app, "P-001", "fitbit")
+    add_connection(app, "P-002", "withings")
+    add_connection(app, "P-003", "polar", status="needs_reconsent")
+    start, end = dt.date(2026, 10, 1), dt.date(2026, 10, 30)
+    write_coverage(app, fitbit, days(start, dt.date(2026, 10, 20)))  # a killed backfill got this far
+    est = estimate_range(app.db, start, end)
+    assert est.requests == requests_for("fitbit", 10) + requests_for("withings", 30)
+    assert estimate_range(app.db, start, end, skip_done=False).requests == (
+        requests_for("fitbit", 30) + requests_for("withings", 30))
+    only = estimate_range(app.db, start, end, patient_codes=["P-002"])
+    assert [v.vendor for v in only.vendors] == ["withings"]
+    app.patients.delete("P-002", HOST)
+    assert [v.vendor for v in estimate_range(app.db, start, end).vendors] == ["fitbit"]
+    with pytest.raises(InvalidInput, match="after the end date"):
+        estimate_range(app.db, end, start)
