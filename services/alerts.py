@@ -289,6 +289,15 @@ class AlertService:
         log.info("alert digest sent: %d alert(s) to %d recipient(s)", len(new), len(recipients))
         return replace(result, sent=True)
 
+    def prune_sent(self, keep_days: int = 60) -> int:
+        """Housekeeping: forget which alerts went out more than `keep_days` ago."""
+        cutoff = _local_now(self._clock).date() - dt.timedelta(days=keep_days)
+        with self._db.session() as s:
+            old = s.scalars(select(AlertSent).where(AlertSent.day < cutoff)).all()
+            for row in old:
+                s.delete(row)
+        return len(old)
+
     # -- internals
     def _legacy_recipients(self) -> list[str]:
         """Until recipients are managed in the app, the seed's EMAIL_LIST still works."""

@@ -429,12 +429,16 @@ def attach_scheduler(
 
     Without `check_alerts`, the e-mail digest of services/alerts.py runs after each pass.
     """
+    prune: Callable[[], object] | None = None
     if check_alerts is None:
         from services.alerts import attach_alerts
 
-        check_alerts = attach_alerts(app, clock=clock).run
+        alerts = attach_alerts(app, clock=clock)
+        check_alerts, prune = alerts.run, alerts.prune_sent
     sched = SyncScheduler(app, run_sync, clock=clock, on_event=on_event, check_alerts=check_alerts,
                           scheduler=scheduler, timezone=timezone)
+    if prune is not None:
+        sched.housekeeping_tasks.append(("forget alerts sent long ago", prune))
     app._background_starters.append(sched.start)
     app._background_stoppers.append(sched.stop)
     return sched

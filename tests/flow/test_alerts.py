@@ -97,6 +97,9 @@ def test_the_same_digest_is_not_sent_twice_the_same_day(app, clock, server):
     assert next_day.sent and len(server.messages) == 2
     assert "5 days ago" in server.messages[1].message.get_content()
 
+    clock.advance(dt.timedelta(days=60))
+    assert alerts.prune_sent(keep_days=60) == 3  # the first day's three; the second day's stay
+
 
 def test_a_new_problem_later_the_same_day_sends_only_the_new_alert(sqlite_app, clock, server):
     app = sqlite_app
