@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +22,33 @@ class SettingSpec:
     type: type
     label: str
     help: str = ""
+    # normalises a value or raises InvalidInput saying how to fix it
+    check: Callable[[Any], Any] | None = None
+
+
+_HHMM = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_hhmm(raw: object, label: str = "The daily download time") -> tuple[int, int]:
+    """'7:05' -> (7, 5); anything that is not a time of day -> InvalidInput."""
+    m = _HHMM.match(raw) if isinstance(raw, str) else None
+    if m is not None:
+        hour, minute = int(m.group(1)), int(m.group(2))
+        if hour < 24 and minute < 60:
+            return hour, minute
+    raise InvalidInput(
+        f"{label} must be a time of day written HH:MM (24-hour clock), for example 00:00 or 18:30; "
+        f"{raw!r} is not."
+    )
+
+
+def _check_hhmm(raw: Any) -> str:
+    hour, minute = parse_hhmm(raw)
+    return f"{hour:02d}:{minute:02d}"
 
 
 SPECS: tuple[SettingSpec, ...] = (
-    SettingSpec("sync_time", "00:00", str, "Daily download time", "Local time, HH:MM."),
+    SettingSpec("sync_time", "00:00", str, "Daily download time", "Local time, HH:MM.", check=_check_hhmm),
     SettingSpec("lookback_days", 3, int, "Re-check the last N days",
                 "Devices that sync late are re-downloaded for this many days."),
     SettingSpec("alert_after_days", 3, int, "Alert when a device has not synced for (days)"),
@@ -73,6 +98,8 @@ class Settings:
                 raise InvalidInput(f"{spec.label} must be a whole number.") from None
             if value < 0:
                 raise InvalidInput(f"{spec.label} cannot be negative.")
+        if spec.check is not None:
+            value = spec.check(value)
         raw = ("true" if value else "false") if spec.type is bool else str(value)
         with self._db.session() as s:
             upsert(s, Setting, [{"key": key, "value": raw}], key=["key"])

@@ -1,0 +1,90 @@
+"""Which days each connection still needs, read from the coverage ledger rather than the timer.
+
+After the machine slept, was switched off or the app was closed, the days to fetch are: every day
+after the connection's last complete day up to today, plus any day in the look-back window that
+is not yet done (partial, missing or failed: a watch that synced to the vendor two days late).
+A day is done when the ledger holds rows for it and all of them are `complete` or `not_worn`.
+Because the plan comes from what is stored, running the catch-up twice fetches nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from sqlalchemy import case, func, select
+
+from db.engine import Database
+from db.models import Connection, Coverage, Patient
+
+DONE = ("complete", "not_worn")
+SYNCABLE = ("connected", "error")  # an error may be transient; re-consent and withdrawal are not
+MAX_DAYS = 31  # a longer gap is a backfill the coordinator starts, with an estimate first
+
+Plan = dict[int, list[dt.date]]
+
+
+def missing_days(db: Database, today: dt.date, lookback_days: int, max_days: int = MAX_DAYS,
+                 connection_ids: list[int] | None = None) -> Plan:
+    """Days to fetch per connection id (only connections that have any), oldest first.
+
+    `today` is included: its data is partial until the day ends, and the look-back re-fetches it.
+    At most `max_days` days back from today are considered.
+    """
+    floor = today - dt.timedelta(days=max(1, max_days) - 1)
+    recheck_from = max(floor, today - dt.timedelta(days=max(0, lookback_days)))
+    with db.session() as s:
+        q = (select(Connection.id, Connection.connected_at)
+             .join(Patient, Patient.id == Connection.patient_id)
+             .where(Patient.deleted_at.is_(None), Connection.status.in_(SYNCABLE)))
+        if connection_ids is not None:
+            q = q.where(Connection.id.in_(connection_ids))
+        conns = list(s.execute(q.order_by(Connection.id)).tuples())
+        if not conns:
+            return {}
+        done_rows = func.sum(case((Coverage.status.in_(DONE), 1), else_=0))
+        ledger = s.execute(
+            select(Coverage.connection_id, Coverage.local_date, func.count(), done_rows)
+            .where(Coverage.local_date >= floor, Coverage.local_date <= today,
+                   Coverage.connection_id.in_([c for c, _ in conns]))
+            .group_by(Coverage.connection_id, Coverage.local_date)
+        ).tuples()
+        done: dict[int, set[dt.date]] = defaultdict(set)
+        for conn_id, day, n, n_done in ledger:
+            if n and int(n_done or 0) == int(n):
+                done[conn_id].add(day)
+        # a connection last complete before the window: every day in the window is after it
+        earlier: dict[int, dt.date] = dict(s.execute(
+            select(Coverage.connection_id, func.max(Coverage.local_date))
+            .where(Coverage.local_date < floor, Coverage.status.in_(DONE),
+                   Coverage.connection_id.in_([c for c, _ in conns]))
+            .group_by(Coverage.connection_id)
+        ).tuples().all())
+
+    plan: Plan = {}
+    for conn_id, connected_at in conns:
+        start = floor
+        if connected_at is not None:
+            # a day before the consent holds nothing to fetch (a backfill asks for history);
+            # one day of slack because connected_at is UTC and the ledger is patient-local
+            start = max(start, connected_at.date() - dt.timedelta(days=1))
+        days_done = done.get(conn_id, set())
+        last_done = max(days_done) if days_done else earlier.get(conn_id)
+        days = []
+        day = start
+        while day <= today:
+            after_last = last_done is None or day > last_done
+            if day not in days_done and (day >= recheck_from or (after_last and last_done is not None)):
+                days.append(day)
+            day += dt.timedelta(days=1)
+        if days:
+            plan[conn_id] = days
+    return plan
+
+
+def group_by_days(plan: Plan) -> list[tuple[list[dt.date], list[int]]]:
+    """Connections needing the same days, together: one sync call per group, oldest days first."""
+    groups: dict[tuple[dt.date, ...], list[int]] = defaultdict(list)
+    for conn_id, days in plan.items():
+        groups[tuple(days)].append(conn_id)
+    return [(list(days), sorted(ids)) for days, ids in sorted(groups.items())]

@@ -1,0 +1,64 @@
+"""The catch-up plan comes from the coverage ledger: gaps, late device syncs, and what is left out."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from services.actor import HOST
+from services.catchup import group_by_days, missing_days
+from tests.flow.conftest import add_connection, days, write_coverage
+
+D = dt.date
+TODAY = D(2026, 11, 20)
+
+
+def test_days_after_the_last_complete_day_and_late_syncs_in_the_lookback(app):
+    conn = add_connection(app, "P-001", "fitbit")
+    write_coverage(app, conn, days(D(2026, 11, 1), D(2026, 11, 15)))
+    write_coverage(app, conn, [D(2026, 11, 13)], status="missing", data_type="sleep")  # outside look-back
+    write_coverage(app, conn, [D(2026, 11, 16)], status="failed", data_type="heart_rate")
+    write_coverage(app, conn, [D(2026, 11, 17)])
+    write_coverage(app, conn, [D(2026, 11, 17)], status="partial", data_type="heart_rate")  # watch synced late
+    write_coverage(app, conn, [D(2026, 11, 18)], status="not_worn")
+    # the 19th and 20th have no rows at all
+    plan = missing_days(app.db, TODAY, lookback_days=3)
+    # last done day: the 18th (not worn counts as done); the 16th failed but lies before the look-back
+    assert plan == {conn: [D(2026, 11, 17), D(2026, 11, 19), D(2026, 11, 20)]}
+    plan = missing_days(app.db, TODAY, lookback_days=5)
+    assert plan == {conn: [D(2026, 11, 16), D(2026, 11, 17), D(2026, 11, 19), D(2026, 11, 20)]}
+
+
+def test_a_long_gap_is_capped_and_a_new_connection_starts_at_its_consent(app):
+    old = add_connection(app, "P-001", "fitbit")
+    write_coverage(app, old, [D(2026, 9, 1)])
+    new = add_connection(app, "P-002", "withings", connected_at=dt.datetime(2026, 11, 19, 15, 0))
+    fresh = add_connection(app, "P-003", "polar", connected_at=None)
+    plan = missing_days(app.db, TODAY, lookback_days=3, max_days=10)
+    assert plan[old] == days(D(2026, 11, 11), TODAY)  # the rest is a backfill with an estimate
+    assert plan[new] == [D(2026, 11, 18), D(2026, 11, 19), D(2026, 11, 20)]  # one day of slack for UTC
+    assert plan[fresh] == days(D(2026, 11, 17), TODAY)
+
+
+def test_only_connections_that_can_sync_are_planned(app):
+    ok = add_connection(app, "P-001", "fitbit")
+    failing = add_connection(app, "P-002", "fitbit", status="error")
+    add_connection(app, "P-003", "fitbit", status="needs_reconsent")
+    add_connection(app, "P-004", "fitbit", status="withdrawn")
+    add_connection(app, "P-005", "fitbit", status="not_connected")
+    gone = add_connection(app, "P-006", "fitbit")
+    app.patients.delete("P-006", HOST)
+    plan = missing_days(app.db, TODAY, lookback_days=1)
+    assert sorted(plan) == [ok, failing]
+    assert gone not in plan
+    assert missing_days(app.db, TODAY, lookback_days=1, connection_ids=[failing]) == {failing: plan[failing]}
+
+
+def test_everything_complete_means_nothing_to_do(app):
+    conn = add_connection(app, "P-001", "fitbit")
+    write_coverage(app, conn, days(D(2026, 11, 1), TODAY))
+    assert missing_days(app.db, TODAY, lookback_days=3) == {}
+
+
+def test_connections_needing_the_same_days_are_grouped():
+    a, b = [D(2026, 11, 19), D(2026, 11, 20)], [D(2026, 11, 20)]
+    assert group_by_days({3: a, 1: a, 2: b}) == [(a, [1, 3]), (b, [2])]
