@@ -66,13 +66,12 @@ class SingleInstance(QObject):
         assert self.server is not None
         while self.server.hasPendingConnections():
             sock = self.server.nextPendingConnection()
-            sock.readyRead.connect(lambda s=sock: self._read(s))
-            sock.disconnected.connect(sock.deleteLater)
-            if sock.bytesAvailable():
-                self._read(sock)
-
-    def _read(self, sock: QLocalSocket) -> None:
-        data = bytes(sock.readAll().data())
-        if MESSAGE.strip() in data:
-            log.info("another launch asked to show the window")
-            self.raise_requested.emit()
+            # The whole message is one short line sent at once; wait for it briefly here rather
+            # than keeping per-socket state alive across the event loop.
+            if sock.bytesAvailable() or sock.waitForReadyRead(500):
+                data = bytes(sock.readAll().data())
+                if MESSAGE.strip() in data:
+                    log.info("another launch asked to show the window")
+                    self.raise_requested.emit()
+            sock.abort()
+            sock.deleteLater()
