@@ -125,6 +125,7 @@ def run_gui(sandbox: bool = False) -> int:
     paths = config.paths().ensure()
     log_path = setup_logging(paths.logs)
     crash.log_path = log_path
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin at each start
     log.info("WearSync %s starting (GUI%s) with data in %s", config.VERSION, ", sandbox" if sandbox else "",
              paths.home)
 

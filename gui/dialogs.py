@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox, QWidget
 
 from gui.errors import ErrorAdvice, advice_for
@@ -18,6 +19,7 @@ class Dialogs:
                 danger: bool = False) -> bool:
         box = QMessageBox(QMessageBox.Icon.Warning if danger else QMessageBox.Icon.Question, title, text,
                           parent=parent)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # the text may hold a patient ID
         ok = box.addButton(ok_label, QMessageBox.ButtonRole.AcceptRole)
         cancel = box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(cancel)  # a stray Enter never deletes anything
@@ -34,6 +36,7 @@ class Dialogs:
         icon = {"info": QMessageBox.Icon.Information, "critical": QMessageBox.Icon.Critical}.get(
             advice.level, QMessageBox.Icon.Warning)
         box = QMessageBox(icon, advice.title, advice.message, parent=parent)
+        box.setTextFormat(Qt.TextFormat.PlainText)
         act = None
         if advice.action and advice.action in actions:
             act = box.addButton(advice.action_label, QMessageBox.ButtonRole.AcceptRole)
@@ -43,7 +46,9 @@ class Dialogs:
             actions[advice.action]()
 
     def info(self, parent: QWidget | None, title: str, text: str) -> None:
-        QMessageBox.information(parent, title, text)
+        box = QMessageBox(QMessageBox.Icon.Information, title, text, parent=parent)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.exec()
 
     def ask_text(self, parent: QWidget | None, title: str, label: str, secret: bool = False) -> str | None:
         mode = QLineEdit.EchoMode.Password if secret else QLineEdit.EchoMode.Normal

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSizePolicy,
+    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QVBoxLayout,
@@ -25,6 +26,7 @@ SPACING = 12  # the one spacing unit; margins are multiples of it
 
 def label(text: str = "", role: str | None = None, *, wrap: bool = False) -> QLabel:
     lbl = QLabel(text)
+    lbl.setTextFormat(Qt.TextFormat.PlainText)  # patient IDs and messages may look like HTML
     if role:
         lbl.setProperty("role", role)
     lbl.setWordWrap(wrap)
@@ -104,6 +106,11 @@ class Badge(QLabel):
 
 class BadgeDelegate(QStyledItemDelegate):
     """Paints a table cell whose DisplayRole is a status key as a badge; empty cells as a dash."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        # rows are selected whole; a dotted frame around one cell only adds noise
+        option.state &= ~QStyle.StateFlag.State_HasFocus
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:

@@ -14,7 +14,7 @@ class PatientDetail(Card):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, margins=18)
         self.setObjectName("patientDetail")
-        self.setFixedWidth(290)
+        self.setFixedWidth(270)
         self.code = label("", "title")
         self.code.setTextFormat(Qt.TextFormat.PlainText)  # IDs that look like HTML stay literal
         self.code.setWordWrap(True)
@@ -22,7 +22,8 @@ class PatientDetail(Card):
         self.body.addWidget(self.code)
         self.body.addWidget(self.enrolled)
         self.body.addSpacing(8)
-        self.body.addWidget(label("Devices", "section"))
+        self.devices_title = label("Devices", "section")
+        self.body.addWidget(self.devices_title)
         self.devices = QVBoxLayout()
         self.devices.setSpacing(10)
         self.body.addLayout(self.devices)
@@ -44,7 +45,7 @@ class PatientDetail(Card):
 
     def show_patient(self, patient: PatientInfo | None) -> None:
         self.patient = patient
-        for w in (self.code, self.enrolled, self.rename_button, self.delete_button):
+        for w in (self.code, self.enrolled, self.devices_title, self.rename_button, self.delete_button):
             w.setVisible(patient is not None)
         self.placeholder.setVisible(patient is None)
         self._clear_devices()
@@ -66,8 +67,10 @@ class PatientDetail(Card):
             badge.setObjectName(f"badge_{c.vendor}")
             grid.addWidget(badge, 0, 1, Qt.AlignmentFlag.AlignRight)
             synced = "Not downloaded yet" if c.last_sync_at is None else \
-                f"Last download {ago(c.last_sync_at).lower()} ({when(c.last_sync_at)})"
-            grid.addWidget(label(synced, "muted"), 1, 0, 1, 2)
+                f"Last download {ago(c.last_sync_at).lower()}"
+            last = label(synced, "muted", wrap=True)
+            last.setToolTip(when(c.last_sync_at))
+            grid.addWidget(last, 1, 0, 1, 2)
             if c.last_error:
                 grid.addWidget(label(c.last_error, "error", wrap=True), 2, 0, 1, 2)
             if c.scopes_missing:

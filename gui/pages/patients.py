@@ -41,7 +41,7 @@ class PatientsView:
 
 
 class PatientTableModel(QAbstractTableModel):
-    HEADERS = ("Patient ID", *(vendor_label(v) for v in VENDORS), "Last download")
+    HEADERS = ("Patient ID", *(vendor_label(v) for v in VENDORS), "Last sync")
 
     def __init__(self) -> None:
         super().__init__()
@@ -144,7 +144,7 @@ class PatientsPage(Page):
         hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for col in range(1, self.model.columnCount()):
             hdr.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
-            hdr.resizeSection(col, 132 if col <= len(VENDORS) else 116)
+            hdr.resizeSection(col, 144 if col <= len(VENDORS) else 100)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self.table.doubleClicked.connect(lambda _i: self.open_rename_dialog())
 

@@ -237,3 +237,15 @@ def test_actor_is_recorded_in_the_audit_trail(qtbot, make_shell) -> None:
         entry = s.scalars(select(AuditEntry)).all()[-1]
     assert entry.action == "patient.add"
     assert (entry.actor, entry.source) == ("host", "gui")
+
+
+def test_undo_bar_and_confirmation_show_html_looking_ids_literally(qtbot, make_shell) -> None:
+    shell = make_shell()
+    shell.app.patients.add("<b>x</b>", ["fitbit"], HOST)
+    page = open_patients(qtbot, shell)
+    page.select("<b>x</b>")
+    qtbot.mouseClick(page.detail.delete_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, shell)
+    assert "<b>x</b>" in shell.dialogs.confirms[0][1]
+    assert page.undo_bar.text.textFormat() == Qt.TextFormat.PlainText
+    assert "Delete <b>x</b>" in page.undo_bar.text.text()
