@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import threading
 from dataclasses import dataclass
@@ -159,11 +160,18 @@ def run_gui(sandbox: bool = False) -> int:
     shell = Shell(started.app, tray_available=tray_available, sandbox=sandbox, log_path=log_path,
                   close_to_tray=started.close_to_tray)
     instance.raise_requested.connect(shell.show_window)
+    crash.on_quit = shell.quit
     if started.sandbox_note:
         shell.window.statusBar().showMessage(started.sandbox_note)
     shell.show_window()
     shell.start(start_tunnel=started.start_tunnel)
     log.info("window shown (tray %s)", "available" if tray_available else "not available")
+    # SIGTERM (log-out, systemctl stop) ends the loop normally so the database is closed cleanly;
+    # the idle timer lets Python run its signal handler while Qt waits.
+    signal.signal(signal.SIGTERM, lambda *_: shell.quit())  # quit, never "keep running in tray?"
+    wake = QTimer(interval=500)
+    wake.timeout.connect(lambda: None)
+    wake.start()
     try:
         code = qapp.exec()
     finally:

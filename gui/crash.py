@@ -92,6 +92,7 @@ class CrashHandler:
         self.log_path = log_path
         self.present = present or (lambda dlg: dlg.exec())
         self.dialogs: list[CrashDialog] = []
+        self.on_quit: Callable[[], object] | None = None  # the shell's quit once it exists
         self._relay: _Relay | None = None
         self._showing = False
 
@@ -126,7 +127,7 @@ class CrashHandler:
         finally:
             self._showing = False
         if result == 2:
-            app.quit()
+            (self.on_quit or app.quit)()
 
     def _thread_hook(self, args: threading.ExceptHookArgs) -> None:
         if args.exc_value is None:

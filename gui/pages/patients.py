@@ -203,6 +203,7 @@ class PatientsPage(Page):
         needle = self.search.text().strip().casefold()
         rows = [p for p in self.all_rows if needle in p.code.casefold()] if needle else self.all_rows
         self.model.set_rows(rows)
+        self.detail.setVisible(bool(self.all_rows))  # nothing to select: let the empty state breathe
         if not self.all_rows:
             self.stack.setCurrentWidget(self.empty)
         elif not rows:
