@@ -1,0 +1,181 @@
+"""`main.py` without a subcommand: build the GUI in order, like Vorta's __main__.
+
+excepthook (crash dialog) -> data directories -> rotating log -> QApplication -> single instance
+-> open the facade (may migrate the database; a splash appears if that is slow) -> window -> tray.
+
+`--sandbox` runs against simulated vendors in its own data directory (`<WEARSYNC_HOME>/sandbox`)
+so demo patients never mix with real ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEventLoop, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QSystemTrayIcon
+
+from gui import theme
+from gui.crash import CrashHandler
+from gui.single_instance import SingleInstance, server_name
+from services import config
+from services.errors import WearSyncError
+from services.logging_setup import setup_logging
+
+log = logging.getLogger(__name__)
+
+SPLASH_AFTER_MS = 400
+
+
+@dataclass
+class Started:
+    """What the opening worker hands to the UI: the facade and the settings the shell needs first."""
+
+    app: Any  # services.app.WearSync
+    close_to_tray: str
+    start_tunnel: bool
+    sandbox_note: str = ""
+
+
+def use_sandbox_home() -> Path:
+    """Point this process at `<home>/sandbox` with its own SQLite file, before anything opens."""
+    home = config.data_home() / "sandbox"
+    os.environ["WEARSYNC_HOME"] = str(home)
+    # a production MySQL URL must never receive demo data
+    os.environ.pop("WEARSYNC_DATABASE_URL", None)
+    return home
+
+
+def open_facade(sandbox: bool) -> Started:
+    """Runs on a worker thread: open (and migrate) the database, then start the sandbox vendors."""
+    from services.app import WearSync
+
+    app = WearSync.open()
+    note = ""
+    if sandbox:
+        try:
+            from services.sandbox_mode import start_sandbox  # provided by the connectors work (issue 3)
+        except ImportError:
+            note = "The simulated vendors are not part of this version yet."
+            log.warning("sandbox requested but services.sandbox_mode is not available")
+        else:
+            start_sandbox(app)
+    return Started(app, str(app.settings.get("close_to_tray")), bool(app.settings.get("start_tunnel_with_app")),
+                   note)
+
+
+def open_with_splash(sandbox: bool) -> Started | BaseException:
+    """Open the facade off the UI thread; show a small progress window if it takes a while."""
+    outcome: list[Started | BaseException] = []
+    loop = QEventLoop()
+
+    def work() -> None:
+        try:
+            outcome.append(open_facade(sandbox))
+        except BaseException as exc:  # reported in a dialog by the caller
+            outcome.append(exc)
+        QTimer.singleShot(0, loop, loop.quit)
+
+    splash = QProgressDialog("Opening the WearSync database…", "", 0, 0)
+    splash.setWindowTitle("WearSync")
+    splash.setCancelButton(None)
+    splash.setWindowModality(Qt.WindowModality.ApplicationModal)
+    splash.setMinimumDuration(0)
+    splash.reset()  # hidden until the timer decides it is slow
+    show_timer = QTimer(singleShot=True, interval=SPLASH_AFTER_MS)
+    show_timer.timeout.connect(lambda: (splash.setRange(0, 0), splash.show()))
+    show_timer.start()
+    worker = threading.Thread(target=work, name="wearsync-open", daemon=True)
+    worker.start()
+    if not outcome:
+        loop.exec()
+    show_timer.stop()
+    splash.close()
+    worker.join(timeout=1)
+    return outcome[0]
+
+
+def explain_open_failure(error: BaseException, log_path: Path | None) -> str:
+    if isinstance(error, WearSyncError):
+        return error.message
+    from services.config import database_url
+
+    try:
+        from sqlalchemy.engine import make_url
+
+        where = make_url(database_url()).render_as_string(hide_password=True)
+    except Exception:
+        where = "(the configured database)"
+    return (f"WearSync could not open its database at {where}.\n\n{type(error).__name__}: {error}\n\n"
+            "If it is a MySQL/MariaDB server, check that it is running and reachable, and that "
+            f"WEARSYNC_DATABASE_URL is right. Details are in the log: {log_path}")
+
+
+def run_gui(sandbox: bool = False) -> int:
+    crash = CrashHandler()
+    crash.install()
+
+    if sandbox:
+        use_sandbox_home()
+    paths = config.paths().ensure()
+    log_path = setup_logging(paths.logs)
+    crash.log_path = log_path
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin at each start
+    log.info("WearSync %s starting (GUI%s) with data in %s", config.VERSION, ", sandbox" if sandbox else "",
+             paths.home)
+
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(qapp, QApplication)
+    qapp.setApplicationName("WearSync")
+    qapp.setApplicationVersion(config.VERSION)
+    qapp.setDesktopFileName("wearsync")
+    theme.apply(qapp)
+    crash.connect_ui()
+
+    instance = SingleInstance(server_name(paths.home))
+    if instance.notify_running():
+        log.info("WearSync is already running for %s; asked it to show its window", paths.home)
+        return 0
+    instance.listen()
+
+    tray_available = QSystemTrayIcon.isSystemTrayAvailable()
+    # with a tray the app lives on after the window closes; without one the window is the app
+    qapp.setQuitOnLastWindowClosed(not tray_available)
+
+    started = open_with_splash(sandbox)
+    if not isinstance(started, Started):
+        log.error("could not open WearSync", exc_info=(type(started), started, started.__traceback__))
+        QMessageBox.critical(None, "WearSync cannot start", explain_open_failure(started, log_path))
+        instance.close()
+        return 1
+
+    from gui.shell import Shell
+
+    shell = Shell(started.app, tray_available=tray_available, sandbox=sandbox, log_path=log_path,
+                  close_to_tray=started.close_to_tray)
+    instance.raise_requested.connect(shell.show_window)
+    crash.on_quit = shell.quit
+    if started.sandbox_note:
+        shell.window.statusBar().showMessage(started.sandbox_note)
+    shell.show_window()
+    shell.start(start_tunnel=started.start_tunnel)
+    log.info("window shown (tray %s)", "available" if tray_available else "not available")
+    # SIGTERM (log-out, systemctl stop) ends the loop normally so the database is closed cleanly;
+    # the idle timer lets Python run its signal handler while Qt waits.
+    signal.signal(signal.SIGTERM, lambda *_: shell.quit())  # quit, never "keep running in tray?"
+    wake = QTimer(interval=500)
+    wake.timeout.connect(lambda: None)
+    wake.start()
+    try:
+        code = qapp.exec()
+    finally:
+        instance.close()
+        shell.shutdown()
+    log.info("WearSync stopped")
+    return int(code)

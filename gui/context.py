@@ -1,0 +1,48 @@
+"""What every page receives: the facade, the bridge to run its calls, the user, and the dialogs.
+
+A page from another engineer is built as `MyPage(ctx)`; it reaches its service as
+`ctx.app.<service>` and calls it with `ctx.bridge.submit(fn, *args, on_result=..., context=self)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Signal
+
+from gui.bridge import Bridge
+from gui.dialogs import Dialogs
+from gui.session import UserSession
+
+if TYPE_CHECKING:
+    from gui.tunnel_controller import TunnelController
+    from services.app import WearSync
+
+
+class Events(QObject):
+    """UI-thread notifications between pages (never emitted from worker threads)."""
+
+    setting_changed = Signal(str, object)  # key, new value
+    patients_changed = Signal()
+
+
+@dataclass
+class PageContext:
+    app: WearSync
+    bridge: Bridge
+    session: UserSession
+    dialogs: Dialogs
+    tunnel: TunnelController
+    events: Events
+    sandbox: bool = False
+    log_path: Path | None = None
+    navigate: Callable[[str], Any] = field(default=lambda _key: None)
+
+    def sync_hook(self) -> Callable[[], Any] | None:
+        """The "Update now" entry point once the sync service exists (issue 3), else None."""
+        sync = getattr(self.app, "sync", None)
+        hook = getattr(sync, "update_now", None) if sync is not None else None
+        return hook if callable(hook) else None

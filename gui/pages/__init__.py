@@ -1,0 +1,15 @@
+"""The window's pages, in navigation order. A new page is one file here and one line below."""
+
+from __future__ import annotations
+
+from gui.pages.base import Page
+from gui.pages.log import LogPage
+from gui.pages.patients import PatientsPage
+from gui.pages.settings import SettingsPage
+from gui.pages.sync import SyncPage
+from gui.pages.tunnel import TunnelPage
+from gui.pages.users import UsersPage
+
+PAGES: list[type[Page]] = [PatientsPage, SyncPage, TunnelPage, UsersPage, SettingsPage, LogPage]
+
+__all__ = ["PAGES", "Page"]

@@ -1,0 +1,45 @@
+"""What every page has: the context, a header, a body with the standard margins, and hooks."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from gui.context import PageContext
+from gui.widgets import PageHeader
+from services.actor import PERMISSION_LABELS
+
+
+class Page(QWidget):
+    key = ""
+    title = ""
+    icon = ""
+    subtitle = ""
+
+    def __init__(self, ctx: PageContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setObjectName(f"page_{self.key}")
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.setContentsMargins(28, 24, 28, 24)
+        self.layout_.setSpacing(16)
+        self.header = PageHeader(self.title, self.subtitle)
+        self.layout_.addWidget(self.header)
+        ctx.session.changed.connect(lambda _actor: self.apply_permissions())
+
+    def shown(self) -> None:
+        """Called each time the page becomes visible: refresh what may have changed."""
+
+    def apply_permissions(self) -> None:
+        """Enable or disable what the current actor may do."""
+
+    def guard(self, widget: QWidget, permission: str) -> None:
+        """Disable `widget` with a tooltip saying why, when the actor lacks `permission`."""
+        allowed = self.ctx.session.can(permission)
+        widget.setEnabled(allowed)
+        if not allowed:
+            role = self.ctx.session.actor.role
+            widget.setToolTip(f"Your role ({role}) may not {PERMISSION_LABELS.get(permission, permission)}.")
+        elif widget.property("tip") is not None:
+            widget.setToolTip(str(widget.property("tip")))
+        else:
+            widget.setToolTip("")

@@ -1,0 +1,112 @@
+"""Log: the tail of WearSync's rotating log file, refreshed as it grows, filtered by level."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from PySide6.QtCore import QFileSystemWatcher, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices, QTextCursor
+from PySide6.QtWidgets import QComboBox, QPlainTextEdit, QWidget
+
+from gui.context import PageContext
+from gui.pages.base import Page
+from gui.widgets import button, label
+
+TAIL_BYTES = 256_000
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+FILTERS = (("Everything", "DEBUG"), ("Information and above", "INFO"), ("Warnings and errors", "WARNING"),
+           ("Errors only", "ERROR"))
+_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (\w+)\s")
+
+
+def filter_lines(text: str, minimum: str) -> list[str]:
+    """Records at `minimum` level or above; a traceback line belongs to the record before it."""
+    floor = LEVELS.index(minimum)
+    keep = False
+    out = []
+    for line in text.splitlines():
+        m = _RECORD.match(line)
+        if m:
+            level = m.group(1)
+            keep = level in LEVELS and LEVELS.index(level) >= floor
+        if keep:
+            out.append(line)
+    return out
+
+
+def read_tail(path: Path, limit: int = TAIL_BYTES) -> str:
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - limit))
+        data = fh.read()
+    text = data.decode("utf-8", errors="replace")
+    if size > limit:  # drop the partial first line
+        text = text.split("\n", 1)[-1]
+    return text
+
+
+class LogPage(Page):
+    key = "log"
+    title = "Log"
+    icon = "log"
+    subtitle = "What WearSync has been doing. Tokens, passwords and secrets are never written here."
+
+    def __init__(self, ctx: PageContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self.path = ctx.log_path
+        self.level = QComboBox()
+        self.level.setObjectName("logLevel")
+        for text, level in FILTERS:
+            self.level.addItem(text, level)
+        self.level.setCurrentIndex(1)
+        self.level.currentIndexChanged.connect(lambda _i: self.reload(force=True))
+        self.header.actions.addWidget(self.level)
+        self.header.actions.addWidget(button("Open log folder", on_click=self.open_folder))
+        self.view = QPlainTextEdit()
+        self.view.setObjectName("LogView")
+        self.view.setReadOnly(True)
+        self.view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.view.setMaximumBlockCount(5000)
+        self.layout_.addWidget(self.view, 1)
+        self.where = label(f"Log file: {self.path}" if self.path else "Logging to a file is off.", "help")
+        self.layout_.addWidget(self.where)
+        self._seen: tuple[float, int] | None = None
+        # The watcher reacts at once; the timer covers rotation and file systems without notifications.
+        self.watcher = QFileSystemWatcher(self)
+        if self.path and self.path.exists():
+            self.watcher.addPath(str(self.path))
+        self.watcher.fileChanged.connect(lambda _p: self.reload())
+        self.timer = QTimer(self)
+        self.timer.setInterval(2000)
+        self.timer.timeout.connect(self.reload)
+
+    def shown(self) -> None:
+        self.reload(force=True)
+        self.timer.start()
+
+    def hideEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self.timer.stop()
+        super().hideEvent(event)
+
+    def reload(self, force: bool = False) -> None:
+        if self.path is None or not self.path.exists():
+            self.view.setPlainText("No log yet.")
+            return
+        st = self.path.stat()
+        # a small local file read only when it changed: cheap enough for the UI thread
+        if not force and self._seen == (st.st_mtime, st.st_size):
+            return
+        self._seen = (st.st_mtime, st.st_size)
+        if str(self.path) not in self.watcher.files():
+            self.watcher.addPath(str(self.path))
+        lines = filter_lines(read_tail(self.path), str(self.level.currentData()))
+        at_bottom = self.view.verticalScrollBar().value() >= self.view.verticalScrollBar().maximum() - 4
+        self.view.setPlainText("\n".join(lines) if lines else "Nothing at this level yet.")
+        if at_bottom or force:
+            self.view.moveCursor(QTextCursor.MoveOperation.End)
+
+    def open_folder(self) -> None:
+        if self.path is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.path.parent)))

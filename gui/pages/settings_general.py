@@ -1,0 +1,141 @@
+"""The General box of the Settings page: a form generated from services/settings.py SPECS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLineEdit, QSpinBox, QWidget
+
+from gui.context import PageContext
+from gui.errors import advice_for
+from gui.widgets import Card, button, label
+from services.settings import SPECS, SettingSpec
+
+# Settings whose values are a fixed set of words get a drop-down (the specs only know "str").
+CHOICES: dict[str, list[tuple[str, str]]] = {
+    "close_to_tray": [("Ask me", "ask"), ("Keep running in the tray", "tray"), ("Quit WearSync", "quit")],
+}
+# Shown on other pages or not meant to be switched here.
+HIDDEN = {"sandbox_mode"}
+
+
+class GeneralBox(Card):
+    def __init__(self, ctx: PageContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.body.addWidget(label("General", "section"))
+        self.form = QFormLayout()
+        self.form.setHorizontalSpacing(18)
+        self.form.setVerticalSpacing(10)
+        self.fields: dict[str, QWidget] = {}
+        for spec in SPECS:
+            if spec.key in HIDDEN:
+                continue
+            field = self._field(spec)
+            field.setObjectName(f"setting_{spec.key}")
+            field.setToolTip(spec.help)
+            self.fields[spec.key] = field
+            cell = QWidget()
+            col = QHBoxLayout(cell)
+            col.setContentsMargins(0, 0, 0, 0)
+            col.addWidget(field)
+            if spec.help and spec.type is not bool:
+                col.addWidget(label(spec.help, "help"), 1)
+            else:
+                col.addStretch(1)
+            self.form.addRow(spec.label, cell)
+        self.body.addLayout(self.form)
+        self.error = label("", "error", wrap=True)
+        self.error.hide()
+        self.body.addWidget(self.error)
+        row = QHBoxLayout()
+        self.saved = label("", "muted")
+        row.addWidget(self.saved, 1)
+        self.save_button = button("Save settings", primary=True, on_click=self.save)
+        self.save_button.setObjectName("saveSettings")
+        row.addWidget(self.save_button)
+        self.body.addLayout(row)
+        self.values: dict[str, Any] = {}
+
+    @staticmethod
+    def _field(spec: SettingSpec) -> QWidget:
+        if spec.key in CHOICES:
+            combo = QComboBox()
+            for text, value in CHOICES[spec.key]:
+                combo.addItem(text, value)
+            return combo
+        if spec.type is bool:
+            return QCheckBox()
+        if spec.type is int:
+            spin = QSpinBox()
+            spin.setRange(0, 65535)
+            spin.setMinimumWidth(90)
+            return spin
+        edit = QLineEdit()
+        edit.setMinimumWidth(260)
+        edit.setPlaceholderText(str(spec.default) or "")
+        return edit
+
+    def refresh(self) -> None:
+        self.ctx.bridge.submit(self.ctx.app.settings.all, on_result=self._loaded, context=self)
+
+    def _loaded(self, values: dict[str, Any]) -> None:
+        self.values = values
+        for key, field in self.fields.items():
+            value = values.get(key)
+            if isinstance(field, QComboBox):
+                field.setCurrentIndex(max(0, field.findData(value)))
+            elif isinstance(field, QCheckBox):
+                field.setChecked(bool(value))
+            elif isinstance(field, QSpinBox):
+                field.setValue(int(value or 0))
+            elif isinstance(field, QLineEdit):
+                field.setText(str(value or ""))
+
+    def current(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, field in self.fields.items():
+            if isinstance(field, QComboBox):
+                out[key] = field.currentData()
+            elif isinstance(field, QCheckBox):
+                out[key] = field.isChecked()
+            elif isinstance(field, QSpinBox):
+                out[key] = field.value()
+            elif isinstance(field, QLineEdit):
+                out[key] = field.text().strip()
+        return out
+
+    def apply_permissions(self) -> None:
+        allowed = self.ctx.session.can("settings")
+        for field in self.fields.values():
+            field.setEnabled(allowed)
+        self.save_button.setEnabled(allowed)
+
+    def save(self) -> None:
+        changed = {k: v for k, v in self.current().items() if self.values.get(k) != v}
+        if not changed:
+            self.saved.setText("Nothing to save.")
+            return
+        settings = self.ctx.app.settings
+
+        def write() -> dict[str, Any]:
+            for k, v in changed.items():
+                settings.set(k, v)
+            return changed
+
+        self.error.hide()
+        self.ctx.bridge.submit(write, on_result=self._saved, on_error=self._failed, context=self)
+
+    def _saved(self, changed: dict[str, Any]) -> None:
+        self.values.update(changed)
+        self.saved.setText("Saved.")
+        for k, v in changed.items():
+            self.ctx.events.setting_changed.emit(k, v)
+
+    def _failed(self, error: Exception) -> None:
+        advice = advice_for(error)
+        if advice.inline:
+            self.error.setText(advice.message)
+            self.error.show()
+        else:
+            self.ctx.dialogs.error(self, error)

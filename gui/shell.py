@@ -1,0 +1,144 @@
+"""The running GUI: window, tray, tunnel controller and what closing and quitting mean.
+
+Built by `gui.application.run_gui` after the facade is open, and directly by the tests (with tray
+availability, dialogs and the quit function injected).
+
+Closing the window:
+- no system tray: the window is the app, so closing it quits;
+- with a tray: the first close asks once (tray or quit) and remembers the answer in the
+  `close_to_tray` setting (ask|tray|quit); later closes follow it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QCoreApplication, QObject
+from PySide6.QtGui import QCloseEvent
+
+from gui.bridge import Bridge
+from gui.context import Events, PageContext
+from gui.dialogs import Dialogs
+from gui.main_window import MainWindow
+from gui.session import UserSession
+from gui.tray import Tray
+from gui.tunnel_controller import TunnelController
+
+if TYPE_CHECKING:
+    from services.app import WearSync
+
+log = logging.getLogger(__name__)
+
+
+class Shell(QObject):
+    def __init__(
+        self,
+        app: WearSync,
+        *,
+        tray_available: bool,
+        sandbox: bool = False,
+        log_path: Path | None = None,
+        dialogs: Dialogs | None = None,
+        session: UserSession | None = None,
+        close_to_tray: str = "ask",
+        quit_fn: Callable[[], Any] | None = None,
+        tunnel: TunnelController | None = None,
+    ) -> None:
+        super().__init__()
+        self.app = app
+        self.bridge = Bridge(parent=self)
+        self.close_to_tray = close_to_tray if close_to_tray in ("ask", "tray", "quit") else "ask"
+        self._quit_fn = quit_fn or QCoreApplication.quit
+        self.quitting = False
+        self._told_about_tray = False
+        events = Events(self)
+        self.ctx = PageContext(
+            app=app,
+            bridge=self.bridge,
+            session=session or UserSession(parent=self),
+            dialogs=dialogs or Dialogs(),
+            tunnel=tunnel or TunnelController(app, self.bridge, parent=self),
+            events=events,
+            sandbox=sandbox,
+            log_path=log_path,
+        )
+        events.setting_changed.connect(self._setting_changed)
+        self.window = MainWindow(self.ctx, close_handler=self.handle_close)
+        self.tray: Tray | None = None
+        if tray_available:
+            self.tray = Tray(self.ctx, self)
+            self.tray.open_requested.connect(self.show_window)
+            self.tray.quit_requested.connect(self.quit)
+            self.tray.show()
+        self.ctx.tunnel.failed.connect(self._tunnel_failed)
+
+    # -- window ---------------------------------------------------------------------------
+    def show_window(self) -> None:
+        """Also what a second launch triggers (single instance)."""
+        self.window.bring_to_front()
+
+    def handle_close(self, event: QCloseEvent) -> None:
+        if self.quitting or self.tray is None:
+            event.accept()
+            self.quit()
+            return
+        choice = self.close_to_tray
+        if choice == "ask":
+            answer = self.ctx.dialogs.ask_close_behaviour(self.window)
+            if answer is None:
+                event.ignore()
+                return
+            choice = answer
+            self.remember_close_choice(answer)
+        if choice == "tray":
+            event.ignore()
+            self.window.hide()
+            if not self._told_about_tray:
+                self._told_about_tray = True
+                self.tray.notify("WearSync is still running",
+                                 "Downloads continue in the background. Open WearSync from this icon.")
+            return
+        event.accept()
+        self.quit()
+
+    def remember_close_choice(self, choice: str) -> None:
+        self.close_to_tray = choice
+        self.bridge.submit(self.app.settings.set, "close_to_tray", choice)
+
+    def _setting_changed(self, key: str, value: object) -> None:
+        if key == "close_to_tray" and value in ("ask", "tray", "quit"):
+            self.close_to_tray = str(value)
+
+    def _tunnel_failed(self, error: Exception) -> None:
+        if self.tray is not None and not self.window.isVisible():
+            self.tray.notify("Tunnel problem", getattr(error, "message", str(error)))
+
+    # -- lifetime -------------------------------------------------------------------------
+    def start(self, start_tunnel: bool = False) -> None:
+        """After the window is shown: background services, and the tunnel if the user asked for it."""
+        self.bridge.submit(self.app.start_background)
+        self.ctx.tunnel.refresh()
+        if start_tunnel and self.ctx.session.can("tunnel"):
+            self.ctx.tunnel.start()
+
+    def quit(self) -> None:
+        if self.quitting:
+            return
+        self.quitting = True
+        log.info("quitting")
+        if self.tray is not None:
+            self.tray.hide()
+        self.window.hide()
+        self._quit_fn()
+
+    def shutdown(self) -> None:
+        """After the event loop ends: stop what runs in the background and close the database."""
+        self.bridge.shutdown()
+        self.ctx.tunnel.shutdown()
+        try:
+            self.app.stop_background()
+        finally:
+            self.app.close()

@@ -1,0 +1,72 @@
+"""Look and feel: the stylesheet, tinted SVG icons and the status badge colours in one place."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import QApplication
+
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+ICONS = RESOURCES / "icons"
+
+ACCENT = "#0f766e"
+TEXT = "#374151"
+MUTED = "#6b7280"
+
+# status -> (label, background, foreground); the keys are Connection.status values
+BADGES: dict[str, tuple[str, str, str]] = {
+    "connected": ("Connected", "#dcfce7", "#166534"),
+    "not_connected": ("Not connected", "#eef1f4", "#4b5563"),
+    "needs_reconsent": ("Needs re-consent", "#fef3c7", "#92400e"),
+    "error": ("Error", "#fee2e2", "#991b1b"),
+    "withdrawn": ("Withdrawn", "#eef1f4", "#6b7280"),
+    # not connection states, but drawn the same way
+    "environment": ("Environment", "#e0ecff", "#1e40af"),
+    "keyring": ("Keyring", "#dcfce7", "#166534"),
+    "missing": ("Missing", "#fef3c7", "#92400e"),
+    "up": ("Running", "#dcfce7", "#166534"),
+    "down": ("Stopped", "#eef1f4", "#4b5563"),
+    "starting": ("Starting…", "#e0ecff", "#1e40af"),
+    "reconnecting": ("Reconnecting…", "#fef3c7", "#92400e"),
+}
+
+
+def badge_style(status: str) -> tuple[str, str, str]:
+    return BADGES.get(status, (status.replace("_", " ").capitalize(), "#eef1f4", "#4b5563"))
+
+
+def apply(app: QApplication) -> None:
+    app.setStyle("Fusion")  # the same base everywhere, so the stylesheet looks the same on every OS
+    qss = (RESOURCES / "style.qss").read_text(encoding="utf-8")
+    app.setStyleSheet(qss.replace("@ICONS@", ICONS.as_posix()))
+    app.setWindowIcon(app_icon())
+
+
+@cache
+def icon(name: str, color: str = TEXT, size: int = 40) -> QIcon:
+    """A line icon from resources/icons, stroked in `color` (rendered at 2x for sharp edges)."""
+    svg = (ICONS / f"{name}.svg").read_text(encoding="utf-8").replace("currentColor", color)
+    pix = QPixmap()
+    pix.loadFromData(QByteArray(svg.encode()), "SVG")
+    if pix.isNull():  # no SVG plugin: an empty icon beats a crash
+        return QIcon()
+    return QIcon(pix.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
+                            Qt.TransformationMode.SmoothTransformation))
+
+
+def nav_icon(name: str) -> QIcon:
+    """Grey when idle, accent when selected."""
+    ic = QIcon()
+    for mode, colour in ((QIcon.Mode.Normal, TEXT), (QIcon.Mode.Selected, ACCENT)):
+        ic.addPixmap(icon(name, colour).pixmap(40, 40), mode)
+    return ic
+
+
+@cache
+def app_icon() -> QIcon:
+    pix = QPixmap()
+    pix.loadFromData(QByteArray((ICONS / "app.svg").read_bytes()), "SVG")
+    return QIcon(pix) if not pix.isNull() else QIcon()

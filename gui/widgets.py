@@ -1,0 +1,228 @@
+"""Small building blocks every page uses: page header, card, status badge, banner, empty state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui import theme
+
+SPACING = 12  # the one spacing unit; margins are multiples of it
+
+
+def label(text: str = "", role: str | None = None, *, wrap: bool = False) -> QLabel:
+    lbl = QLabel(text)
+    lbl.setTextFormat(Qt.TextFormat.PlainText)  # patient IDs and messages may look like HTML
+    if role:
+        lbl.setProperty("role", role)
+    lbl.setWordWrap(wrap)
+    return lbl
+
+
+def button(text: str, icon_name: str | None = None, *, primary: bool = False, danger: bool = False,
+           link: bool = False, on_click: Callable[[], object] | None = None) -> QPushButton:
+    btn = QPushButton(text)
+    if icon_name:
+        colour = "#ffffff" if primary else ("#b91c1c" if danger else theme.TEXT)
+        btn.setIcon(theme.icon(icon_name, colour))
+        btn.setIconSize(QSize(16, 16))
+    for prop, on in (("primary", primary), ("danger", danger), ("link", link)):
+        if on:
+            btn.setProperty(prop, True)
+    btn.setCursor(Qt.CursorShape.PointingHandCursor)
+    if on_click is not None:
+        btn.clicked.connect(lambda _checked=False: on_click())
+    return btn
+
+
+def repolish(widget: QWidget) -> None:
+    """Re-apply the stylesheet after a dynamic property changed."""
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
+
+
+class Card(QFrame):
+    def __init__(self, parent: QWidget | None = None, *, margins: int = 16) -> None:
+        super().__init__(parent)
+        self.setProperty("card", True)
+        self.body = QVBoxLayout(self)
+        self.body.setContentsMargins(margins, margins, margins, margins)
+        self.body.setSpacing(8)
+
+
+class PageHeader(QWidget):
+    """Title, one-line explanation, and room for the page's main actions on the right."""
+
+    def __init__(self, title: str, subtitle: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        text = QVBoxLayout()
+        text.setSpacing(2)
+        self.title = label(title, "title")
+        self.subtitle = label(subtitle, "subtitle", wrap=True)
+        text.addWidget(self.title)
+        text.addWidget(self.subtitle)
+        row.addLayout(text, 1)
+        self.actions = QHBoxLayout()
+        self.actions.setSpacing(8)
+        row.addLayout(self.actions)
+
+
+class Badge(QLabel):
+    """A coloured pill: Connected / Not connected / Needs re-consent / Error ..."""
+
+    def __init__(self, status: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.status = ""
+        if status:
+            self.set_status(status)
+
+    def set_status(self, status: str, text: str | None = None) -> None:
+        self.status = status
+        name, bg, fg = theme.badge_style(status)
+        self.setText(text or name)
+        self.setStyleSheet(
+            f"QLabel {{ background: {bg}; color: {fg}; border-radius: 9px; padding: 2px 10px;"
+            f" font-size: 9pt; font-weight: 600; }}"
+        )
+
+
+class BadgeDelegate(QStyledItemDelegate):
+    """Paints a table cell whose DisplayRole is a status key as a badge; empty cells as a dash."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        # rows are selected whole; a dotted frame around one cell only adds noise
+        option.state &= ~QStyle.StateFlag.State_HasFocus
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        status = index.data(Qt.ItemDataRole.UserRole + 1)
+        if not status:
+            super().paint(painter, option, index)
+            return
+        # background (selection) first, without text
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        opt.widget.style().drawControl(opt.widget.style().ControlElement.CE_ItemViewItem, opt, painter,
+                                       opt.widget)
+        text, bg, fg = theme.badge_style(status)
+        font = QFont(option.font)
+        font.setPointSizeF(max(7.5, font.pointSizeF() * 0.88))
+        font.setBold(True)
+        fm = QFontMetrics(font)
+        w = fm.horizontalAdvance(text) + 20
+        h = fm.height() + 6
+        r: QRect = option.rect
+        pill = QRectF(r.left() + 8, r.center().y() - h / 2 + 1, w, h)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(bg))
+        painter.drawRoundedRect(pill, h / 2, h / 2)
+        painter.setPen(QColor(fg))
+        painter.setFont(font)
+        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        size = super().sizeHint(option, index)
+        status = index.data(Qt.ItemDataRole.UserRole + 1)
+        if status:
+            fm = QFontMetrics(option.font)
+            size.setWidth(max(size.width(), fm.horizontalAdvance(theme.badge_style(status)[0]) + 40))
+        return size
+
+
+class Banner(QFrame):
+    """A coloured strip with a message and an optional action button (kind: info|warning|error)."""
+
+    action_clicked = Signal()
+    dismissed = Signal()
+
+    def __init__(self, kind: str = "info", parent: QWidget | None = None, *, closable: bool = False) -> None:
+        super().__init__(parent)
+        self.setProperty("banner", kind)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(14, 10, 10, 10)
+        self.icon = QLabel()
+        self.text = label("", wrap=True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.button = button("")
+        self.button.clicked.connect(self.action_clicked)
+        self.button.hide()
+        row.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(self.text, 1)
+        row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignVCenter)
+        if closable:
+            close = QPushButton()
+            close.setObjectName("bannerClose")
+            close.setIcon(theme.icon("close", theme.MUTED))
+            close.setFlat(True)
+            close.setToolTip("Hide")
+            close.setStyleSheet("QPushButton { border: none; background: transparent; padding: 4px; }")
+            close.clicked.connect(self.hide)
+            close.clicked.connect(self.dismissed)
+            row.addWidget(close, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.set_kind(kind)
+        self.hide()
+
+    def set_kind(self, kind: str) -> None:
+        self.setProperty("banner", kind)
+        colour = {"error": "#b91c1c", "warning": "#92400e"}.get(kind, theme.ACCENT)
+        self.icon.setPixmap(theme.icon("warning" if kind != "info" else "info", colour).pixmap(18, 18))
+        repolish(self)
+
+    def show_message(self, text: str, kind: str = "info", action: str | None = None) -> None:
+        self.set_kind(kind)
+        self.text.setText(text)
+        self.button.setText(action or "")
+        self.button.setVisible(bool(action))
+        self.show()
+
+
+class EmptyState(QWidget):
+    """Centered icon, a sentence saying what is missing, and the action that fixes it."""
+
+    def __init__(self, icon_name: str, title: str, text: str, action: QPushButton | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        col = QVBoxLayout(self)
+        col.setContentsMargins(24, 48, 24, 48)
+        col.setSpacing(10)
+        col.addStretch(1)
+        pic = QLabel()
+        pic.setPixmap(theme.icon(icon_name, "#9ca3af", 96).pixmap(56, 56))
+        pic.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        col.addWidget(pic)
+        self.title = label(title, "section")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        col.addWidget(self.title)
+        self.text = label(text, "muted", wrap=True)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        col.addWidget(self.text)
+        if action is not None:
+            row = QHBoxLayout()
+            row.addStretch(1)
+            row.addWidget(action)
+            row.addStretch(1)
+            col.addLayout(row)
+        col.addStretch(2)

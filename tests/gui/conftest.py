@@ -1,0 +1,73 @@
+"""GUI fixtures: the real Shell and window offscreen on a fresh SQLite database per test, with the
+modal questions answered by `FakeDialogs` and quitting recorded instead of ending the test run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from gui.dialogs import Dialogs
+from services.actor import Actor
+
+
+@dataclass
+class FakeDialogs(Dialogs):
+    confirm_answer: bool = True
+    close_answer: str | None = "tray"
+    text_answer: str | None = None
+    confirms: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
+    infos: list[tuple[str, str]] = field(default_factory=list)
+    close_asks: int = 0
+
+    def confirm(self, parent, title, text, ok_label="OK", danger=False):  # type: ignore[no-untyped-def]
+        self.confirms.append((title, text))
+        return self.confirm_answer
+
+    def error(self, parent, error, actions=None):  # type: ignore[no-untyped-def]
+        self.errors.append(error)
+
+    def info(self, parent, title, text):  # type: ignore[no-untyped-def]
+        self.infos.append((title, text))
+
+    def ask_text(self, parent, title, label, secret=False):  # type: ignore[no-untyped-def]
+        return self.text_answer
+
+    def ask_close_behaviour(self, parent):  # type: ignore[no-untyped-def]
+        self.close_asks += 1
+        return self.close_answer
+
+
+def wait_idle(qtbot, shell) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: shell.bridge.pending == 0, timeout=10_000)
+
+
+@pytest.fixture
+def make_shell(qtbot, sqlite_app) -> Iterator[Callable[..., object]]:  # type: ignore[no-untyped-def]
+    from gui.session import UserSession
+    from gui.shell import Shell
+
+    made = []
+
+    def make(tray: bool = False, actor: Actor | None = None, close_to_tray: str = "ask"):  # type: ignore[no-untyped-def]
+        dialogs = FakeDialogs()
+        quits: list[bool] = []
+        shell = Shell(sqlite_app, tray_available=tray, dialogs=dialogs,
+                      session=UserSession(actor) if actor else None, close_to_tray=close_to_tray,
+                      quit_fn=lambda: quits.append(True))
+        shell.quits = quits  # type: ignore[attr-defined]
+        shell.dialogs = dialogs  # type: ignore[attr-defined]
+        qtbot.addWidget(shell.window)
+        shell.window.show()
+        wait_idle(qtbot, shell)
+        made.append(shell)
+        return shell
+
+    yield make
+    for shell in made:
+        shell.quitting = True  # the window's teardown close must not ask anything
+        shell.bridge.shutdown()
+        if shell.tray is not None:
+            shell.tray.hide()
