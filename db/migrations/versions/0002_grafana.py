@@ -27,7 +27,7 @@ FLOAT_COLUMNS = {
 NOT_NULL = {('respiratory_samples', 'breaths_per_minute'), ('snoring_samples', 'value'), ('body_measures', 'value')}
 
 
-def _retype(new: sa.types.TypeEngine, old: sa.types.TypeEngine) -> None:
+def _retype(new: sa.types.TypeEngine[float], old: sa.types.TypeEngine[float]) -> None:
     if op.get_bind().dialect.name != 'mysql':
         return
     for table, columns in FLOAT_COLUMNS.items():
