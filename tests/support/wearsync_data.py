@@ -85,7 +85,8 @@ def populate(db: Database, now: dt.datetime | None = None, *, dense: bool = Fals
             for pid, code, _v, flag in PATIENTS], ["id"])
         conns, devices, syncs = [], [], []
         cid = did = 0
-        status_for = {("Zoë-03", "withings"): "needs_reconsent", ("P002", "polar"): "error"}
+        status_for = {("Zoë-03", "withings"): "needs_reconsent", ("P002", "polar"): "error",
+                      ("P-DEL", "fitbit"): "needs_reconsent", ("P-DEL", "polar"): "error"}
         for pid, code, vendors, _flag in PATIENTS:
             for v in vendors:
                 cid += 1
