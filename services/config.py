@@ -109,11 +109,11 @@ def database_url(environ: Mapping[str, str] | None = None) -> str:
         return url
     configured = read_config_file(env).get("database_url")
     if isinstance(configured, str) and configured.strip():
-        return _with_stored_password(configured.strip(), env)
+        return with_stored_password(configured.strip(), env)
     return f"sqlite:///{paths(env).database}"
 
 
-def _with_stored_password(url: str, env: Mapping[str, str]) -> str:
+def with_stored_password(url: str, env: Mapping[str, str]) -> str:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 

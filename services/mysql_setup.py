@@ -487,7 +487,7 @@ def switch_to_mysql(result: MySQLSetupResult | str, environ: Mapping[str, str] |
     """Make WearSync open this MySQL database from the next start: writes `database_url` (without
     password) into wearsync.json. The password is read from SECRET_PASSWORD at start-up."""
     url = result.config_url if isinstance(result, MySQLSetupResult) else _strip_password(result)
-    check = check_connection(config._with_stored_password(url, os.environ if environ is None else environ))
+    check = check_connection(config.with_stored_password(url, os.environ if environ is None else environ))
     if not check.ok:
         raise MySQLSetupError(f"WearSync stays on its current database. {check.message}", check.problem)
     path = config.write_config_file({"database_url": url}, environ)
