@@ -149,6 +149,9 @@ def move_database(
     if make_url(target_url).get_backend_name() == make_url(source_url).get_backend_name() == "sqlite" and (
             make_url(target_url).database == make_url(source_url).database):
         raise InvalidInput("The source and the target are the same database.")
+    parsed_source = make_url(source_url)
+    if parsed_source.get_backend_name() == "sqlite" and not Path(parsed_source.database or "").is_file():
+        raise InvalidInput(f"There is no WearSync database at {parsed_source.database} to move.")
     started = time.monotonic()
     source = Database(source_url)
     snapshot_dir: tempfile.TemporaryDirectory[str] | None = None

@@ -140,6 +140,7 @@ def datasource_model(reader: ReaderConnection, password: str) -> dict[str, Any]:
     return {
         "name": DATASOURCE_NAME, "uid": DATASOURCE_UID, "type": "mysql", "access": "proxy",
         "url": reader.address, "user": reader.user, "isDefault": False,
+        "database": reader.database,  # where Grafana before 10 looks; newer ones read jsonData.database
         "jsonData": {
             "database": reader.database,
             # our DATETIMEs are naive UTC: make FROM_UNIXTIME/UNIX_TIMESTAMP in the macros agree

@@ -114,3 +114,12 @@ def test_a_value_mysql_would_change_makes_the_move_undo_itself(sqlite_source: st
         move_database(sqlite_source, mysql_url)
     assert "Nothing was lost" in err.value.message
     assert all(n == 0 for n, _ in _counts(mysql_url).values())
+
+
+def test_a_missing_source_file_is_refused_and_not_created(tmp_path: Path) -> None:
+    from services.errors import InvalidInput
+
+    missing = tmp_path / "nothing-here.sqlite3"
+    with pytest.raises(InvalidInput, match="no WearSync database"):
+        move_database(f"sqlite:///{missing}", f"sqlite:///{tmp_path / 'target.sqlite3'}")
+    assert not missing.exists()
