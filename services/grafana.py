@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 import yaml
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from services import config
 from services.errors import InvalidInput, WearSyncError
@@ -62,6 +62,13 @@ class ReaderConnection:
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """A SQLAlchemy URL for this account, password included: keep it out of logs."""
+        return URL.create("mysql+pymysql", username=self.user, password=self.password, host=self.host,
+                          port=self.port, database=self.database,
+                          query={"charset": "utf8mb4"}).render_as_string(hide_password=False)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from services.cli.common import audit_host, out
 
 def register(sub: Any) -> None:
     p = sub.add_parser("grafana", help="provision Grafana's data source and dashboards")
-    gs = p.add_subparsers(dest="grafana_command", required=True, metavar="{provision,url}")
+    gs = p.add_subparsers(dest="grafana_command", required=True, metavar="{provision,check,url}")
     pr = gs.add_parser("provision", help="write Grafana provisioning files and update Grafana through its API")
     pr.add_argument("--out", type=Path, help="folder for the files (default: <WEARSYNC_HOME>/grafana)")
     push = pr.add_mutually_exclusive_group()
@@ -30,6 +30,10 @@ def register(sub: Any) -> None:
     pr.add_argument("--dashboards-path", type=Path, metavar="PATH",
                     help="where Grafana will find the dashboard JSON files, if you copy them elsewhere")
     pr.set_defaults(func=_provision)
+    ck = gs.add_parser("check", help="run every dashboard query as Grafana's read-only account")
+    ck.add_argument("--patient", help="value for $patient (default: the first patient)")
+    ck.add_argument("--days", type=int, default=7, help="time range ending now (default 7 days)")
+    ck.set_defaults(func=_check)
     url = gs.add_parser("url", help="print the address of the clinic dashboard or of one patient's")
     url.add_argument("patient", nargs="?", help="patient ID (default: the clinic overview)")
     url.add_argument("--base", help="Grafana's address (default: GRAFANA_URL, else http://localhost:3000)")
@@ -52,6 +56,21 @@ def _provision(args: argparse.Namespace) -> int:
     else:
         out(f"Grafana itself was not updated ({result.skipped_push_reason}).")
     audit_host("grafana.provision", str(folder), "pushed" if result.push else "files only")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from services.errors import DatabaseError
+    from services.grafana import reader_connection
+    from services.grafana_check import check_dashboard_queries
+
+    results = check_dashboard_queries(reader_connection().url, args.patient, args.days)
+    for r in results:
+        out(r.line())
+    failed = sum(not r.ok for r in results)
+    if failed:
+        raise DatabaseError(f"{failed} of {len(results)} dashboard queries failed; see above.")
+    out(f"All {len(results)} dashboard queries run as the read-only account.")
     return 0
 
 

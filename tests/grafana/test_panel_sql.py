@@ -139,3 +139,13 @@ def test_time_filter_follows_the_dashboard_range(grafana_db: GrafanaDb) -> None:
     assert 0 < len(day) < len(week)
     start = (grafana_db.population.now - dt.timedelta(days=1)).replace(tzinfo=dt.UTC).timestamp()
     assert min(int(r[0]) for r in day) >= start - 3600
+
+
+@pytest.mark.mariadb
+def test_check_dashboard_queries_reports_every_query_ok(grafana_db: GrafanaDb) -> None:
+    from services.grafana_check import check_dashboard_queries
+
+    results = check_dashboard_queries(grafana_db.setup.reader_url, "P002", now=grafana_db.population.now)
+    assert len(results) == sum(len(p["targets"]) for d in dashboards().values() for p in d["panels"])
+    assert all(r.ok for r in results), [r.line() for r in results if not r.ok]
+    assert any(r.panel == "Exercises (Polar)" and r.rows == 1 for r in results)
