@@ -24,6 +24,9 @@ def test_setup_moves_the_sqlite_data_switches_and_tests(run_cli, tmp_path: Path,
     assert listed.returncode == 0 and "P-CLI" in listed.stdout
     tested = run_cli("mysql", "test", env=env)
     assert tested.returncode == 0 and f"as {names.writer}, database {names.database}" in tested.stdout
+    checked = run_cli("grafana", "check", env=env)  # the reader's stored credentials, every panel
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "dashboard queries run as the read-only account" in checked.stdout
 
     wrong = run_cli("mysql", "setup", "--admin-url", admin_url, "--database", names.database, env={
         **env, "WEARSYNC_MYSQL_ADMIN_PASSWORD": "definitely-wrong"})
