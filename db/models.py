@@ -19,7 +19,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
-    Float,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -229,17 +229,17 @@ class SleepSession(Base):
     rem_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     wakeup_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
     sleep_latency_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    efficiency: Mapped[float | None] = mapped_column(Float, nullable=True)
+    efficiency: Mapped[float | None] = mapped_column(Double, nullable=True)
     score: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    hr_average: Mapped[float | None] = mapped_column(Float, nullable=True)
-    hr_min: Mapped[float | None] = mapped_column(Float, nullable=True)
-    hr_max: Mapped[float | None] = mapped_column(Float, nullable=True)
-    rr_average: Mapped[float | None] = mapped_column(Float, nullable=True)
-    rr_min: Mapped[float | None] = mapped_column(Float, nullable=True)
-    rr_max: Mapped[float | None] = mapped_column(Float, nullable=True)
+    hr_average: Mapped[float | None] = mapped_column(Double, nullable=True)
+    hr_min: Mapped[float | None] = mapped_column(Double, nullable=True)
+    hr_max: Mapped[float | None] = mapped_column(Double, nullable=True)
+    rr_average: Mapped[float | None] = mapped_column(Double, nullable=True)
+    rr_min: Mapped[float | None] = mapped_column(Double, nullable=True)
+    rr_max: Mapped[float | None] = mapped_column(Double, nullable=True)
     snoring_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
     snoring_episodes: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    apnea_hypopnea_index: Mapped[float | None] = mapped_column(Float, nullable=True)
+    apnea_hypopnea_index: Mapped[float | None] = mapped_column(Double, nullable=True)
 
 
 class SleepStage(Base):
@@ -273,7 +273,7 @@ class RespiratorySample(Base):
     ts_utc: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     utc_offset_s: Mapped[int] = mapped_column(Integer, nullable=False)
     local_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
-    breaths_per_minute: Mapped[float] = mapped_column(Float, nullable=False)
+    breaths_per_minute: Mapped[float] = mapped_column(Double, nullable=False)
 
 
 class SnoringSample(Base):
@@ -288,7 +288,7 @@ class SnoringSample(Base):
     ts_utc: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     utc_offset_s: Mapped[int] = mapped_column(Integer, nullable=False)
     local_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
-    value: Mapped[float] = mapped_column(Float, nullable=False)
+    value: Mapped[float] = mapped_column(Double, nullable=False)
 
 
 class Exercise(Base):
@@ -309,7 +309,7 @@ class Exercise(Base):
     avg_hr: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
     max_hr: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
     calories: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    distance_m: Mapped[float | None] = mapped_column(Float, nullable=True)
+    distance_m: Mapped[float | None] = mapped_column(Double, nullable=True)
     device: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
@@ -341,7 +341,7 @@ class BodyMeasure(Base):
     utc_offset_s: Mapped[int] = mapped_column(Integer, nullable=False)
     local_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
     measure_type: Mapped[int] = mapped_column(Integer, nullable=False)
-    value: Mapped[float] = mapped_column(Float, nullable=False)
+    value: Mapped[float] = mapped_column(Double, nullable=False)
 
 
 MEASUREMENT_TABLES = (

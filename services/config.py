@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
-from services.errors import InvalidInput
+from services.errors import InvalidInput, MissingSecret
+
+log = logging.getLogger(__name__)
 
 APP_NAME = "WearSync"
 VERSION = "0.1.0"
@@ -24,6 +29,11 @@ class Paths:
     @property
     def database(self) -> Path:
         return self.home / "wearsync.sqlite3"
+
+    @property
+    def config_file(self) -> Path:
+        """Start-up settings read before the database can be (the database URL, without password)."""
+        return self.home / "wearsync.json"
 
     @property
     def logs(self) -> Path:
@@ -55,12 +65,78 @@ def paths(environ: Mapping[str, str] | None = None) -> Paths:
     return Paths(data_home(environ))
 
 
+def read_config_file(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The contents of `wearsync.json` in the data directory; {} when there is none."""
+    path = paths(environ).config_file
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise InvalidInput(
+            f"The settings file {path} is damaged (not valid JSON). Fix or delete it; without it "
+            "WearSync uses its built-in SQLite database."
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"The settings file {path} must hold a JSON object. Fix or delete it.")
+    return data
+
+
+def write_config_file(updates: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Path:
+    """Merge `updates` into `wearsync.json` (a value of None removes the key); atomic replace."""
+    p = paths(environ)
+    p.home.mkdir(parents=True, exist_ok=True)
+    data = read_config_file(environ)
+    for key, value in updates.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    tmp = p.config_file.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, p.config_file)
+    return p.config_file
+
+
 def database_url(environ: Mapping[str, str] | None = None) -> str:
+    """The one SQLAlchemy URL: WEARSYNC_DATABASE_URL, else `database_url` in wearsync.json (its
+    password comes from the SECRET_PASSWORD secret, never from the file), else SQLite at home."""
     env = os.environ if environ is None else environ
     url = env.get("WEARSYNC_DATABASE_URL")
     if url:
         return url
+    configured = read_config_file(env).get("database_url")
+    if isinstance(configured, str) and configured.strip():
+        return with_stored_password(configured.strip(), env)
     return f"sqlite:///{paths(env).database}"
+
+
+def with_stored_password(url: str, env: Mapping[str, str]) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InvalidInput(
+            f"The database address in {paths(env).config_file} is not valid. Run the database set-up "
+            "again in Settings → Database (or `main.py mysql setup`)."
+        ) from None
+    if parsed.get_backend_name() == "sqlite" or parsed.password:
+        return url
+    from services.secrets import SecretStore
+
+    store = SecretStore(env)
+    if not parsed.username:
+        parsed = parsed.set(username=store.require("SECRET_USER", "open the MySQL database"))
+    try:
+        password = store.require("SECRET_PASSWORD", "open the MySQL database")
+    except MissingSecret:
+        log.warning("the configured MySQL database has no stored password")
+        raise
+    return parsed.set(password=password).render_as_string(hide_password=False)
 
 
 def callback_port(environ: Mapping[str, str] | None = None) -> int:

@@ -72,6 +72,10 @@ SECRETS: tuple[SecretSpec, ...] = (
     SecretSpec("GRAFANA_URL", "Grafana URL", "Grafana", "e.g. http://localhost:3000", sensitive=False),
     SecretSpec("GRAFANA_API_TOKEN", "Grafana service-account token", "Grafana",
                "Grafana → Administration → Service accounts → Add token."),
+    SecretSpec("GRAFANA_DB_USER", "MySQL reader user (Grafana)", "Grafana",
+               "The read-only MySQL account Grafana uses; set by Settings → Database.", sensitive=False),
+    SecretSpec("GRAFANA_DB_PASSWORD", "MySQL reader password (Grafana)", "Grafana",
+               "Password of the read-only account; set by Settings → Database."),
     SecretSpec("NGROK_AUTHTOKEN", "ngrok auth token", "Tunnel", "From dashboard.ngrok.com → Your Authtoken."),
 )
 SPEC_BY_NAME: dict[str, SecretSpec] = {s.name: s for s in SECRETS}

@@ -14,6 +14,8 @@ COMMAND_MODULES = (
     "services.cli.db",
     "services.cli.patients",
     "services.cli.tunnel",
+    "services.cli.mysql",
+    "services.cli.grafana",
 )
 
 

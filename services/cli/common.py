@@ -28,3 +28,23 @@ def parse_day(raw: str, what: str) -> dt.date:
         return dt.date.fromisoformat(raw)
     except ValueError:
         raise InvalidInput(f"{what} must be a date like 2026-11-28, not {raw!r}.") from None
+
+
+def audit_host(action: str, target: str = "", detail: str = "") -> None:
+    """Record a host (CLI) action in the audit trail of the configured database; best effort, for
+    commands whose work does not need the database (files written, another database set up)."""
+    import logging
+
+    from db.engine import Database
+    from services import config
+    from services.actor import HOST
+    from services.audit import AuditLog
+
+    try:
+        db = Database(config.database_url())
+        try:
+            AuditLog(db).record(HOST, action, target, detail)
+        finally:
+            db.dispose()
+    except Exception:
+        logging.getLogger(__name__).warning("could not record %s in the audit trail", action)
