@@ -36,7 +36,8 @@ YEAR_WORDS = ["password", "welcome", "admin", "clinic", "hospital", "summer", "w
               "wearsync", "letmein", "changeme", "qwerty", "health", "research"]
 SUFFIXES = ["1", "123", "1234", "12345", "!", "123!", "01"]
 
-WALK_ROWS = ["1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm", "0987654321", "poiuytrewq",
+WALK_ROWS = ["1234567890qwertyuiop", "qwertyuiopasdfghjklzxcvbnm", "asdfghjklqwertyuiop", "1234567890",
+             "qwertyuiop", "asdfghjkl", "zxcvbnm", "0987654321", "poiuytrewq",
              "lkjhgfdsa", "mnbvcxz", "abcdefghijklmnop"]
 WALK_COLUMNS = ["1qaz2wsx3edc4rfv5tgb", "qazwsxedcrfvtgb", "1q2w3e4r5t6y7u8i9o0p", "zaq1xsw2cde3vfr4",
                 "!qaz@wsx#edc", "1qaz@wsx#edc"]
