@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from db.models import RegistrationKey, User
-from services.errors import Conflict, InvalidInput
 from services.accounts import SignInFailed
+from services.errors import Conflict, InvalidInput
 from tests.accounts.conftest import ADMIN_PASSWORD
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from db.models import User
 from services import passwords
 from services.actor import HOST
-from services.passwords import check_password, common_passwords, password_problem, temporary_password
 from services.errors import InvalidInput
+from services.passwords import check_password, common_passwords, password_problem, temporary_password
 
 
 @pytest.mark.parametrize("password, username, fragment", [
