@@ -11,7 +11,7 @@ the retention choice.
 
 The GUI asks for confirmation with `app.patients.preview_delete(code)` (vendors and row counts)
 and runs this off the UI thread (vendor calls). The revoke function is injected: normally
-`lambda code, vendor: app.connections.revoke(code, vendor, actor)`.
+`vendor_revoke(app, actor)`, i.e. `lambda code, vendor: app.connections.revoke(code, vendor, actor)`.
 """
 
 from __future__ import annotations
@@ -67,6 +67,15 @@ class WithdrawalResult:
         else:
             text += " The downloaded data is kept."
         return text
+
+
+def vendor_revoke(app: WearSync, actor: Actor) -> RevokeFn | None:
+    """The app's own revoke (ConnectionService.revoke) bound to `actor`, once that service exists."""
+    connections = getattr(app, "connections", None)
+    revoke = getattr(connections, "revoke", None)
+    if revoke is None:
+        return None
+    return lambda code, vendor: revoke(code, vendor, actor)
 
 
 def withdraw_patient(app: WearSync, code: str, actor: Actor, keep_data: bool,
