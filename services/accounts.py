@@ -162,6 +162,7 @@ class AccountService:
                 failure = self._phantom_attempt(s, name, password, now, source)
             elif user.locked_until is not None and user.locked_until > now:
                 failure = AccountLocked(user.locked_until - now)
+                AuditLog.record_in(s, Actor(name, user.role, source), "user.sign_in_failed", name, "while locked")
             else:
                 ok, new_hash = passwords.verify_password(user.password_hash, password)
                 if not ok:
@@ -206,6 +207,7 @@ class AccountService:
         with self._phantom_lock:
             failures, until = self._phantoms.get(name, (0, None))
         if until is not None and until > now:
+            AuditLog.record_in(s, Actor("-", "", source), "user.sign_in_failed", "", "unknown username")
             return AccountLocked(until - now)
         passwords.burn_verify(password)
         failures += 1
