@@ -10,9 +10,11 @@ from pathlib import Path
 from db.engine import Database
 from db.migrate import upgrade
 from services import config
+from services.accounts import AccountService
 from services.audit import AuditLog
 from services.crypto import TokenCipher
 from services.patients import PatientService
+from services.registration_keys import KeyService
 from services.secrets import SecretStore
 from services.settings import Settings
 
@@ -31,6 +33,8 @@ class WearSync:
         self.audit = AuditLog(db)
         self.settings = Settings(db)
         self.patients = PatientService(db, self.audit)
+        self.keys = KeyService(db, self.audit)
+        self.accounts = AccountService(db, self.audit, self.keys)
         self._background_starters: list[Callable[[], None]] = []
         self._background_stoppers: list[Callable[[], None]] = []
 
@@ -48,6 +52,10 @@ class WearSync:
             app.patients.purge_deleted()
         except Exception:  # housekeeping must never stop the app from opening
             log.exception("purging deleted patients failed")
+        try:
+            app.keys.purge_expired_keys()
+        except Exception:
+            log.exception("purging expired registration keys failed")
         return app
 
     def close(self) -> None:

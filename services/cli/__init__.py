@@ -16,6 +16,9 @@ COMMAND_MODULES = (
     "services.cli.tunnel",
     "services.cli.mysql",
     "services.cli.grafana",
+    "services.cli.users",
+    "services.cli.keys",
+    "services.cli.audit",
 )
 
 
