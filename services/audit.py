@@ -3,7 +3,7 @@
 Append-only is enforced, not just promised: importing this module installs ORM guards so no
 session can update or delete an AuditEntry (a unit-of-work change or a bulk `update()`/`delete()`
 raises AuditTrailReadOnly), and migration 0002 adds database triggers that refuse UPDATE and
-DELETE on `audit_log` for plain SQL too (see db/migrations/versions/0002_accounts.py).
+DELETE on `audit_log` for plain SQL too (see db/migrations/versions/0003_accounts.py).
 
 Never put a password, key or token in `detail`; name what changed, not its value.
 """

@@ -206,9 +206,16 @@ def _copy_all(source: Database, target: Database, overwrite: bool, chunk_size: i
                     (", …" if len(filled) > 5 else "") + "). Nothing was copied. Choose an empty database, "
                     "or confirm that its data may be replaced."
                 )
-            for table in reversed(tables):
-                if table.name in filled:
-                    tconn.execute(table.delete())
+            if filled and target.dialect == "mysql":
+                # lets the audit trail's delete trigger through for this session only
+                tconn.execute(sa.text("SET @wearsync_replacing_database = 1"))
+            try:
+                for table in reversed(tables):
+                    if table.name in filled:
+                        tconn.execute(table.delete())
+            finally:
+                if filled and target.dialect == "mysql":
+                    tconn.execute(sa.text("SET @wearsync_replacing_database = NULL"))
             copied = 0
             for index, table in enumerate(tables):
                 copied += _copy_table(sconn, tconn, table, index, len(tables), chunk_size, progress)

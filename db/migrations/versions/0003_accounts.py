@@ -7,8 +7,8 @@ or log_bin_trust_function_creators). Where the account lacks it, the upgrade log
 carries on: the app's own ORM guard (services/audit.py) still refuses edits, and the admin can
 add the triggers later with the statements below.
 
-Revision ID: 0002_accounts
-Revises: 0001
+Revision ID: 0003_accounts
+Revises: 0002_grafana
 """
 import logging
 
@@ -29,6 +29,12 @@ def _create_sql(dialect: str, name: str, event: str) -> str:
     if dialect == "sqlite":
         return (f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE {event} ON audit_log "
                 f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END")
+    if event == "DELETE":
+        # Replacing a whole database (services/db_move.py, overwrite confirmed by an admin) is the
+        # one sanctioned bulk delete; it marks its own session and keeps a backup first.
+        return (f"CREATE TRIGGER {name} BEFORE {event} ON audit_log FOR EACH ROW BEGIN "
+                f"IF @wearsync_replacing_database IS NULL THEN "
+                f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{MESSAGE}'; END IF; END")
     return (f"CREATE TRIGGER {name} BEFORE {event} ON audit_log FOR EACH ROW "
             f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{MESSAGE}'")
 
