@@ -14,6 +14,9 @@ COMMAND_MODULES = (
     "services.cli.db",
     "services.cli.patients",
     "services.cli.tunnel",
+    "services.cli.connect",
+    "services.cli.sync",
+    "services.cli.export",
 )
 
 
