@@ -50,7 +50,8 @@ class PortInUse(InvalidInput):
 def render(page: Page) -> bytes:
     name = "success.html" if page.ok else "failure.html"
     template = Template((PAGES / name).read_text(encoding="utf-8"))
-    return template.safe_substitute(title=html.escape(page.title), message=html.escape(page.message)).encode()
+    return template.safe_substitute(title=html.escape(page.title, quote=False),
+                                      message=html.escape(page.message, quote=False)).encode()
 
 
 class _Server(ThreadingHTTPServer):

@@ -49,15 +49,25 @@ class Sleeps(list[float]):
         self.append(seconds)
 
 
-@pytest.fixture
-def sapp(app: Any, srv: SandboxServer) -> Iterator[Any]:
-    """The `app` fixture (SQLite and MariaDB) pointed at the sandbox, with no real sleeping."""
+def _wire(app: Any, srv: SandboxServer) -> Any:
     app.environ.update(srv.environ())
     app.environ.update(srv.credentials_environ())
     app.environ["WEARSYNC_CALLBACK_PORT"] = str(free_port())
     app.sync.sleep = Sleeps()
     app.sync.http_timeout = 2.0
-    yield app
+    return app
+
+
+@pytest.fixture
+def sapp(app: Any, srv: SandboxServer) -> Any:
+    """The `app` fixture (SQLite and MariaDB) pointed at the sandbox, with no real sleeping."""
+    return _wire(app, srv)
+
+
+@pytest.fixture
+def lapp(sqlite_app: Any, srv: SandboxServer) -> Any:
+    """Like `sapp`, on SQLite only: for behaviour that does not depend on the SQL dialect."""
+    return _wire(sqlite_app, srv)
 
 
 def connect(app: Any, srv: SandboxServer, code: str, vendor: str, user: str, **approve: Any) -> Page:
@@ -72,7 +82,7 @@ def table_digest(db: Any, tables: tuple[str, ...]) -> dict[str, tuple[int, str]]
     out = {}
     with db.engine.connect() as c:
         for t in tables:
-            cols = [r for r in c.execute(text(f"SELECT * FROM {t} WHERE 1=0")).keys() if r != "id"]
+            cols = [r for r in c.execute(text(f"SELECT * FROM {t} WHERE 1=0")).keys() if r != "id"]  # noqa: SIM118
             rows = c.execute(text(f"SELECT {', '.join(cols)} FROM {t} ORDER BY {', '.join(cols)}")).all()
             out[t] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
     return out
