@@ -193,7 +193,8 @@ class SyncStore:
                    now: dt.datetime) -> None:
         with self.db.session() as s:
             s.execute(update(SyncRun).where(SyncRun.id == run_id).values(
-                finished_at=now, status=status, connections_ok=ok, connections_failed=failed,
+                finished_at=now, status=status, connections_total=ok + failed, connections_ok=ok,
+                connections_failed=failed,
                 rows_written=rows, summary=summary[:20000]))
 
     def connections(self, vendor: str | None = None, patient: str | None = None,

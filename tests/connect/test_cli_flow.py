@@ -74,12 +74,13 @@ def test_fitbit_connect_sync_export(cli, srv: SandboxServer) -> None:  # type: i
     sync_twice_changes_nothing(cli, "fitbit", "2026-11-19", "2026-11-20")
 
 
-SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # MariaDB: the Fitbit flow + in-process tests
+# MariaDB runs the Fitbit flow here and everything in-process; the other vendors once, on SQLite
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 @SQLITE_ONLY
 def test_withings_connect_sync_export(cli, srv: SandboxServer) -> None:  # type: ignore[no-untyped-def]
-    code, out, err, page = cli.connect("withings", "P-WIT", "emil")
+    code, out, err, _page = cli.connect("withings", "P-WIT", "emil")
     assert code == 0, err
     assert "action" not in out.splitlines()[0] and "scope=user.info%2Cuser.metrics" in out.splitlines()[0]
 
@@ -115,7 +116,7 @@ def test_withings_connect_sync_export(cli, srv: SandboxServer) -> None:  # type:
 
 @SQLITE_ONLY
 def test_polar_connect_sync_export(cli, srv: SandboxServer) -> None:  # type: ignore[no-untyped-def]
-    code, out, err, page = cli.connect("polar", "P-POL", "greta")
+    code, _out, err, _page = cli.connect("polar", "P-POL", "greta")
     assert code == 0, err
     assert srv.user("polar", "greta").registered  # type: ignore[union-attr]
     assert [c.status for c in srv.calls if c.path == "/v3/users" and c.method == "POST"] == [200]

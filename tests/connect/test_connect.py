@@ -41,7 +41,7 @@ def test_google_connect_stores_encrypted_tokens_and_account(sapp: Any, srv: Sand
     # the verifier went to Google's token endpoint, the challenge to the consent page
     token_calls = [c for c in srv.calls if c.vendor == "fitbit" and c.kind == "token"]
     assert token_calls[0].params["code_verifier"] == "***"
-    auth = [c for c in srv.calls if c.kind == "authorize"][0]
+    auth = next(c for c in srv.calls if c.kind == "authorize")
     assert auth.params["code_challenge_method"] == "S256"
     assert auth.params["access_type"] == "offline" and auth.params["prompt"] == "consent"
     assert [e.action for e in sapp.audit.entries()][-1] == "connection.connect"
@@ -154,7 +154,7 @@ def test_polar_registration_and_409(lapp: Any, srv: SandboxServer) -> None:
     regs = [c.status for c in srv.calls if c.path == "/v3/users" and c.method == "POST"]
     assert regs == [200, 409]
     assert conn_row(lapp, "P-10", "polar").status == "connected"
-    token_call = [c for c in srv.calls if c.kind == "token"][0]
+    token_call = next(c for c in srv.calls if c.kind == "token")
     assert "client_secret" not in token_call.params  # HTTP Basic only
 
 
