@@ -62,6 +62,7 @@ class PendingConnect:
     state: str = field(repr=False)
     expires_at: dt.datetime
     redirect_uri: str
+    warning: str | None = None  # e.g. Withings needs the tunnel's public address
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,12 @@ class ConnectionService:
             self._waiters[state_hash(state)] = _Waiter(actor)
         url = oauth.authorize_url(state, redirect, verifier)
         log.info("consent started for a %s account (%s)", v.name, purpose)
-        return PendingConnect(code, v.name, url, state, expires, redirect)
+        warning = None
+        real_vendor = v.endpoints.authorize_url == v.default_endpoints.authorize_url
+        if v.needs_public_redirect and real_vendor and not redirect.startswith("https://"):
+            warning = (f"{v.label} only accepts a public https address for the sign-in answer. Start the tunnel "
+                       "first (Tunnel page, or main.py tunnel start), then connect again.")
+        return PendingConnect(code, v.name, url, state, expires, redirect, warning)
 
     def wait(self, pending: PendingConnect, timeout: float = DEFAULT_WAIT_S,
              cancel: threading.Event | None = None) -> ConnectOutcome:

@@ -118,6 +118,11 @@ class _Job:
     end: dt.date
     future: Future[SyncResult]
     progress: list[Progress] = field(default_factory=list)
+    # one per requester (None: cannot be cancelled); a merged job stops only when all of them cancel
+    cancels: list[threading.Event | None] = field(default_factory=list)
+
+    def is_set(self) -> bool:
+        return bool(self.cancels) and all(c is not None and c.is_set() for c in self.cancels)
 
 
 @dataclass
@@ -204,7 +209,7 @@ class SyncService:
 
     # ------------------------------------------------------------------ queues
     def submit(self, connection_id: int, start: dt.date | None = None, end: dt.date | None = None, *,
-               progress: Progress | None = None) -> Future[SyncResult]:
+               progress: Progress | None = None, cancel: threading.Event | None = None) -> Future[SyncResult]:
         """Queue a sync of one connection (merged with one already queued for it)."""
         lo, hi = self.plan(connection_id, start, end)
         with self._guard:
@@ -223,6 +228,7 @@ class SyncService:
                     slot.queued = job  # starts when the running one ends
             if progress is not None:
                 job.progress.append(progress)
+            job.cancels.append(cancel)
             return job.future
 
     def _pool(self) -> ThreadPoolExecutor:
@@ -234,8 +240,7 @@ class SyncService:
         try:
             if job.future.set_running_or_notify_cancel():
                 try:
-                    job.future.set_result(self._run(job.connection_id, job.start, job.end, job.progress,
-                                                    self.stopping))
+                    job.future.set_result(self._run(job.connection_id, job.start, job.end, job.progress, job))
                 except BaseException as exc:
                     job.future.set_exception(exc)
         finally:
@@ -274,14 +279,9 @@ class SyncService:
                 if patient or status == "needs_reconsent":
                     results.append(self._not_syncable(cid, code, v, status))
                 continue
-            futures.append(self.submit(cid, start, end, progress=progress))
+            futures.append(self.submit(cid, start, end, progress=progress, cancel=cancel))
         for fut in futures:
-            while not fut.done():
-                if cancel is not None and cancel.is_set():
-                    self.stopping.set()  # running chunks stop at their next boundary
-                fut_wait(fut, 0.2)
-            results.append(fut.result())
-        self.stopping.clear()
+            results.append(fut.result())  # a cancelled job ends at its next chunk boundary
         self._finish_run(run_id, results)
         return SyncRunResult(run_id, results)
 
@@ -317,22 +317,16 @@ class SyncService:
             return self._conn_locks.setdefault(cid, threading.Lock())
 
     def _run(self, cid: int, start: dt.date, end: dt.date, progress: list[Progress],
-             cancel: threading.Event | None) -> SyncResult:
+             cancel: threading.Event | _Job | None) -> SyncResult:
         with self._conn_lock(cid):  # one sync per account at a time, whoever asked
             return _ConnectionSync(self, cid, start, end, progress, cancel).run()
-
-
-def fut_wait(fut: Future[SyncResult], timeout: float) -> None:
-    from concurrent.futures import wait
-
-    wait([fut], timeout=timeout)
 
 
 class _ConnectionSync:
     """One sync of one connection (a short-lived object holding the run's state)."""
 
     def __init__(self, svc: SyncService, cid: int, start: dt.date, end: dt.date, progress: list[Progress],
-                 cancel: threading.Event | None) -> None:
+                 cancel: threading.Event | _Job | None) -> None:
         self.svc = svc
         self.store = svc.store
         self.cid = cid

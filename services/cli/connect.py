@@ -41,6 +41,8 @@ def _connect(args: argparse.Namespace) -> int:
         svc.start_listener()  # first: a busy port must fail before anything is created
         pending = svc.begin(args.patient, vendor, HOST)
         out(pending.authorize_url)
+        if pending.warning:
+            sys.stderr.write(pending.warning + "\n")
         if not args.no_browser:
             _open_browser(pending.authorize_url)
         outcome = svc.wait(pending, timeout=args.timeout)

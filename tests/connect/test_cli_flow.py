@@ -162,3 +162,14 @@ def test_export_header_only_and_bad_input(cli) -> None:  # type: ignore[no-untyp
     assert r.returncode == 1 and "Unknown metric" in r.stderr
     r = cli.run("connect", "garmin", "P-1", "--no-browser")
     assert r.returncode == 1 and "Unknown device type" in r.stderr
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", cli.callback_port))
+        busy.listen()
+        r = cli.run("connect", "polar", "P-BUSY", "--no-browser")
+    assert r.returncode == 1 and "WEARSYNC_CALLBACK_PORT" in r.stderr and r.stdout == ""
+    assert "P-BUSY" not in cli.run("patients", "list").stdout  # nothing changed
+    code, out, err, page = cli.connect("polar", "P-NO", "greta", decision="deny")
+    assert code == 1 and "declined" in err and "chose not to share" in page
+    assert len(out.strip().splitlines()) == 1  # the URL alone
