@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from db.engine import Database
 from db.migrate import upgrade
@@ -17,6 +19,12 @@ from services.patients import PatientService
 from services.registration_keys import KeyService
 from services.secrets import SecretStore
 from services.settings import Settings
+
+if TYPE_CHECKING:
+    from services.connections import ConnectionService
+    from services.sync import SyncService
+    from services.tokens import TokenManager
+    from services.vendors import VendorRegistry
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +43,8 @@ class WearSync:
         self.patients = PatientService(db, self.audit)
         self.keys = KeyService(db, self.audit)
         self.accounts = AccountService(db, self.audit, self.keys)
-        self._background_starters: list[Callable[[], None]] = []
-        self._background_stoppers: list[Callable[[], None]] = []
+        self._background_starters: list[Callable[[], None]] = [self._start_callback_listener]
+        self._background_stoppers: list[Callable[[], None]] = [self._stop_connect_and_sync]
 
     @classmethod
     def open(cls, environ: Mapping[str, str] | None = None, migrate: bool = True) -> WearSync:
@@ -59,7 +67,51 @@ class WearSync:
         return app
 
     def close(self) -> None:
+        self._stop_connect_and_sync()
         self.db.dispose()
+
+    # Connecting vendor accounts and downloading (issue 3), built on first use so that commands
+    # which need neither stay fast. `environ` may carry the sandbox overlay (services/sandbox_mode.py).
+    @cached_property
+    def vendors(self) -> VendorRegistry:
+        from services.vendors import VendorRegistry
+
+        return VendorRegistry(self.environ, self.secrets)
+
+    @cached_property
+    def tokens(self) -> TokenManager:
+        from services.tokens import TokenManager
+
+        return TokenManager(self.db, self.cipher, self.vendors)
+
+    @cached_property
+    def connections(self) -> ConnectionService:
+        from services.connections import ConnectionService
+
+        return ConnectionService(self, self.vendors, self.tokens)
+
+    @cached_property
+    def sync(self) -> SyncService:
+        from services.sync import SyncService
+
+        return SyncService(self, self.vendors, self.tokens)
+
+    def _start_callback_listener(self) -> None:
+        # a busy port must not stop the rest of the app: the GUI shows connections.listener_error
+        from services.errors import WearSyncError
+
+        try:
+            self.connections.start_listener()
+            self.connections.listener_error = None
+        except WearSyncError as exc:
+            self.connections.listener_error = exc
+            log.error("the OAuth callback listener did not start: %s", exc.message)
+
+    def _stop_connect_and_sync(self) -> None:
+        if "connections" in self.__dict__:
+            self.connections.stop_listener()
+        if "sync" in self.__dict__:
+            self.sync.shutdown()
 
     # Background work (scheduler, callback listener, tunnel) is attached by later services;
     # the GUI and --headless both call these two.

@@ -19,6 +19,9 @@ COMMAND_MODULES = (
     "services.cli.users",
     "services.cli.keys",
     "services.cli.audit",
+    "services.cli.connect",
+    "services.cli.sync",
+    "services.cli.export",
 )
 
 

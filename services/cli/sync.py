@@ -1,0 +1,54 @@
+"""`main.py sync [--vendor V] [--patient P] [--start D] [--end D]` — download in the foreground.
+
+Dates are patient-local days, inclusive; without dates the daily incremental sync runs. Prints one
+line per connection; exit 0 when every download succeeded (days without data are not failures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from services.cli.common import open_app, out, parse_day
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("sync", help="download data now (all connected patients, or a selection)")
+    p.add_argument("--vendor", metavar="V", help="only this device type (fitbit, withings, polar)")
+    p.add_argument("--patient", metavar="P", help="only this patient ID")
+    p.add_argument("--start", metavar="YYYY-MM-DD", help="first patient-local day")
+    p.add_argument("--end", metavar="YYYY-MM-DD", help="last patient-local day (default: today)")
+    p.set_defaults(func=_sync)
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from services import config
+    from services.errors import InvalidInput
+    from services.logging_setup import setup_logging
+
+    vendor = config.check_vendor(args.vendor) if args.vendor else None
+    start = parse_day(args.start, "--start") if args.start else None
+    end = parse_day(args.end, "--end") if args.end else None
+    if end is not None and start is None:
+        raise InvalidInput("Give --start too when you give --end (for example --start 2026-11-01).")
+    if start is not None and end is not None and end < start:
+        raise InvalidInput(f"--end {end} is before --start {start}. Swap the two dates.")
+    setup_logging(config.paths().ensure().logs)
+    app = open_app()
+    try:
+        run = app.sync.sync_all(vendor=vendor, patient=args.patient.strip() if args.patient else None,
+                                start=start, end=end, trigger="cli")
+    finally:
+        app.close()
+    if not run.results:
+        out("Nothing to download: no patient has a connected device yet.")
+        return 0
+    for r in run.results:
+        out(r.summary)
+    failed = [r for r in run.results if not r.ok]
+    if failed:
+        sys.stderr.write(f"wearsync: {len(failed)} of {len(run.results)} downloads did not complete; "
+                         "see the lines above.\n")
+        return 1
+    return 0

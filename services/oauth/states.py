@@ -1,0 +1,111 @@
+"""One-time, expiring OAuth `state` values bound to a patient and vendor, kept in the database so a
+pending consent (an enrolment link opened on a phone) survives a restart of WearSync.
+
+Only a SHA-256 of the state is stored; the PKCE verifier is stored encrypted. Consuming a state is
+one conditional UPDATE, so two callbacks racing for the same state cannot both win.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+
+from db.engine import Database, utcnow
+from db.models import OAuthState
+from services.crypto import TokenCipher
+from services.errors import WearSyncError
+
+STATE_LIFETIME = dt.timedelta(minutes=10)
+
+
+class InvalidState(WearSyncError):
+    title = "This sign-in link is not valid"
+
+
+@dataclass(frozen=True)
+class PendingState:
+    patient_code: str
+    vendor: str
+    purpose: str  # connect | enrol
+    redirect_uri: str
+    verifier: str | None = None
+
+
+def state_hash(state: str) -> str:
+    return hashlib.sha256(state.encode("utf-8")).hexdigest()
+
+
+class StateStore:
+    def __init__(self, db: Database, cipher: TokenCipher, clock: Callable[[], dt.datetime] = utcnow,
+                 lifetime: dt.timedelta = STATE_LIFETIME) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.clock = clock
+        self.lifetime = lifetime
+
+    def create(self, pending: PendingState) -> tuple[str, dt.datetime]:
+        state = secrets.token_urlsafe(32)
+        now = self.clock()
+        expires = now + self.lifetime
+        with self.db.session() as s:
+            # housekeeping: states that can no longer be used
+            s.execute(delete(OAuthState).where(OAuthState.expires_at < now - dt.timedelta(days=1)))
+            s.add(OAuthState(
+                state=state_hash(state),
+                patient_code=pending.patient_code,
+                vendor=pending.vendor,
+                purpose=pending.purpose,
+                redirect_uri=pending.redirect_uri,
+                verifier_ciphertext=self.cipher.encrypt_text(pending.verifier) if pending.verifier else None,
+                created_at=now,
+                expires_at=expires,
+            ))
+        return state, expires
+
+    def peek(self, state: str) -> PendingState | None:
+        """The pending consent a state belongs to, without consuming it (None if unknown)."""
+        with self.db.session() as s:
+            row = s.get(OAuthState, state_hash(state))
+            if row is None:
+                return None
+            return PendingState(row.patient_code, row.vendor, row.purpose, row.redirect_uri)
+
+    def consume(self, state: str | None) -> PendingState:
+        """Use a state once; InvalidState (with a plain reason) when missing, unknown, used or expired."""
+        if not state:
+            raise InvalidState("The sign-in answer did not carry its security code. Start the connection again.")
+        key = state_hash(state)
+        now = self.clock()
+        with self.db.session() as s:
+            won = s.execute(  # type: ignore[attr-defined]
+                update(OAuthState)
+                .where(OAuthState.state == key, OAuthState.used_at.is_(None), OAuthState.expires_at > now)
+                .values(used_at=now)
+            ).rowcount
+            row = s.get(OAuthState, key)
+            if row is None:
+                raise InvalidState("This sign-in link is not one WearSync started. Start the connection again.")
+            if not won:
+                if row.used_at is not None and row.used_at != now:
+                    raise InvalidState("This sign-in link has already been used. Start the connection again.")
+                if row.expires_at <= now:
+                    raise InvalidState("This sign-in link has expired. Start the connection again.")
+                raise InvalidState("This sign-in link has already been used. Start the connection again.")
+            verifier = self.cipher.decrypt_text(row.verifier_ciphertext) if row.verifier_ciphertext else None
+            return PendingState(row.patient_code, row.vendor, row.purpose, row.redirect_uri, verifier)
+
+    def discard_for(self, patient_code: str, vendor: str) -> None:
+        with self.db.session() as s:
+            s.execute(delete(OAuthState).where(OAuthState.patient_code == patient_code,
+                                               OAuthState.vendor == vendor, OAuthState.used_at.is_(None)))
+
+    def pending(self) -> list[PendingState]:
+        now = self.clock()
+        with self.db.session() as s:
+            rows = s.scalars(select(OAuthState).where(OAuthState.used_at.is_(None), OAuthState.expires_at > now))
+            return [PendingState(r.patient_code, r.vendor, r.purpose, r.redirect_uri) for r in rows]

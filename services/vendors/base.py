@@ -1,0 +1,240 @@
+"""What every vendor module provides, and the plain records its parsers produce.
+
+A vendor module (fitbit.py, withings.py, polar.py) subclasses `Vendor`: its OAuth quirks, its
+endpoints, how its answers signal errors, and parsers that turn payloads into `Records` — plain
+dicts whose keys are the columns of db/models.py (without patient_id/vendor, which the sync
+service adds). The vendor never touches the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import requests
+
+from services.errors import WearSyncError
+from services.oauth.base import Endpoints, OAuth2Implementation, TokenSet
+
+if TYPE_CHECKING:
+    from services.secrets import SecretStore
+    from services.vendors.http import ApiClient
+
+Record = dict[str, Any]
+
+
+# --------------------------------------------------------------------------- errors of a data call
+
+
+class VendorCallError(WearSyncError):
+    title = "Download problem"
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AuthExpired(VendorCallError):
+    """401 / Withings 401: refresh the token once and retry."""
+
+
+class RateLimited(VendorCallError):
+    def __init__(self, message: str, wait_s: float | None = None) -> None:
+        super().__init__(message)
+        self.wait_s = wait_s
+
+
+class VendorUnavailable(VendorCallError):
+    """5xx, timeout, connection reset: retried with backoff."""
+
+
+class MalformedPayload(VendorCallError):
+    """An answer we cannot read: that page is rejected, the rest of the sync goes on."""
+
+
+class ScopeDenied(VendorCallError):
+    """The patient did not grant the permission this data needs."""
+
+
+class VendorRejected(VendorCallError):
+    """Any other refusal (bad parameters, not found)."""
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass
+class Records:
+    """Normalised rows from one fetch; each list holds dicts keyed by model columns."""
+
+    heart_rate: list[Record] = field(default_factory=list)
+    steps: list[Record] = field(default_factory=list)
+    resting_heart_rate: list[Record] = field(default_factory=list)
+    sleep_sessions: list[Record] = field(default_factory=list)
+    sleep_stages: list[Record] = field(default_factory=list)
+    respiratory: list[Record] = field(default_factory=list)
+    snoring: list[Record] = field(default_factory=list)
+    exercises: list[Record] = field(default_factory=list)
+    daily_activity: list[Record] = field(default_factory=list)
+    body_measures: list[Record] = field(default_factory=list)
+    timezone: str | None = None  # a time zone the payload revealed (Withings series)
+
+    def items(self) -> Iterator[tuple[str, list[Record]]]:
+        for f in fields(self):
+            if f.name != "timezone":
+                yield f.name, getattr(self, f.name)
+
+    def total(self) -> int:
+        return sum(len(rows) for _, rows in self.items())
+
+
+@dataclass(frozen=True)
+class DataType:
+    """One kind of data a vendor offers, synced and tracked (coverage) per local day."""
+
+    name: str  # coverage data_type and the name shown to users
+    primary: str  # the Records list whose rows say "this day has data"
+    chunk_days: int  # days per request window and per database transaction
+    scope: str | None = None  # permission it needs (None: always available)
+    continuous: bool = False  # worn all day: a synced day with no rows means "not worn"
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    external_id: str
+    device_type: str
+    model: str
+    last_sync_utc: dt.datetime | None
+    battery_level: int | None
+    battery_status: str | None
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """What a vendor tells us about the account right after consent."""
+
+    user_id: str
+    timezone: str | None = None
+    scopes_missing: tuple[str, ...] = ()
+
+
+@dataclass
+class FetchContext:
+    """Per-sync scratch space a vendor may use to avoid asking twice (e.g. Polar's exercise list)."""
+
+    timezone: str | None
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- the vendor
+
+
+class Vendor:
+    name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    env_prefix: ClassVar[str] = ""  # WEARSYNC_<PREFIX>_AUTHORIZE_URL ...; client secrets <PREFIX>_CLIENT_ID
+    default_endpoints: ClassVar[Endpoints]
+    oauth_class: ClassVar[type[OAuth2Implementation]]
+    data_types: ClassVar[tuple[DataType, ...]] = ()
+    first_sync_days: ClassVar[int] = 7
+    history_from_connection: ClassVar[bool] = False  # Polar: data exists only from registration on
+    # Withings refuses loopback redirect URIs: the tunnel (WEARSYNC_PUBLIC_URL) is required for real use
+    needs_public_redirect: ClassVar[bool] = False
+
+    def __init__(self, environ: Mapping[str, str], secrets: SecretStore | None = None) -> None:
+        self.environ = environ
+        self.secrets = secrets
+
+    def __repr__(self) -> str:
+        return f"<Vendor {self.name}>"
+
+    # ------------------------------------------------------------------ configuration
+    @property
+    def endpoints(self) -> Endpoints:
+        d = self.default_endpoints
+        env = self.environ
+
+        def pick(key: str, default: str) -> str:
+            return (env.get(f"WEARSYNC_{self.env_prefix}_{key}") or default).strip().rstrip("/")
+
+        return Endpoints(
+            pick("AUTHORIZE_URL", d.authorize_url),
+            pick("TOKEN_URL", d.token_url),
+            pick("API_URL", d.api_url),
+            pick("REVOKE_URL", d.revoke_url),
+        )
+
+    def credentials(self) -> tuple[str, str]:
+        names = (f"{self.env_prefix}_CLIENT_ID", f"{self.env_prefix}_CLIENT_SECRET")
+        values: list[str] = []
+        for name in names:
+            value = self.environ.get(name) or (self.secrets.get(name) if self.secrets else None)
+            if not value:
+                from services.errors import MissingSecret
+
+                raise MissingSecret(
+                    f"The {self.label} client ID and secret are not set. Add {names[0]} and {names[1]} in "
+                    "Settings → Secrets (or as environment variables)."
+                )
+            values.append(value)
+        return values[0], values[1]
+
+    def oauth(self, session: requests.Session | None = None, timeout: float = 30.0) -> OAuth2Implementation:
+        cid, secret = self.credentials()
+        return self.oauth_class(cid, secret, self.endpoints, session=session, timeout=timeout)
+
+    def data_type(self, name: str) -> DataType:
+        for t in self.data_types:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    # ------------------------------------------------------------------ answers
+    def check_response(self, resp: requests.Response) -> Any:
+        """Parsed body of a successful answer, or the VendorCallError it stands for."""
+        status = resp.status_code
+        if status == 401:
+            raise AuthExpired(f"{self.label} says the access token is no longer valid.")
+        if status == 429:
+            raise RateLimited(f"{self.label} asks us to slow down.", self.retry_after(resp))
+        if status >= 500:
+            raise VendorUnavailable(f"{self.label} had a temporary problem (HTTP {status}).", status=status)
+        if status == 403:
+            raise ScopeDenied(f"{self.label} refused access to this data (HTTP 403).", status=403)
+        if status == 204:
+            return None
+        if status >= 400:
+            raise VendorRejected(f"{self.label} refused the request (HTTP {status}).", status=status)
+        try:
+            return resp.json()
+        except ValueError:
+            raise MalformedPayload(f"{self.label} sent an answer that could not be read.") from None
+
+    def retry_after(self, resp: requests.Response) -> float | None:
+        raw = resp.headers.get("Retry-After")
+        try:
+            return float(raw) if raw else None
+        except ValueError:
+            return None
+
+    # ------------------------------------------------------------------ account and data
+    def after_connect(self, api: ApiClient, tokens: TokenSet, member_id: str) -> AccountInfo:
+        """Identify the account (and register it where the vendor requires that)."""
+        raise NotImplementedError
+
+    def current_timezone(self, api: ApiClient) -> str | None:
+        """The account's IANA time zone, when the vendor tells it."""
+        return None
+
+    def devices(self, api: ApiClient) -> list[DeviceInfo] | None:
+        """Paired devices, or None when the vendor does not report them."""
+        return None
+
+    def fetch(self, api: ApiClient, data_type: str, start: dt.date, end: dt.date, ctx: FetchContext) -> Records:
+        """Everything of `data_type` whose patient-local date lies in start..end (inclusive)."""
+        raise NotImplementedError
+
+    def revoke(self, oauth: OAuth2Implementation, api: ApiClient, tokens: TokenSet) -> None:
+        oauth.revoke(tokens)

@@ -1,0 +1,144 @@
+"""Calling a vendor's data API the careful way (DESIGN.md "Faults and bad input").
+
+- 401: refresh the token once and retry; a second 401 means the consent is gone.
+- 429: wait as the vendor's headers say (Retry-After, Polar RateLimit-Reset), else back off with jitter.
+- 5xx, timeouts, connection resets: a bounded number of retries with exponential backoff and jitter.
+- Anything else surfaces as a typed VendorCallError for the sync service to record.
+The sleep function is injectable so tests never really wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import requests
+
+from services.oauth.base import ConsentRevoked
+from services.vendors.base import AuthExpired, RateLimited, Vendor, VendorUnavailable
+
+log = logging.getLogger(__name__)
+
+# a dropped connection can surface mid-body as a chunked-encoding error, not a ConnectionError
+NETWORK_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+
+
+class TokenProvider(Protocol):
+    def access_token(self) -> str: ...
+
+    def refresh(self, stale: str) -> str: ...
+
+
+class ApiClient:
+    def __init__(
+        self,
+        vendor: Vendor,
+        tokens: TokenProvider,
+        session: requests.Session | None = None,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 4,
+        max_rate_waits: int = 5,
+        max_wait_s: float = 900.0,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.vendor = vendor
+        self.tokens = tokens
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_rate_waits = max_rate_waits
+        self.max_wait_s = max_wait_s
+        self.sleep = sleep
+        self.rand = rand
+        self.calls = 0
+        self.retries = 0
+
+    @property
+    def base(self) -> str:
+        return self.vendor.endpoints.api_url
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params=params)
+
+    def post_form(self, path: str, data: dict[str, Any]) -> Any:
+        return self.request("POST", path, data=data)
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter: ~1, 2, 4, 8 s (capped), each scaled by 0.5..1."""
+        return min(30.0, 2.0**attempt) * (0.5 + self.rand() / 2)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        url = self.base + path
+        refreshed = False
+        failures = 0
+        rate_waits = 0
+        while True:
+            token = self.tokens.access_token()
+            self.calls += 1
+            try:
+                resp = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    json=json,
+                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                    timeout=self.timeout,
+                )
+                return self.vendor.check_response(resp)
+            except AuthExpired:
+                if refreshed:
+                    raise ConsentRevoked(
+                        f"{self.vendor.label} refuses the connection even after renewing it. Ask the patient "
+                        "to connect again."
+                    ) from None
+                refreshed = True
+                log.info("%s: access token refused, renewing once", self.vendor.name)
+                self.tokens.refresh(token)
+            except RateLimited as exc:
+                rate_waits += 1
+                if rate_waits > self.max_rate_waits:
+                    raise
+                wait = exc.wait_s if exc.wait_s is not None else self.backoff(rate_waits)
+                if wait > self.max_wait_s:
+                    raise RateLimited(
+                        f"{self.vendor.label}'s request quota is used up for now; the download continues on "
+                        "the next run.",
+                        wait,
+                    ) from None
+                log.info("%s: rate limited, waiting %.1f s", self.vendor.name, wait)
+                self.retries += 1
+                self.sleep(max(0.0, wait))
+            except (VendorUnavailable, *NETWORK_ERRORS) as exc:
+                failures += 1
+                if failures > self.max_retries:
+                    if isinstance(exc, VendorUnavailable):
+                        raise
+                    raise VendorUnavailable(
+                        f"{self.vendor.label} did not answer ({_kind(exc)}) after {failures} tries."
+                    ) from None
+                wait = self.backoff(failures)
+                log.info("%s: %s, retry %d in %.1f s", self.vendor.name, _kind(exc), failures, wait)
+                self.retries += 1
+                self.sleep(wait)
+
+
+def _kind(exc: Exception) -> str:
+    if isinstance(exc, requests.Timeout):
+        return "timeout"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection lost"
+    return "server error"
