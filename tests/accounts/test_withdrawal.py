@@ -121,20 +121,3 @@ def test_withdrawal_needs_the_delete_permission_and_a_patient(app) -> None:
     assert revoke.calls == [] and _connections(app, "P-001")["fitbit"].status == "connected"
     with pytest.raises(NotFound):
         withdraw_patient(app, "P-404", HOST, keep_data=True, revoke=revoke)
-
-
-def test_vendor_revoke_binds_the_connection_service_when_present(sqlite_app) -> None:
-    from services.withdrawal import vendor_revoke
-
-    if not hasattr(sqlite_app, "connections"):  # before the connectors branch is merged
-        assert vendor_revoke(sqlite_app, HOST) is None
-    calls: list[tuple[str, str, str]] = []
-
-    class FakeConnections:
-        def revoke(self, code: str, vendor: str, actor: Actor) -> None:
-            calls.append((code, vendor, actor.username))
-
-    sqlite_app.connections = FakeConnections()
-    _enrol(sqlite_app)
-    withdraw_patient(sqlite_app, "P-001", HOST, keep_data=True, revoke=vendor_revoke(sqlite_app, HOST))
-    assert sorted(calls) == [("P-001", "fitbit", "host"), ("P-001", "polar", "host")]
