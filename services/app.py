@@ -111,7 +111,9 @@ class WearSync:
         if "connections" in self.__dict__:
             self.connections.stop_listener()
         if "sync" in self.__dict__:
-            self.sync.shutdown()
+            shutdown = getattr(self.sync, "shutdown", None)  # tests may stand a fake in
+            if shutdown is not None:
+                shutdown()
 
     # Background work (scheduler, callback listener, tunnel) is attached by later services;
     # the GUI and --headless both call these two.
