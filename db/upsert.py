@@ -46,24 +46,31 @@ def upsert(
 
 
 def _flush(session: Session, table: Table, batch: list[dict[str, Any]], key: Sequence[str]) -> int:
+    """One statement, executed for the whole batch.
+
+    The statement is compiled once and the rows go as executemany parameters: SQLite runs the
+    prepared statement per row inside the transaction, and PyMySQL folds an executemany of
+    `INSERT ... VALUES (...) ON DUPLICATE KEY UPDATE` into multi-row INSERTs. Compiling a
+    1000-row VALUES clause per chunk instead cost more than the database work itself.
+    """
     dialect = session.get_bind().dialect.name
     columns = list(batch[0].keys())
     update_cols = [c for c in columns if c not in key and c != "id"]
     if dialect == "sqlite":
-        stmt = sqlite_insert(table).values(batch)
+        stmt = sqlite_insert(table)
         if update_cols:
             stmt = stmt.on_conflict_do_update(
                 index_elements=list(key), set_={c: stmt.excluded[c] for c in update_cols}
             )
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
-        session.execute(stmt)
+        session.execute(stmt, batch)
     elif dialect in ("mysql", "mariadb"):
-        mstmt = mysql_insert(table).values(batch)
+        mstmt = mysql_insert(table)
         # with nothing to update, a self-assignment of the key keeps the statement idempotent
         targets = update_cols or [key[0]]
         mstmt = mstmt.on_duplicate_key_update({c: mstmt.inserted[c] for c in targets})
-        session.execute(mstmt)
+        session.execute(mstmt, batch)
     else:  # pragma: no cover - only the two supported dialects are used
         raise RuntimeError(f"upsert is not implemented for the {dialect} dialect")
     return len(batch)
