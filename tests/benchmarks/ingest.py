@@ -58,11 +58,15 @@ def measure(url: str, n: int) -> dict[str, float]:
     return figures
 
 
+def _line(dialect: str, n: int, f: dict[str, float]) -> str:
+    return f"{dialect:<8} {n:>8,} rows: insert {f['insert']:>10,.0f} rows/s, re-sync {f['re-sync']:>10,.0f} rows/s"
+
+
 def run(n: int, mysql_admin: str | None) -> list[str]:
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
         f = measure(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", n)
-        lines.append(f"sqlite   {n:>8,} rows: insert {f['insert']:>10,.0f} rows/s, re-sync {f['re-sync']:>10,.0f} rows/s")
+        lines.append(_line("sqlite", n, f))
     if mysql_admin:
         name = "wearsync_bench_" + uuid.uuid4().hex[:8]
         admin = sa.create_engine(mysql_admin)
@@ -70,7 +74,7 @@ def run(n: int, mysql_admin: str | None) -> list[str]:
             c.execute(sa.text(f"CREATE DATABASE `{name}`"))
         try:
             f = measure(mysql_admin.rstrip("/") + "/" + name, n)
-            lines.append(f"mariadb  {n:>8,} rows: insert {f['insert']:>10,.0f} rows/s, re-sync {f['re-sync']:>10,.0f} rows/s")
+            lines.append(_line("mariadb", n, f))
         finally:
             with admin.connect() as c:
                 c.execute(sa.text(f"DROP DATABASE `{name}`"))
