@@ -42,6 +42,7 @@ from gui.context import PageContext
 from gui.idle_lock import IdleWatcher
 from gui.signin_forms import (
     ROLE_NAMES,
+    ChangePasswordDialog,
     ChangePasswordForm,
     FirstAdminForm,
     Form,
@@ -50,7 +51,6 @@ from gui.signin_forms import (
     SignInForm,
     UnlockForm,
 )
-from gui.signin_forms import ChangePasswordDialog
 from gui.widgets import label
 from services.actor import Actor
 from services.config import VERSION
