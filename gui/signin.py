@@ -266,6 +266,7 @@ class SessionGate(QObject):
         btn = QPushButton("Account")
         btn.setObjectName("accountButton")
         btn.setProperty("link", True)
+        btn.setStyleSheet("padding-left: 0px;")  # in line with the name above it
         btn.setCursor(Qt.CursorShape.PointingHandCursor)
         menu = QMenu(btn)
         self.change_password_action = menu.addAction("Change my password…")
@@ -283,7 +284,7 @@ class SessionGate(QObject):
 
     def _show_account(self) -> None:
         actor = self.ctx.session.actor
-        self.account_button.setText("My account ▾")
+        self.account_button.setText("My account")
         self.account_button.setToolTip(f"Signed in as {actor.username} ({ROLE_NAMES.get(actor.role, actor.role)})"
                                        if self.ctx.session.signed_in else "Signed out")
         self.account_button.setEnabled(self.ctx.session.signed_in and not self.ctx.session.locked)

@@ -67,7 +67,7 @@ class NewPassword(QWidget):
         col = QVBoxLayout(self)
         col.setContentsMargins(0, 0, 0, 0)
         col.setSpacing(6)
-        self.first = password_edit("newPassword", "At least 12 characters — a few unrelated words work well")
+        self.first = password_edit("newPassword", "New password")
         self.second = password_edit("repeatPassword", "The same password again")
         col.addWidget(self.first)
         col.addWidget(self.second)
@@ -104,7 +104,7 @@ class NewPassword(QWidget):
             if problem is None and self.second.text() and self.second.text() != pw:
                 problem = "The two passwords differ."
             self.feedback.setText(problem or "✓ This password is fine.")
-            self.feedback.setProperty("role", "help" if problem else "ok")
+            self.feedback.setProperty("role", "warn" if problem else "ok")
         repolish(self.feedback)
 
     def clear(self) -> None:
@@ -152,6 +152,7 @@ class Form(QWidget):
     def add_link(self, text: str, name: str) -> QPushButton:
         link = button(text, link=True)
         link.setObjectName(name)
+        link.setStyleSheet("padding-left: 0px;")  # in line with the fields above
         self.links.addWidget(link)
         return link
 
@@ -234,7 +235,7 @@ class SignInForm(Form):
         self.add_field("Password", self.password)
         self.register_link = self.add_link("I have a registration key", "registerLink")
         self.links.addStretch(1)
-        self.links.addWidget(label("Forgot your password? Ask an administrator to reset it.", "help"))
+        self.col.addWidget(label("Forgot your password? Ask an administrator to reset it.", "help", wrap=True))
 
     def submit(self) -> None:
         if not self.username.text().strip() or not self.password.text():
