@@ -159,8 +159,16 @@ class Form(QWidget):
     def add_field(self, caption: str, widget: QWidget) -> None:
         self.fields.addRow(label(caption, "section"), widget)
         if isinstance(widget, QLineEdit):
-            widget.returnPressed.connect(self.submit)
+            widget.returnPressed.connect(self.enter_pressed)
             widget.textEdited.connect(lambda _t: self.error.hide())
+
+    def enter_pressed(self) -> None:
+        """Enter moves on to the next empty field, and submits once all are filled."""
+        for edit in self.findChildren(QLineEdit):
+            if edit.isVisibleTo(self) and not edit.text():
+                edit.setFocus()
+                return
+        self.submit()
 
     def show_error(self, text: str) -> None:
         self.error.setText(text)
@@ -211,7 +219,8 @@ class FirstAdminForm(Form):
         self.add_field("Username", self.username)
         self.password = NewPassword(self.username)
         self.fields.addRow(label("Password", "section"), self.password)
-        self.password.second.returnPressed.connect(self.submit)
+        self.password.first.returnPressed.connect(self.enter_pressed)
+        self.password.second.returnPressed.connect(self.enter_pressed)
 
     def submit(self) -> None:
         if not self.username.text().strip():
@@ -264,7 +273,8 @@ class RegisterForm(Form):
         self.add_field("Username", self.username)
         self.password = NewPassword(self.username)
         self.fields.addRow(label("Password", "section"), self.password)
-        self.password.second.returnPressed.connect(self.submit)
+        self.password.first.returnPressed.connect(self.enter_pressed)
+        self.password.second.returnPressed.connect(self.enter_pressed)
         self.back_link = self.add_link("Back to sign in", "backLink")
         self.links.addStretch(1)
 
@@ -296,7 +306,8 @@ class ChangePasswordForm(Form):
             self.fields.setRowVisible(self.current, False)
         self.password = NewPassword()
         self.fields.addRow(label("New password", "section"), self.password)
-        self.password.second.returnPressed.connect(self.submit)
+        self.password.first.returnPressed.connect(self.enter_pressed)
+        self.password.second.returnPressed.connect(self.enter_pressed)
 
     def prepare(self, actor: Actor, known_current: str = "") -> None:
         self.reset()

@@ -236,3 +236,20 @@ def test_expired_lock_is_computed_by_the_service_clock(sqlite_app) -> None:
     with sqlite_app.db.session() as s:
         s.execute(update(User).values(locked_until=utcnow() - dt.timedelta(minutes=1), failed_attempts=5))
     assert sqlite_app.accounts.authenticate("admin.anna", ADMIN_PASSWORD).role == "admin"
+
+
+def test_enter_moves_to_the_next_empty_field_then_signs_in(qtbot, make_shell, sqlite_app) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    admin(sqlite_app)
+    shell = make_shell(signed_in=False)
+    gate = gate_of(qtbot, shell, "signInForm")
+    form = gate.screen.sign_in
+    shell.window.activateWindow()
+    form.username.setText("admin.anna")
+    QTest.keyClick(form.username, Qt.Key.Key_Return)
+    assert form.password.hasFocus() and not form.busy and not form.error.isVisible()
+    form.password.setText(ADMIN_PASSWORD)
+    QTest.keyClick(form.password, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not gate.gated, timeout=5000)
