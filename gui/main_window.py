@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         foot.addWidget(self.busy)
         foot.addWidget(self.user)
         foot.addWidget(label(f"Version {VERSION}", "help"))
+        self.nav_footer = foot  # the sign-in gate adds the account menu here
         col.addLayout(foot)
         return box
 

@@ -24,6 +24,7 @@ from gui.context import Events, PageContext
 from gui.dialogs import Dialogs
 from gui.main_window import MainWindow
 from gui.session import UserSession
+from gui.signin import SessionGate
 from gui.tray import Tray
 from gui.tunnel_controller import TunnelController
 
@@ -67,6 +68,7 @@ class Shell(QObject):
         )
         events.setting_changed.connect(self._setting_changed)
         self.window = MainWindow(self.ctx, close_handler=self.handle_close)
+        self.gate = SessionGate(self.ctx, self.window)  # sign-in screen, idle lock, account menu
         self.tray: Tray | None = None
         if tray_available:
             self.tray = Tray(self.ctx, self)
@@ -121,7 +123,8 @@ class Shell(QObject):
         """After the window is shown: background services, and the tunnel if the user asked for it."""
         self.bridge.submit(self.app.start_background)
         self.ctx.tunnel.refresh()
-        if start_tunnel and self.ctx.session.can("tunnel"):
+        # an administrator chose to start the tunnel with the app: it runs signed out too, like sync
+        if start_tunnel:
             self.ctx.tunnel.start()
 
     def quit(self) -> None:

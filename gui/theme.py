@@ -31,6 +31,15 @@ BADGES: dict[str, tuple[str, str, str]] = {
     "down": ("Stopped", "#eef1f4", "#4b5563"),
     "starting": ("Starting…", "#e0ecff", "#1e40af"),
     "reconnecting": ("Reconnecting…", "#fef3c7", "#92400e"),
+    # accounts and registration keys (Keys & Users)
+    "active": ("Active", "#dcfce7", "#166534"),
+    "locked": ("Locked", "#fef3c7", "#92400e"),
+    "disabled": ("Disabled", "#eef1f4", "#4b5563"),
+    "must_change": ("Must change password", "#e0ecff", "#1e40af"),
+    "key_active": ("Unused", "#dcfce7", "#166534"),
+    "key_used": ("Used", "#eef1f4", "#4b5563"),
+    "key_expired": ("Expired", "#eef1f4", "#6b7280"),
+    "key_revoked": ("Revoked", "#fee2e2", "#991b1b"),
 }
 
 

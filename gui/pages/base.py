@@ -37,8 +37,12 @@ class Page(QWidget):
         allowed = self.ctx.session.can(permission)
         widget.setEnabled(allowed)
         if not allowed:
-            role = self.ctx.session.actor.role
-            widget.setToolTip(f"Your role ({role}) may not {PERMISSION_LABELS.get(permission, permission)}.")
+            session = self.ctx.session
+            if not session.signed_in or session.locked:
+                widget.setToolTip("Sign in first.")
+            else:
+                widget.setToolTip(f"Your role ({session.actor.role}) may not "
+                                  f"{PERMISSION_LABELS.get(permission, permission)}.")
         elif widget.property("tip") is not None:
             widget.setToolTip(str(widget.property("tip")))
         else:

@@ -37,6 +37,13 @@ class PatientDetail(Card):
         actions.addStretch(1)
         actions.addWidget(self.delete_button)
         self.body.addLayout(actions)
+        # consent withdrawal (issue 6): revoke at the vendors, then delete or keep the data
+        self.withdraw_button = button("Withdraw…", danger=True)
+        self.withdraw_button.setObjectName("withdrawButton")
+        self.withdraw_button.setToolTip("The patient withdrew consent: revoke vendor access, then delete or keep "
+                                        "their data.")
+        self.withdraw_button.setProperty("tip", self.withdraw_button.toolTip())
+        self.body.addWidget(self.withdraw_button)
         self.placeholder = label("Select a patient to see their devices and last download.", "muted", wrap=True)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.body.insertWidget(0, self.placeholder)
@@ -45,7 +52,8 @@ class PatientDetail(Card):
 
     def show_patient(self, patient: PatientInfo | None) -> None:
         self.patient = patient
-        for w in (self.code, self.enrolled, self.devices_title, self.rename_button, self.delete_button):
+        for w in (self.code, self.enrolled, self.devices_title, self.rename_button, self.delete_button,
+                  self.withdraw_button):
             w.setVisible(patient is not None)
         self.placeholder.setVisible(patient is None)
         self._clear_devices()

@@ -10,6 +10,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDialog,
     QHBoxLayout,
     QHeaderView,
     QLineEdit,
@@ -162,6 +163,7 @@ class PatientsPage(Page):
         self.detail = PatientDetail()
         self.detail.rename_button.clicked.connect(lambda: self.open_rename_dialog())
         self.detail.delete_button.clicked.connect(lambda: self.delete_selected())
+        self.detail.withdraw_button.clicked.connect(lambda: self.open_withdraw_dialog())
 
         row = QHBoxLayout()
         row.setSpacing(16)
@@ -239,6 +241,7 @@ class PatientsPage(Page):
         self.guard(self.add_button, "patients.edit")
         self.guard(self.detail.rename_button, "patients.edit")
         self.guard(self.detail.delete_button, "patients.delete")
+        self.guard(self.detail.withdraw_button, "patients.delete")
         self.undo_bar.button.setEnabled(self.ctx.session.can("patients.edit"))
 
     # -- actions --------------------------------------------------------------------------
@@ -273,6 +276,17 @@ class PatientsPage(Page):
             return
         self.ctx.bridge.submit(self.ctx.app.patients.preview_delete, patient.code,
                                on_result=self._confirm_delete, context=self)
+
+    def open_withdraw_dialog(self) -> QDialog | None:
+        from gui.pages.withdraw_dialog import WithdrawDialog
+
+        patient = self.selected_patient()
+        if patient is None or not self.ctx.session.can("patients.delete"):
+            return None
+        dlg = WithdrawDialog(self.ctx, patient.code, self)
+        dlg.withdrawn.connect(lambda _r: self.ctx.events.patients_changed.emit())
+        dlg.open()
+        return dlg
 
     def _confirm_delete(self, preview: DeletionPreview) -> None:
         if not self.ctx.dialogs.confirm(self, f"Delete {preview.code}?", preview.describe(),

@@ -1,5 +1,10 @@
 """GUI fixtures: the real Shell and window offscreen on a fresh SQLite database per test, with the
-modal questions answered by `FakeDialogs` and quitting recorded instead of ending the test run."""
+modal questions answered by `FakeDialogs` and quitting recorded instead of ending the test run.
+
+The window opens signed out, like the real app. `make_shell()` signs in a real administrator
+account first (created in the test database, as the first-run form would), so page tests start on
+the pages; `make_shell(actor=...)` signs in that role's account instead, and
+`make_shell(signed_in=False)` leaves the sign-in screen up for the sign-in tests."""
 
 from __future__ import annotations
 
@@ -7,9 +12,38 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from argon2 import PasswordHasher
 
 from gui.dialogs import Dialogs
 from services.actor import Actor
+
+ADMIN_PASSWORD = "amber falcon quietly sings"
+USER_PASSWORD = "seven blue lanterns drift"
+
+
+@pytest.fixture(autouse=True)
+def cheap_hasher(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
+    """argon2id still, with costs that keep sign-in tests in milliseconds."""
+    import services.passwords as pw
+
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(pw, "HASHER", hasher)
+    return hasher
+
+
+def account_for(app, actor: Actor | None) -> Actor:  # type: ignore[no-untyped-def]
+    """A real account behind `actor` (default: the first administrator), signed in as the GUI does."""
+    if app.accounts.needs_first_admin():
+        admin = app.accounts.create_first_admin("admin.anna", ADMIN_PASSWORD)
+    else:
+        admin = Actor("admin.anna", "admin", "gui")
+    if actor is None or actor.username == admin.username:
+        return admin
+    try:
+        app.accounts.get_user(actor.username, admin)
+    except Exception:
+        app.accounts.add_user(actor.username, actor.role, USER_PASSWORD, admin)
+    return app.accounts.authenticate(actor.username, USER_PASSWORD)
 
 
 @dataclass
@@ -51,12 +85,13 @@ def make_shell(qtbot, sqlite_app) -> Iterator[Callable[..., object]]:  # type: i
 
     made = []
 
-    def make(tray: bool = False, actor: Actor | None = None, close_to_tray: str = "ask"):  # type: ignore[no-untyped-def]
+    def make(tray: bool = False, actor: Actor | None = None, close_to_tray: str = "ask",  # type: ignore[no-untyped-def]
+             signed_in: bool = True):
         dialogs = FakeDialogs()
         quits: list[bool] = []
-        shell = Shell(sqlite_app, tray_available=tray, dialogs=dialogs,
-                      session=UserSession(actor) if actor else None, close_to_tray=close_to_tray,
-                      quit_fn=lambda: quits.append(True))
+        session = UserSession(account_for(sqlite_app, actor)) if signed_in else None
+        shell = Shell(sqlite_app, tray_available=tray, dialogs=dialogs, session=session,
+                      close_to_tray=close_to_tray, quit_fn=lambda: quits.append(True))
         shell.quits = quits  # type: ignore[attr-defined]
         shell.dialogs = dialogs  # type: ignore[attr-defined]
         qtbot.addWidget(shell.window)

@@ -236,7 +236,7 @@ def test_actor_is_recorded_in_the_audit_trail(qtbot, make_shell) -> None:
     with shell.app.db.session() as s:
         entry = s.scalars(select(AuditEntry)).all()[-1]
     assert entry.action == "patient.add"
-    assert (entry.actor, entry.source) == ("host", "gui")
+    assert (entry.actor, entry.source) == ("admin.anna", "gui")  # the signed-in user
 
 
 def test_undo_bar_and_confirmation_show_html_looking_ids_literally(qtbot, make_shell) -> None:
