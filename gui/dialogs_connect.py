@@ -53,6 +53,7 @@ def copy_field(text: str, name: str) -> tuple[QLineEdit, QPushButton]:
     """A read-only address the user can select, and a Copy button that says it worked."""
     field = QLineEdit(text)
     field.setReadOnly(True)
+    field.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # opening the dialog must not select the whole address
     field.setObjectName(name)
     field.setProperty("role", "mono")
     field.setCursorPosition(0)
@@ -90,7 +91,7 @@ class ConnectWaitDialog(QDialog):
         col = QVBoxLayout(self)
         col.setContentsMargins(22, 20, 22, 18)
         col.setSpacing(10)
-        col.addWidget(label(f"Connect {name} for patient {patient_code}", "title"))
+        col.addWidget(label(f"Connect {name} for patient {patient_code}", "title", wrap=True))
         self.state = label("Preparing the consent page…", wrap=True)
         self.state.setObjectName("connectState")
         col.addWidget(self.state)
@@ -151,6 +152,7 @@ class ConnectWaitDialog(QDialog):
         self.state.setText(f"The {vendor_label(self.vendor)} consent page is open in your browser. Ask the patient "
                            "to sign in and allow access. This window updates by itself when they are done.")
         self._open_browser()
+        self.adjustSize()
         self.ctx.bridge.submit(self.ctx.app.connections.wait, pending, self.timeout, self.cancel_event,
                                on_result=self._answered, on_error=self._failed, context=self)
 
@@ -176,6 +178,7 @@ class ConnectWaitDialog(QDialog):
         else:
             self.state.setText("Not connected.")
             self.result_bar.show_message(outcome.message, "error")
+        self.adjustSize()
         self.finished_outcome.emit(outcome)
 
     def _failed(self, error: Exception) -> None:
@@ -186,6 +189,7 @@ class ConnectWaitDialog(QDialog):
         self.state.setText("Not connected.")
         self.result_bar.show_message(advice.message, "error",
                                  advice.action_label if advice.action == "settings" else None)
+        self.adjustSize()
         self.finished_outcome.emit(error)
 
     def _done(self) -> None:
@@ -222,7 +226,7 @@ class EnrolmentLinkDialog(QDialog):
         col = QVBoxLayout(self)
         col.setContentsMargins(22, 20, 22, 18)
         col.setSpacing(12)
-        col.addWidget(label(f"Send this link to patient {patient_code}", "title"))
+        col.addWidget(label(f"Send this link to patient {patient_code}", "title", wrap=True))
         col.addWidget(label(f"The patient opens it on their phone (or scans the code), signs in to {name} and "
                             "allows access. WearSync connects the account by itself; the link works once.",
                             "muted", wrap=True))
@@ -281,6 +285,7 @@ class EnrolmentLinkDialog(QDialog):
         if not info.reachable_from_phone:
             self.warning.show_message("Start the tunnel first so the patient's phone can reach WearSync. Right "
                                       "now this link only works on this computer.", "warning", "Open Tunnel page")
+        self.adjustSize()
 
     def _failed(self, error: Exception) -> None:
         self.expiry.setText("")
@@ -303,14 +308,15 @@ class ConnectChoiceDialog(QDialog):
         self.patient_code = patient_code
         self.setWindowTitle(f"Connect {patient_code}")
         self.setModal(True)
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(640)
         col = QVBoxLayout(self)
         col.setContentsMargins(22, 20, 22, 18)
         col.setSpacing(10)
-        col.addWidget(label(f"Patient {patient_code} was added. Connect their accounts now?", "title"))
-        col.addWidget(label("Connect here when the patient is with you: the vendor's consent page opens in this "
-                            "computer's browser. Otherwise send an enrolment link they open on their own phone.",
-                            "muted", wrap=True))
+        col.addWidget(label(f"Connect {patient_code}'s accounts", "title", wrap=True))
+        col.addWidget(label(f"Patient {patient_code} was added. Connect here when the patient is with you: the "
+                            "vendor's consent page opens in this computer's browser. Otherwise send an enrolment "
+                            "link they open on their own phone. You can also do this later from the patient's "
+                            "side panel.", "muted", wrap=True))
         grid = QGridLayout()
         grid.setHorizontalSpacing(10)
         grid.setVerticalSpacing(8)

@@ -105,6 +105,7 @@ class ExportDialog(QDialog):
         form.addRow("Device type", self.vendor_box)
         form.addRow("Metric", self.metric_box)
         dates = QHBoxLayout()
+        dates.setSpacing(8)
         dates.addWidget(self.start)
         dates.addWidget(label("to", "muted"))
         dates.addWidget(self.end)

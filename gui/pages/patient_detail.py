@@ -3,6 +3,8 @@ download, the devices with battery and last sync), what to do about each, and th
 
 from __future__ import annotations
 
+import datetime as dt
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
@@ -20,10 +22,21 @@ STATUS_WORDS = {
 }
 
 
+LOW_BATTERY = 20
+STALE_DAYS = 3
+
+
+def device_needs_attention(d: DeviceInfo, now: dt.datetime | None = None) -> bool:
+    """Low battery, or the device has not synced with its vendor for days: worth a call to the patient."""
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    stale = d.last_sync_at is not None and now - d.last_sync_at > dt.timedelta(days=STALE_DAYS)
+    return stale or (d.battery_level is not None and d.battery_level < LOW_BATTERY)
+
+
 def device_line(d: DeviceInfo) -> str:
     parts = [d.name]
     if d.battery_level is not None:
-        parts.append(f"battery {d.battery_level} %")
+        parts.append(f"battery {d.battery_level} %" + (" (low)" if d.battery_level < LOW_BATTERY else ""))
     elif d.battery_status:
         parts.append(f"battery {d.battery_status.lower()}")
     parts.append(f"synced {ago(d.last_sync_at).lower()}" if d.last_sync_at else "never synced")
@@ -34,6 +47,7 @@ class PatientDetail(Card):
     connect_requested = Signal(str)  # vendor
     link_requested = Signal(str)
     sync_requested = Signal(str)
+    export_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, margins=18)
@@ -61,12 +75,9 @@ class PatientDetail(Card):
         actions.setSpacing(6)
         self.rename_button = button("Rename…", "edit")
         self.rename_button.setObjectName("renameButton")
-        self.export_button = button("Export…", "import")
-        self.export_button.setObjectName("exportButton")
         self.delete_button = button("Delete…", "trash", danger=True)
         self.delete_button.setObjectName("deleteButton")
         actions.addWidget(self.rename_button)
-        actions.addWidget(self.export_button)
         actions.addStretch(1)
         actions.addWidget(self.delete_button)
         self.body.addLayout(actions)
@@ -82,7 +93,7 @@ class PatientDetail(Card):
                      syncing: set[str] | None = None) -> None:
         self.patient = patient
         for w in (self.code, self.enrolled, self.devices_title, self.devices_area, self.rename_button,
-                  self.export_button, self.delete_button):
+                  self.delete_button):
             w.setVisible(patient is not None)
         self.placeholder.setVisible(patient is None)
         self._clear_devices()
@@ -117,7 +128,7 @@ class PatientDetail(Card):
             synced = "Not downloaded yet" if c.last_sync_at is None else f"Last download {ago(c.last_sync_at).lower()}"
             lines.append((synced, "muted"))
         for d in devices:
-            lines.append((device_line(d), "muted"))
+            lines.append((device_line(d), "error" if device_needs_attention(d) else "muted"))
         if c.last_error and c.status in ("error", "needs_reconsent"):
             lines.append((c.last_error, "error"))
         missing = scope_labels(c.vendor, c.scopes_missing)
@@ -131,10 +142,10 @@ class PatientDetail(Card):
                 lbl.setToolTip(when(c.last_sync_at))
             grid.addWidget(lbl, row, 0, 1, 2)
             row += 1
-        grid.addLayout(self._actions(c, bool(missing), syncing), row, 0, 1, 2)
+        grid.addLayout(self._actions(c, bool(missing), syncing, has_data=c.last_sync_at is not None), row, 0, 1, 2)
         return box
 
-    def _actions(self, c: ConnectionInfo, missing: bool, syncing: bool) -> QHBoxLayout:
+    def _actions(self, c: ConnectionInfo, missing: bool, syncing: bool, has_data: bool) -> QHBoxLayout:
         row = QHBoxLayout()
         row.setContentsMargins(0, 2, 0, 0)
         row.setSpacing(2)
@@ -149,12 +160,15 @@ class PatientDetail(Card):
         else:
             wanted.append(("sync", "Syncing…" if syncing else "Sync now"))
             wanted.append(("reconnect", "Reconnect") if missing else ("link", "Send link"))
+        if has_data:
+            wanted.append(("export", "Export…"))
         buttons: dict[str, QPushButton] = {}
         for action, text in wanted:
             b = button(text, link=True)
             b.setObjectName(f"{action}_{v}")
             signal = {"connect": self.connect_requested, "reconnect": self.connect_requested,
-                      "link": self.link_requested, "sync": self.sync_requested}[action]
+                      "link": self.link_requested, "sync": self.sync_requested,
+                      "export": self.export_requested}[action]
             b.clicked.connect(lambda _c=False, s=signal: s.emit(v))
             if action == "sync" and syncing:
                 b.setEnabled(False)

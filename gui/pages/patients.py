@@ -192,7 +192,7 @@ class PatientsPage(Page):
         self.detail = PatientDetail()
         self.detail.rename_button.clicked.connect(lambda: self.open_rename_dialog())
         self.detail.delete_button.clicked.connect(lambda: self.delete_selected())
-        self.detail.export_button.clicked.connect(lambda: self.open_export_dialog())
+        self.detail.export_requested.connect(lambda v: self.open_export_dialog(v))
         self.detail.connect_requested.connect(lambda v: self.connect_here(self.selected_code(), v))
         self.detail.link_requested.connect(lambda v: self.send_link(self.selected_code(), v))
         self.detail.sync_requested.connect(lambda v: self.sync_now(self.selected_code(), v))
@@ -286,11 +286,11 @@ class PatientsPage(Page):
         self.guard(self.add_button, "patients.edit")
         self.guard(self.detail.rename_button, "patients.edit")
         self.guard(self.detail.delete_button, "patients.delete")
-        self.guard(self.detail.export_button, "export")
         for buttons in self.detail.action_buttons.values():
             for action, b in buttons.items():
-                if b.isEnabled() or not self.ctx.session.can("sync.run" if action == "sync" else "connections.edit"):
-                    self.guard(b, "sync.run" if action == "sync" else "connections.edit")
+                permission = {"sync": "sync.run", "export": "export"}.get(action, "connections.edit")
+                if b.isEnabled() or not self.ctx.session.can(permission):  # "Syncing…" stays disabled
+                    self.guard(b, permission)
         self.undo_bar.button.setEnabled(self.ctx.session.can("patients.edit"))
 
     # -- actions --------------------------------------------------------------------------
@@ -361,10 +361,11 @@ class PatientsPage(Page):
         self.sync_bar.show_message(text, "info" if ok else "warning")
         self.refresh()
 
-    def open_export_dialog(self) -> ExportDialog | None:
+    def open_export_dialog(self, vendor: str | None = None) -> ExportDialog | None:
         if not self.ctx.session.can("export") or not self.all_rows:
             return None
-        dlg = ExportDialog(self.ctx, self.all_rows, self.selected_code(), ask_path=self.ask_path, parent=self)
+        dlg = ExportDialog(self.ctx, self.all_rows, self.selected_code(), vendor, ask_path=self.ask_path,
+                           parent=self)
         self.export_dialog = dlg
         dlg.open()
         return dlg

@@ -268,12 +268,16 @@ def test_sync_now_downloads_one_patient_and_says_so(qtbot, shell, srv) -> None:
 def test_viewer_cannot_connect_or_sync(qtbot, make_shell, sqlite_app, srv) -> None:
     wire(sqlite_app, srv)
     connect_in_services(sqlite_app, srv, "P-209", "polar", "greta")
+    sqlite_app.sync.store.update_connection(sqlite_app.connections.connection_id("P-209", "polar"),
+                                            last_sync_at=dt.datetime(2026, 11, 28, 6, 0))
     shell = make_shell(actor=Actor("vera", "viewer", "gui"))
     page = shell.window.show_page("patients")
     wait_idle(qtbot, shell)
     page.select("P-209")
-    assert all(not b.isEnabled() for b in page.detail.action_buttons["polar"].values())
-    assert not page.detail.export_button.isEnabled()
+    buttons = page.detail.action_buttons["polar"]
+    assert set(buttons) == {"sync", "link", "export"}
+    assert all(not b.isEnabled() for b in buttons.values())
+    assert "Your role (viewer) may not" in buttons["export"].toolTip()
     assert page.connect_here("P-209", "polar") is None
 
 

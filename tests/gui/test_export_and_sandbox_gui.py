@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QFrame, QLabel
 
-from db.models import HeartRateSample, Patient
+from db.models import Connection, HeartRateSample, Patient
 from db.upsert import upsert
 from services.actor import HOST
 from tests.gui.conftest import FakeDialogs, wait_idle
@@ -25,6 +25,9 @@ def add_heart_rate(app, code: str) -> None:  # type: ignore[no-untyped-def]
     app.patients.add(code, ["fitbit"], HOST)
     with app.db.session() as s:
         pid = s.query(Patient.id).filter(Patient.code == code).scalar()
+        # downloaded once: the side panel offers Export… for this device type
+        s.query(Connection).filter(Connection.patient_id == pid).update(
+            {"status": "connected", "last_sync_at": dt.datetime(2026, 11, 21, 9, 0)})
         rows = [
             {"patient_id": pid, "vendor": "fitbit", "kind": "sample", "ts_utc": dt.datetime(2026, 11, 19, 23, 30),
              "utc_offset_s": 3600, "local_date": dt.date(2026, 11, 20), "bpm": 58},
@@ -47,7 +50,7 @@ def open_export(qtbot, shell, tmp_path: Path, code: str):  # type: ignore[no-unt
         return str(tmp_path / suggested)
 
     page.ask_path = ask
-    qtbot.mouseClick(page.detail.export_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(page.detail.action_buttons["fitbit"]["export"], Qt.MouseButton.LeftButton)
     dlg = page.export_dialog
     dlg.metric_box.setCurrentIndex(dlg.metric_box.findData("heart_rate"))
     dlg.start.setDate(QDate(2026, 11, 20))
