@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSize, Qt
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
@@ -318,7 +319,7 @@ class PatientsPage(Page):
         dlg.connect_here.connect(lambda v: self.connect_here(patient.code, v, parent=dlg))
         dlg.send_link.connect(lambda v: self.send_link(patient.code, v, parent=dlg))
         self.connect_events.connection_changed.connect(dlg.mark)
-        self.choice_dialog = dlg
+        self._keep("choice_dialog", dlg)
         dlg.open()
         return dlg
 
@@ -326,7 +327,7 @@ class PatientsPage(Page):
         if code is None or not self.ctx.session.can("connections.edit"):
             return None
         dlg = ConnectWaitDialog(self.ctx, code, vendor, open_url=self.open_url, parent=parent or self)
-        self.wait_dialog = dlg
+        self._keep("wait_dialog", dlg)
         dlg.open()
         dlg.start()
         return dlg
@@ -335,10 +336,18 @@ class PatientsPage(Page):
         if code is None or not self.ctx.session.can("connections.edit"):
             return None
         dlg = EnrolmentLinkDialog(self.ctx, code, vendor, parent=parent or self)
-        self.link_dialog = dlg
+        self._keep("link_dialog", dlg)
         dlg.open()
         dlg.start()
         return dlg
+
+    def _keep(self, name: str, dialog: QWidget) -> None:
+        """Remember the latest dialog of a kind (tests look at it); free the closed one before it,
+        so a window open for months does not collect them."""
+        old = getattr(self, name, None)
+        if old is not None and shiboken6.isValid(old) and not old.isVisible():
+            old.deleteLater()
+        setattr(self, name, dialog)
 
     def _connection_changed(self, outcome: ConnectOutcome) -> None:
         self.refresh()
@@ -366,7 +375,7 @@ class PatientsPage(Page):
             return None
         dlg = ExportDialog(self.ctx, self.all_rows, self.selected_code(), vendor, ask_path=self.ask_path,
                            parent=self)
-        self.export_dialog = dlg
+        self._keep("export_dialog", dlg)
         dlg.open()
         return dlg
 
