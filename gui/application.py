@@ -3,8 +3,9 @@
 excepthook (crash dialog) -> data directories -> rotating log -> QApplication -> single instance
 -> open the facade (may migrate the database; a splash appears if that is slow) -> window -> tray.
 
-`--sandbox` runs against simulated vendors in its own data directory (`<WEARSYNC_HOME>/sandbox`)
-so demo patients never mix with real ones.
+`--sandbox` runs against simulated vendors in its own data directory (`<WEARSYNC_HOME>/sandbox`,
+see services/sandbox_mode.py) so demo patients never mix with real ones; the demo days download in
+the background after the window is shown.
 """
 
 from __future__ import annotations
@@ -44,30 +45,29 @@ class Started:
 
 
 def use_sandbox_home() -> Path:
-    """Point this process at `<home>/sandbox` with its own SQLite file, before anything opens."""
-    home = config.data_home() / "sandbox"
-    os.environ["WEARSYNC_HOME"] = str(home)
-    # a production MySQL URL must never receive demo data
-    os.environ.pop("WEARSYNC_DATABASE_URL", None)
-    return home
+    """Make this process a sandbox one before anything opens (logs, lock, database): its own data
+    directory `<home>/sandbox`, its own SQLite file and callback port, never a production database."""
+    from services.sandbox_mode import prepare_environ
+
+    env = prepare_environ(os.environ)
+    for key in set(os.environ) - set(env):
+        del os.environ[key]
+    os.environ.update(env)
+    return Path(env["WEARSYNC_HOME"])
 
 
 def open_facade(sandbox: bool) -> Started:
-    """Runs on a worker thread: open (and migrate) the database, then start the sandbox vendors."""
-    from services.app import WearSync
-
-    app = WearSync.open()
-    note = ""
+    """Runs on a worker thread: open (and migrate) the database; in sandbox mode start the simulated
+    vendors and connect the demo patients (a second or so; their data downloads later)."""
     if sandbox:
-        try:
-            from services.sandbox_mode import start_sandbox  # provided by the connectors work (issue 3)
-        except ImportError:
-            note = "The simulated vendors are not part of this version yet."
-            log.warning("sandbox requested but services.sandbox_mode is not available")
-        else:
-            start_sandbox(app)
-    return Started(app, str(app.settings.get("close_to_tray")), bool(app.settings.get("start_tunnel_with_app")),
-                   note)
+        from services.sandbox_mode import open_sandbox
+
+        app = open_sandbox(os.environ).app
+    else:
+        from services.app import WearSync
+
+        app = WearSync.open()
+    return Started(app, str(app.settings.get("close_to_tray")), bool(app.settings.get("start_tunnel_with_app")))
 
 
 def open_with_splash(sandbox: bool) -> Started | BaseException:
@@ -165,6 +165,10 @@ def run_gui(sandbox: bool = False) -> int:
         shell.window.statusBar().showMessage(started.sandbox_note)
     shell.show_window()
     shell.start(start_tunnel=started.start_tunnel)
+    if sandbox:
+        from gui.sandbox import download_demo_data
+
+        download_demo_data(shell)
     log.info("window shown (tray %s)", "available" if tray_available else "not available")
     # SIGTERM (log-out, systemctl stop) ends the loop normally so the database is closed cleanly;
     # the idle timer lets Python run its signal handler while Qt waits.

@@ -27,6 +27,7 @@ class Events(QObject):
 
     setting_changed = Signal(str, object)  # key, new value
     patients_changed = Signal()
+    background_started = Signal()  # app.start_background() returned (callback listener up, or why not)
 
 
 @dataclass

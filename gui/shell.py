@@ -121,7 +121,8 @@ class Shell(QObject):
     # -- lifetime -------------------------------------------------------------------------
     def start(self, start_tunnel: bool = False) -> None:
         """After the window is shown: background services, and the tunnel if the user asked for it."""
-        self.bridge.submit(self.app.start_background)
+        self.bridge.submit(self.app.start_background,
+                           on_result=lambda _r: self.ctx.events.background_started.emit())
         self.ctx.tunnel.refresh()
         # an administrator chose to start the tunnel with the app: it runs signed out too, like sync
         if start_tunnel:

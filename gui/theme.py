@@ -23,6 +23,7 @@ BADGES: dict[str, tuple[str, str, str]] = {
     "needs_reconsent": ("Needs re-consent", "#fef3c7", "#92400e"),
     "error": ("Error", "#fee2e2", "#991b1b"),
     "withdrawn": ("Withdrawn", "#eef1f4", "#6b7280"),
+    "syncing": ("Syncing…", "#e0ecff", "#1e40af"),  # a "Sync now" in flight (not stored)
     # not connection states, but drawn the same way
     "environment": ("Environment", "#e0ecff", "#1e40af"),
     "keyring": ("Keyring", "#dcfce7", "#166534"),

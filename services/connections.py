@@ -455,6 +455,12 @@ def _sha(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def scope_labels(vendor: str, scopes: str | tuple[str, ...]) -> tuple[str, ...]:
+    """Plain names for stored scopes ("heart rate", "sleep"), e.g. for Connection.scopes_missing."""
+    items = scopes.split() if isinstance(scopes, str) else scopes
+    return tuple(_scope_label(vendor, s) for s in items)
+
+
 def _scope_label(vendor: str, scope: str) -> str:
     if vendor == "fitbit":
         from services.vendors.fitbit import SCOPE_LABELS

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import select
@@ -31,6 +33,8 @@ from db.models import (
     SnoringSample,
     StepInterval,
 )
+from services.actor import Actor
+from services.audit import AuditLog
 from services.config import check_vendor
 from services.errors import InvalidInput, NotFound
 
@@ -128,3 +132,40 @@ def write_csv(db: Database, out: TextIO, vendor: str, patient_code: str, metric:
         w.writerow(r)
         n += 1
     return n
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    rows: int
+
+
+def record_export(audit: AuditLog, actor: Actor, vendor: str, patient_code: str, metric: str, start: dt.date,
+                  end: dt.date, rows: int, where: str) -> None:
+    """Who took which patient data out of WearSync, and where to (no values, no file contents)."""
+    audit.record(actor, "export", f"{patient_code.strip()}/{vendor}",
+                 f"{metric} {start}..{end}: {rows} rows to {where}")
+
+
+def export_to_file(db: Database, audit: AuditLog, actor: Actor, path: Path | str, vendor: str,
+                   patient_code: str, metric: str, start: dt.date, end: dt.date) -> ExportResult:
+    """Write the CSV to `path` atomically (a half-written file never takes the name) and audit it."""
+    actor.require("export")
+    vendor = check_vendor(vendor)
+    metric = check_metric(metric)
+    if end < start:
+        raise InvalidInput(f"The end date {end} is before the start date {start}. Swap them.")
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise InvalidInput(f"The folder {target.parent} does not exist. Choose another place to save the file.")
+    tmp = target.with_name(target.name + ".part")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            n = write_csv(db, fh, vendor, patient_code, metric, start, end)
+        os.replace(tmp, target)
+    except PermissionError:
+        raise InvalidInput(f"WearSync may not write to {target}. Choose another folder.") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    record_export(audit, actor, vendor, patient_code, metric, start, end, n, target.name)
+    return ExportResult(target, n)

@@ -168,6 +168,7 @@ class SecretStore:
 
     def set(self, name: str, value: str) -> None:
         self._check_name(name)
+        self._refuse_in_sandbox()
         if not value or value != value.strip() or any(ord(c) < 32 for c in value):
             raise InvalidInput(
                 "A secret cannot be empty, start or end with spaces, or contain line breaks."
@@ -177,6 +178,7 @@ class SecretStore:
 
     def delete(self, name: str) -> bool:
         self._check_name(name)
+        self._refuse_in_sandbox()
         try:
             self._call(lambda b: b.delete_password(SERVICE, name))
         except keyring.errors.PasswordDeleteError:
@@ -218,6 +220,13 @@ class SecretStore:
         return "Stored and readable."
 
     # -- internals
+    def _refuse_in_sandbox(self) -> None:
+        # sandbox mode (services/sandbox_mode.py) shares the OS keyring with the real WearSync:
+        # nothing from the demo may ever be written to it
+        if self._environ.get("WEARSYNC_SANDBOX") == "1":
+            raise InvalidInput("Sandbox mode never stores secrets: the simulated vendors need none. "
+                               "Open WearSync without --sandbox to change the real ones.")
+
     def _check_name(self, name: str) -> None:
         if name not in SPEC_BY_NAME and name not in INTERNAL:
             raise InvalidInput(f"{name!r} is not a WearSync secret.")

@@ -1,11 +1,16 @@
 """Patients: the enrolled IDs with their device types and connection status; add, rename
-(one device type or all), delete with a confirmation that says what goes, and undo."""
+(one device type or all), delete with a confirmation that says what goes, and undo; connect each
+vendor account (here, or by enrolment link), sync one patient now, and export to CSV.
+
+The table refreshes by itself when a consent arrives at the callback listener (gui/connect_events.py).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSize, Qt
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
@@ -20,13 +25,18 @@ from PySide6.QtWidgets import (
 )
 
 from gui import theme
+from gui.connect_events import ConnectEvents, sync_words
 from gui.context import PageContext
+from gui.dialogs_connect import ConnectChoiceDialog, ConnectWaitDialog, EnrolmentLinkDialog, open_in_browser
+from gui.dialogs_export import ExportDialog, ask_save_path
 from gui.format import ago, vendor_label
 from gui.pages.base import Page
 from gui.pages.patient_detail import PatientDetail
 from gui.pages.patient_dialogs import AddPatientDialog, RenamePatientDialog
 from gui.widgets import BadgeDelegate, Banner, EmptyState, button
 from services.config import VENDORS
+from services.connections import ConnectOutcome
+from services.devices import DeviceInfo, devices_by_patient
 from services.patients import DeletionPreview, PatientInfo, UndoInfo
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -39,6 +49,8 @@ class PatientsView:
 
     patients: list[PatientInfo]
     undoable: list[UndoInfo]
+    devices: dict[str, list[DeviceInfo]] = field(default_factory=dict)
+    listener_problem: str | None = None  # why consent answers cannot be received (busy port)
 
 
 class PatientTableModel(QAbstractTableModel):
@@ -47,6 +59,7 @@ class PatientTableModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[PatientInfo] = []
+        self.syncing: set[tuple[str, str]] = set()  # (patient ID, vendor) with a "Sync now" in flight
 
     def set_rows(self, rows: list[PatientInfo]) -> None:
         self.beginResetModel()
@@ -74,6 +87,8 @@ class PatientTableModel(QAbstractTableModel):
         vendor_col = 1 <= col <= len(VENDORS)
         conn = next((c for c in p.connections if c.vendor == VENDORS[col - 1]), None) if vendor_col else None
         if role == STATUS_ROLE:
+            if conn is not None and (p.code, conn.vendor) in self.syncing:
+                return "syncing"
             return conn.status if conn else None
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:
@@ -119,6 +134,12 @@ class PatientsPage(Page):
         self.error_banner = Banner("error")
         self.error_banner.action_clicked.connect(self.refresh)
         self.layout_.addWidget(self.error_banner)
+        self.listener_banner = Banner("error")
+        self.listener_banner.setObjectName("listenerBanner")
+        self.layout_.addWidget(self.listener_banner)
+        self.sync_bar = Banner("info", closable=True)
+        self.sync_bar.setObjectName("syncBar")
+        self.layout_.addWidget(self.sync_bar)
         self.undo_bar = Banner("info", closable=True)
         self.undo_bar.setObjectName("undoBar")
         self.undo_bar.action_clicked.connect(self.undo)
@@ -145,7 +166,7 @@ class PatientsPage(Page):
         hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for col in range(1, self.model.columnCount()):
             hdr.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
-            hdr.resizeSection(col, 144 if col <= len(VENDORS) else 100)
+            hdr.resizeSection(col, 128 if col <= len(VENDORS) else 100)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self.table.doubleClicked.connect(lambda _i: self.open_rename_dialog())
 
@@ -160,10 +181,24 @@ class PatientsPage(Page):
         for w in (self.table, self.empty, self.no_match):
             self.stack.addWidget(w)
 
+        self.devices: dict[str, list[DeviceInfo]] = {}
+        # seams for tests: how a consent page is opened, where an export is saved
+        self.open_url = open_in_browser
+        self.ask_path = ask_save_path
+        self.connect_events = ConnectEvents(ctx.app, ctx.bridge, ctx.tunnel, parent=self)
+        self.connect_events.connection_changed.connect(self._connection_changed)
+        self.connect_events.sync_started.connect(lambda _c, _v: self._show_syncing())
+        self.connect_events.sync_finished.connect(self._sync_finished)
+        ctx.events.background_started.connect(self.refresh)
+
         self.detail = PatientDetail()
         self.detail.rename_button.clicked.connect(lambda: self.open_rename_dialog())
         self.detail.delete_button.clicked.connect(lambda: self.delete_selected())
         self.detail.withdraw_button.clicked.connect(lambda: self.open_withdraw_dialog())
+        self.detail.export_requested.connect(lambda v: self.open_export_dialog(v))
+        self.detail.connect_requested.connect(lambda v: self.connect_here(self.selected_code(), v))
+        self.detail.link_requested.connect(lambda v: self.send_link(self.selected_code(), v))
+        self.detail.sync_requested.connect(lambda v: self.sync_now(self.selected_code(), v))
 
         row = QHBoxLayout()
         row.setSpacing(16)
@@ -178,8 +213,10 @@ class PatientsPage(Page):
         self.refresh()
 
     def refresh(self) -> None:
-        svc = self.ctx.app.patients
-        self.ctx.bridge.submit(lambda: PatientsView(svc.list_patients(), svc.undoable()),
+        app = self.ctx.app
+        svc = app.patients
+        self.ctx.bridge.submit(lambda: PatientsView(svc.list_patients(), svc.undoable(), devices_by_patient(app.db),
+                                                    listener_problem(app)),
                                on_result=self._loaded, on_error=self._load_failed, context=self)
 
     def _loaded(self, view: PatientsView) -> None:
@@ -187,6 +224,12 @@ class PatientsPage(Page):
         self.error_banner.hide()
         selected = self.selected_code()
         self.all_rows = view.patients
+        self.devices = view.devices
+        if view.listener_problem:
+            self.listener_banner.show_message("Connecting accounts will not work until this is fixed: "
+                                              + view.listener_problem, "error")
+        else:
+            self.listener_banner.hide()
         self._apply_filter(select=selected)
         self._show_undo(view.undoable[0] if view.undoable else None)
         n = len(view.patients)
@@ -216,6 +259,9 @@ class PatientsPage(Page):
             if p.code == select:
                 self.table.selectRow(i)
                 break
+        else:
+            if rows and not self.table.selectionModel().hasSelection():
+                self.table.selectRow(0)  # the side panel shows someone rather than an empty card
         self._selection_changed()
 
     # -- selection ------------------------------------------------------------------------
@@ -234,7 +280,9 @@ class PatientsPage(Page):
                 return
 
     def _selection_changed(self) -> None:
-        self.detail.show_patient(self.selected_patient())
+        patient = self.selected_patient()
+        syncing = {v for c, v in self.connect_events.syncing if patient is not None and c == patient.code}
+        self.detail.show_patient(patient, self.devices.get(patient.code, []) if patient else [], syncing)
         self.apply_permissions()
 
     def apply_permissions(self) -> None:
@@ -242,6 +290,11 @@ class PatientsPage(Page):
         self.guard(self.detail.rename_button, "patients.edit")
         self.guard(self.detail.delete_button, "patients.delete")
         self.guard(self.detail.withdraw_button, "patients.delete")
+        for buttons in self.detail.action_buttons.values():
+            for action, b in buttons.items():
+                permission = {"sync": "sync.run", "export": "export"}.get(action, "connections.edit")
+                if b.isEnabled() or not self.ctx.session.can(permission):  # "Syncing…" stays disabled
+                    self.guard(b, permission)
         self.undo_bar.button.setEnabled(self.ctx.session.can("patients.edit"))
 
     # -- actions --------------------------------------------------------------------------
@@ -260,6 +313,74 @@ class PatientsPage(Page):
         self.all_rows.sort(key=lambda p: p.code)
         self._apply_filter(select=patient.code)
         self.refresh()
+        if patient.vendors and self.ctx.session.can("connections.edit"):
+            self.open_connect_choice(patient)
+
+    # -- connecting ----------------------------------------------------------------------
+    def open_connect_choice(self, patient: PatientInfo) -> ConnectChoiceDialog:
+        dlg = ConnectChoiceDialog(patient.code, patient.vendors, self)
+        dlg.connect_here.connect(lambda v: self.connect_here(patient.code, v, parent=dlg))
+        dlg.send_link.connect(lambda v: self.send_link(patient.code, v, parent=dlg))
+        self.connect_events.connection_changed.connect(dlg.mark)
+        self._keep("choice_dialog", dlg)
+        dlg.open()
+        return dlg
+
+    def connect_here(self, code: str | None, vendor: str, parent: QWidget | None = None) -> ConnectWaitDialog | None:
+        if code is None or not self.ctx.session.can("connections.edit"):
+            return None
+        dlg = ConnectWaitDialog(self.ctx, code, vendor, open_url=self.open_url, parent=parent or self)
+        self._keep("wait_dialog", dlg)
+        dlg.open()
+        dlg.start()
+        return dlg
+
+    def send_link(self, code: str | None, vendor: str, parent: QWidget | None = None) -> EnrolmentLinkDialog | None:
+        if code is None or not self.ctx.session.can("connections.edit"):
+            return None
+        dlg = EnrolmentLinkDialog(self.ctx, code, vendor, parent=parent or self)
+        self._keep("link_dialog", dlg)
+        dlg.open()
+        dlg.start()
+        return dlg
+
+    def _keep(self, name: str, dialog: QWidget) -> None:
+        """Remember the latest dialog of a kind (tests look at it); free the closed one before it,
+        so a window open for months does not collect them."""
+        old = getattr(self, name, None)
+        if old is not None and shiboken6.isValid(old) and not old.isVisible():
+            old.deleteLater()
+        setattr(self, name, dialog)
+
+    def _connection_changed(self, outcome: ConnectOutcome) -> None:
+        self.refresh()
+
+    # -- downloading and exporting -------------------------------------------------------
+    def sync_now(self, code: str | None, vendor: str) -> None:
+        if code is None or not self.ctx.session.can("sync.run"):
+            return
+        self.sync_bar.hide()
+        self.connect_events.sync_now(code, vendor, self.ctx.session.actor)
+
+    def _show_syncing(self) -> None:
+        self.model.syncing = set(self.connect_events.syncing)
+        self.model.layoutChanged.emit()
+        self._selection_changed()
+
+    def _sync_finished(self, code: str, vendor: str, result: object) -> None:
+        self._show_syncing()
+        ok, text = sync_words(result, code, vendor_label(vendor))  # type: ignore[arg-type]
+        self.sync_bar.show_message(text, "info" if ok else "warning")
+        self.refresh()
+
+    def open_export_dialog(self, vendor: str | None = None) -> ExportDialog | None:
+        if not self.ctx.session.can("export") or not self.all_rows:
+            return None
+        dlg = ExportDialog(self.ctx, self.all_rows, self.selected_code(), vendor, ask_path=self.ask_path,
+                           parent=self)
+        self._keep("export_dialog", dlg)
+        dlg.open()
+        return dlg
 
     def open_rename_dialog(self) -> RenamePatientDialog | None:
         patient = self.selected_patient()
@@ -315,3 +436,9 @@ class PatientsPage(Page):
                                    "info", "Undo")
         self.undo_bar.button.setIcon(theme.icon("undo"))
         self.undo_bar.button.setIconSize(QSize(16, 16))
+
+
+def listener_problem(app: Any) -> str | None:
+    """Worker thread: why consent answers cannot be received, in the service's own words."""
+    error = app.connections.listener_error
+    return str(error.message) if error is not None else None

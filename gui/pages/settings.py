@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QHBoxLayout, QScrollArea, QVBoxLayout, QWidget
 from gui.context import PageContext
 from gui.pages.base import Page
 from gui.pages.settings_general import GeneralBox
+from gui.pages.settings_sandbox import SandboxBox
 from gui.pages.settings_secrets import SecretsBox
 from gui.widgets import Card, button, label
 
@@ -46,11 +47,12 @@ class SettingsPage(Page):
         self.secrets = SecretsBox(ctx)
         self.general = GeneralBox(ctx)
         self.database = DatabaseBox(ctx)
+        self.sandbox = SandboxBox(ctx)
         inner = QWidget()
         col = QVBoxLayout(inner)
         col.setContentsMargins(0, 0, 8, 0)
         col.setSpacing(16)
-        for box in (self.secrets, self.general, self.database):
+        for box in (self.secrets, self.general, self.database, self.sandbox):
             col.addWidget(box)
         col.addStretch(1)
         scroll = QScrollArea()

@@ -6,7 +6,6 @@ To stdout without --out, and nothing else on stdout; a header-only CSV when ther
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,8 +30,9 @@ def register(sub: Any) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from services import config
+    from services.actor import HOST
     from services.errors import InvalidInput
-    from services.export import check_metric, write_csv
+    from services.export import check_metric, export_to_file, record_export, write_csv
 
     vendor = config.check_vendor(args.vendor)
     metric = check_metric(args.metric)
@@ -42,17 +42,11 @@ def _export(args: argparse.Namespace) -> int:
     app = open_app()
     try:
         if not args.out:
-            write_csv(app.db, sys.stdout, vendor, args.patient, metric, start, end)
+            n = write_csv(app.db, sys.stdout, vendor, args.patient, metric, start, end)
             sys.stdout.flush()
+            record_export(app.audit, HOST, vendor, args.patient, metric, start, end, n, "standard output")
             return 0
-        target = Path(args.out)
-        tmp = target.with_name(target.name + ".part")
-        try:
-            with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                write_csv(app.db, fh, vendor, args.patient, metric, start, end)
-            os.replace(tmp, target)  # a half-written file never takes the name
-        finally:
-            tmp.unlink(missing_ok=True)
+        export_to_file(app.db, app.audit, HOST, Path(args.out), vendor, args.patient, metric, start, end)
     finally:
         app.close()
     return 0

@@ -36,3 +36,53 @@ def test_open_sandbox_with_demo_patients() -> None:
         assert link.expires_at > dt.datetime(2026, 1, 1)
     finally:
         session.close()
+
+
+def test_sandbox_is_kept_apart_from_the_real_installation(tmp_path: Path) -> None:
+    """Own data directory and SQLite file even with a production URL set; nothing written to the
+    keyring; a connection from an earlier run asks for a new consent; the server stops with the app."""
+    from services.errors import InvalidInput
+
+    real = {**os.environ, "WEARSYNC_HOME": str(tmp_path / "real"),
+            "WEARSYNC_DATABASE_URL": "mysql+pymysql://clinic@127.0.0.1:9/production",
+            "WEARSYNC_PUBLIC_URL": "https://clinic.example.org"}
+    session = open_sandbox(real, today=TODAY)
+    server = session.server
+    try:
+        app = session.app
+        assert app.paths.home == tmp_path / "real" / "sandbox"
+        assert app.db.url == f"sqlite:///{tmp_path / 'real' / 'sandbox' / 'sandbox.sqlite3'}"
+        assert app.connections.redirect_uri().startswith("http://127.0.0.1:")  # not the real tunnel
+        try:
+            app.secrets.set("FITBIT_CLIENT_ID", "typed-in-the-sandbox")
+        except InvalidInput as exc:
+            assert "never stores secrets" in exc.message
+        else:
+            raise AssertionError("the sandbox wrote to the keyring")
+        assert MemoryKeyring._store == {}  # not even the token key
+        app.patients.add("TRY-1", ["polar"], HOST)
+        pending = app.connections.begin("TRY-1", "polar", HOST)
+        redirect = server.approve(pending.authorize_url, "hugo")
+        params = dict(p.split("=", 1) for p in redirect.split("?", 1)[1].split("&"))
+        assert app.connections.handle_callback(params).ok
+        url = server.base_url
+        app.stop_background()  # what quitting the window does
+        assert requests_fail(url)
+    finally:
+        session.close()
+
+    again = open_sandbox(real, today=TODAY)  # a restarted sandbox has forgotten the old tokens
+    try:
+        tried = again.app.connections.get("TRY-1", "polar")
+        assert tried.status == "needs_reconsent" and "Connect this demo account again" in (tried.last_error or "")
+        assert {again.app.connections.get(c, v).status for c, v, _ in DEMO_PATIENTS} == {"connected"}
+    finally:
+        again.close()
+
+
+def requests_fail(url: str) -> bool:
+    try:
+        requests.get(url, timeout=2)
+    except requests.ConnectionError:
+        return True
+    return False

@@ -112,10 +112,17 @@ def test_sandbox_uses_its_own_data_directory(monkeypatch, tmp_path) -> None:
 
     monkeypatch.setenv("WEARSYNC_HOME", str(tmp_path / "real"))
     monkeypatch.setenv("WEARSYNC_DATABASE_URL", "mysql+pymysql://clinic@db/wearsync")
+    # set, so that monkeypatch puts back what use_sandbox_home changes in os.environ
+    monkeypatch.setenv("WEARSYNC_SANDBOX", "0")
+    monkeypatch.setenv("WEARSYNC_CALLBACK_PORT", "8765")
+    monkeypatch.setenv("WEARSYNC_PUBLIC_URL", "https://clinic.example.org")
     home = use_sandbox_home()
     assert home == tmp_path / "real" / "sandbox"
     assert os.environ["WEARSYNC_HOME"] == str(home)
-    assert "WEARSYNC_DATABASE_URL" not in os.environ  # demo data never goes to the real server
+    # demo data never goes to the real server
+    assert os.environ["WEARSYNC_DATABASE_URL"] == f"sqlite:///{home / 'sandbox.sqlite3'}"
+    # nor does the sandbox answer the real listener's port or tunnel
+    assert os.environ["WEARSYNC_CALLBACK_PORT"] != "8765" and "WEARSYNC_PUBLIC_URL" not in os.environ
 
 
 def test_sandbox_window_shows_banner(qtbot, sqlite_app) -> None:
