@@ -65,7 +65,7 @@ def count(app, model) -> int:  # type: ignore[no-untyped-def]
 def test_withdraw_keep_or_delete(qtbot, make_shell, sqlite_app, keep: bool) -> None:
     enrol(sqlite_app)
     fake = FakeConnections()
-    sqlite_app.__dict__["connections"] = fake
+    sqlite_app.connections.revoke = fake.revoke  # the vendor calls are what is faked
     shell = make_shell()
     dlg = open_dialog(qtbot, shell)
     assert "Fitbit, Polar" in dlg.preview.text() and "5 downloaded data rows" in dlg.preview.text()
@@ -99,7 +99,7 @@ def test_withdraw_keep_or_delete(qtbot, make_shell, sqlite_app, keep: bool) -> N
 def test_unreachable_vendor_stops_then_finish_anyway(qtbot, make_shell, sqlite_app) -> None:
     enrol(sqlite_app)
     fake = FakeConnections(fail={"polar"})
-    sqlite_app.__dict__["connections"] = fake
+    sqlite_app.connections.revoke = fake.revoke  # the vendor calls are what is faked
     shell = make_shell()
     dlg = open_dialog(qtbot, shell)
     dlg.delete_data.setChecked(True)
