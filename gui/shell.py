@@ -53,6 +53,7 @@ class Shell(QObject):
         self.close_to_tray = close_to_tray if close_to_tray in ("ask", "tray", "quit") else "ask"
         self._quit_fn = quit_fn or QCoreApplication.quit
         self.quitting = False
+        self.restart_requested = False  # run_gui starts WearSync again after a clean shutdown
         self._told_about_tray = False
         events = Events(self)
         self.ctx = PageContext(
@@ -65,6 +66,7 @@ class Shell(QObject):
             sandbox=sandbox,
             log_path=log_path,
         )
+        self.ctx.restart = self.restart
         events.setting_changed.connect(self._setting_changed)
         self.window = MainWindow(self.ctx, close_handler=self.handle_close)
         self.tray: Tray | None = None
@@ -121,6 +123,7 @@ class Shell(QObject):
         """After the window is shown: background services, and the tunnel if the user asked for it."""
         self.bridge.submit(self.app.start_background)
         self.ctx.tunnel.refresh()
+        self.ctx.tunnel.start_polling()
         if start_tunnel and self.ctx.session.can("tunnel"):
             self.ctx.tunnel.start()
 
@@ -133,6 +136,13 @@ class Shell(QObject):
             self.tray.hide()
         self.window.hide()
         self._quit_fn()
+
+    def restart(self) -> None:
+        """Quit cleanly (background work stopped, database closed), then start again: how a
+        changed database takes effect without leaving the app half on the old one."""
+        log.info("restart requested")
+        self.restart_requested = True
+        self.quit()
 
     def shutdown(self) -> None:
         """After the event loop ends: stop what runs in the background and close the database."""
