@@ -187,9 +187,7 @@ def relaunch() -> None:
     """Start a new WearSync with the same arguments; this one is already shut down."""
     import subprocess
 
-    if getattr(sys, "frozen", False):  # PyInstaller: the executable is the app
-        command = [sys.executable, *sys.argv[1:]]
-    else:
-        command = [sys.executable, *sys.argv]
+    frozen = getattr(sys, "frozen", False)  # PyInstaller: the executable is the app
+    command = [sys.executable, *sys.argv[1:]] if frozen else [sys.executable, *sys.argv]
     log.info("starting WearSync again")
     subprocess.Popen(command, close_fds=True, start_new_session=os.name == "posix")

@@ -89,7 +89,7 @@ def save_options(
                       domain=domain or None, allow_cidrs=cidrs,
                       basic_auth=f"{grafana_user}:{grafana_password}" if grafana_user and grafana_password else None)
     except TunnelConfigError as exc:
-        raise InvalidInput(exc.message.replace("Fix it in Settings → Tunnel.", "").strip(),
+        raise InvalidInput(exc.message.replace("Fix it in Tunnel → Tunnel settings.", "").strip(),
                            title="Tunnel settings") from None
     if grafana_user and not has_password:
         raise InvalidInput("Enter a password for the Grafana sign-in user too (8 to 128 characters), or clear "

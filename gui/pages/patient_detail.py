@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
 from gui.format import ago, vendor_label, when
+from gui.grafana_open import OpenInGrafanaButton
 from gui.widgets import Badge, Card, button, label
 from services.patients import PatientInfo
 
@@ -28,6 +29,8 @@ class PatientDetail(Card):
         self.devices.setSpacing(10)
         self.body.addLayout(self.devices)
         self.body.addStretch(1)
+        self.grafana_button = OpenInGrafanaButton(self)  # shows only with a patient (gui/grafana_open.py)
+        self.body.addWidget(self.grafana_button)
         actions = QHBoxLayout()
         self.rename_button = button("Rename…", "edit")
         self.rename_button.setObjectName("renameButton")
