@@ -165,7 +165,8 @@ class TunnelPage(Page):
         self.portals_body.addLayout(head)
         self.portals_body.addWidget(label(
             "Each vendor only sends patients back to addresses registered in its developer portal. Until you "
-            "update them, connecting a patient fails. A static domain (Tunnel settings, below) avoids this.", "help", wrap=True))
+            "update them, connecting a patient fails. A static domain (Tunnel settings, below) avoids this.",
+            "help", wrap=True))
         for step in vendor_portal_instructions(status.callback_url):
             grid = QGridLayout()
             grid.setColumnStretch(1, 1)

@@ -99,8 +99,8 @@ def test_wizard_moves_a_populated_database_switches_and_restarts(qtbot, home_she
     qtbot.mouseClick(wizard.next_button, Qt.MouseButton.LeftButton)
 
     # step 3: set-up, checked copy, switch
-    qtbot.waitUntil(lambda: wizard.switched or wizard.run_step.banner.property("banner") == "error"
-                    and wizard.run_step.banner.isVisible(), timeout=60_000)
+    qtbot.waitUntil(lambda: wizard.switched or (wizard.run_step.banner.property("banner") == "error"
+                    and wizard.run_step.banner.isVisible()), timeout=60_000)
     assert wizard.switched, wizard.run_step.banner.text.text()
     table = wizard.run_step.table
     rows = {table.item(r, 0).text(): (table.item(r, 1).text(), table.item(r, 2).text(), table.item(r, 3).text())
