@@ -58,7 +58,7 @@ def plain(error: BaseException) -> str:
 def field(text: str, placeholder: str = "", secret: bool = False, name: str = "") -> QLineEdit:
     edit = QLineEdit(text)
     edit.setPlaceholderText(placeholder)
-    edit.setMinimumWidth(260)
+    edit.setFixedWidth(320)
     if secret:
         edit.setEchoMode(QLineEdit.EchoMode.Password)
     if name:
@@ -75,6 +75,7 @@ class LoginStep(QWidget):
         col.addWidget(label(
             "WearSync uses an administrator account (often root) once, to create its database and two "
             "accounts of its own. The administrator password is not stored.", "muted", wrap=True))
+        col.addSpacing(6)
         form = QFormLayout()
         form.setHorizontalSpacing(18)
         form.setVerticalSpacing(10)
@@ -83,22 +84,24 @@ class LoginStep(QWidget):
         self.port.setObjectName("mysqlPort")
         self.port.setRange(1, 65535)
         self.port.setValue(3306)
-        self.port.setMinimumWidth(90)
+        self.port.setFixedWidth(110)
         self.user = field("root", name="mysqlAdminUser")
         self.password = field("", "empty if the account has none", secret=True, name="mysqlAdminPassword")
         form.addRow("Server", self.host)
         form.addRow("Port", self.port)
         form.addRow("Administrator", self.user)
         form.addRow("Password", self.password)
-        col.addLayout(form)
-        row = QHBoxLayout()
+        test_row = QWidget()
+        row = QHBoxLayout(test_row)
+        row.setContentsMargins(0, 4, 0, 0)
         self.test_button = button("Test", "refresh")
         self.test_button.setObjectName("mysqlTest")
         row.addWidget(self.test_button)
         self.result = label("", wrap=True)
         self.result.setObjectName("mysqlTestResult")
         row.addWidget(self.result, 1)
-        col.addLayout(row)
+        form.addRow("", test_row)
+        col.addLayout(form)
         col.addStretch(1)
 
     def login(self) -> AdminLogin:
@@ -180,6 +183,9 @@ class RunStep(QWidget):
         self.bar.setObjectName("mysqlMoveProgress")
         self.bar.setRange(0, 100)
         self.bar.setTextVisible(True)
+        self.bar.setStyleSheet("QProgressBar { border: 1px solid #d1d5db; border-radius: 6px; background: #ffffff;"
+                               " text-align: center; min-height: 20px; }"
+                               " QProgressBar::chunk { background: #99d5cc; border-radius: 5px; }")
         self.bar.hide()
         col.addWidget(self.bar)
         self.table = QTableWidget(0, 4)
@@ -189,6 +195,8 @@ class RunStep(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.table.setMinimumHeight(170)
         self.table.hide()
         col.addWidget(self.table, 1)
         self.banner = Banner("info")
@@ -206,7 +214,7 @@ class RunStep(QWidget):
         self.table.setRowCount(len(rows))
         for i, t in enumerate(rows):
             same = t.ok
-            cells = [t.table, str(t.source_rows), str(t.target_rows), "✓ matches" if same else "✗ differs"]
+            cells = [t.table.replace("_", " ").capitalize(), str(t.source_rows), str(t.target_rows), "✓ matches" if same else "✗ differs"]
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if j:
@@ -234,7 +242,7 @@ class MySQLWizard(QDialog):
         self.setObjectName("mysqlWizard")
         self.setWindowTitle("Set up MySQL / MariaDB")
         self.setModal(True)
-        self.resize(720, 560)
+        self.resize(760, 640)
         self.result_: MySQLSetupResult | None = None
         self.report: MoveReport | None = None
         self.running = False
@@ -419,7 +427,7 @@ class MySQLWizard(QDialog):
         self.running = False
         self.switched = True
         r = self.result_
-        self.run_step.heading.setText("Done — WearSync now uses MySQL")
+        self.run_step.heading.setText("Done — WearSync is set up on MySQL")
         self.run_step.banner.show_message(
             f"WearSync will use the database {r.database} on {r.host}:{r.port}. Grafana reads it with the "
             f"account {r.reader_user}. The passwords are kept in the password store.\n\n"

@@ -158,7 +158,9 @@ class TunnelPage(Page):
             self.portals.hide()
             return
         head = QHBoxLayout()
-        head.addWidget(label("Your public address changed — register these redirect URIs", "section"), 1)
+        title = ("Your public address changed — register these redirect URIs" if status.previous_url
+                 else "Register these redirect URIs in each vendor portal")
+        head.addWidget(label(title, "section"), 1)
         done = button("I have updated them", "check", on_click=lambda: self._dismiss(status.callback_url))
         done.setObjectName("portalsDone")
         head.addWidget(done)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QWidget
+from PySide6.QtWidgets import QCheckBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
 from gui.context import PageContext
 from gui.dialogs_mysql import plain
@@ -28,11 +28,17 @@ def link(text: str, href: str) -> QWidget:
     return lbl
 
 
-def secret_field(name: str) -> QLineEdit:
+def text_field(name: str, placeholder: str = "") -> QLineEdit:
     edit = QLineEdit()
     edit.setObjectName(name)
+    edit.setPlaceholderText(placeholder)
+    edit.setFixedWidth(320)
+    return edit
+
+
+def secret_field(name: str) -> QLineEdit:
+    edit = text_field(name)
     edit.setEchoMode(QLineEdit.EchoMode.Password)
-    edit.setMinimumWidth(280)
     return edit
 
 
@@ -48,47 +54,38 @@ class TunnelSettingsCard(Card):
 
         form = QFormLayout()
         form.setHorizontalSpacing(18)
-        form.setVerticalSpacing(10)
+        form.setVerticalSpacing(12)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
         self.start_with_app = QCheckBox("Start the tunnel when WearSync starts")
         self.start_with_app.setObjectName("tunnelStartWithApp")
         form.addRow("", self.start_with_app)
 
         self.authtoken = secret_field("tunnelAuthtoken")
-        form.addRow("ngrok auth token", self._row(self.authtoken, link("Copy yours from the ngrok dashboard",
-                                                                       AUTHTOKEN_LINK)))
-
-        self.domain = QLineEdit()
-        self.domain.setObjectName("tunnelDomain")
-        self.domain.setPlaceholderText("e.g. clinic-name.ngrok-free.app")
-        self.domain.setMinimumWidth(280)
-        form.addRow("Static domain", self._row(self.domain, link("Your domains", DOMAINS_LINK)))
-        form.addRow("", label("The free ngrok plan gives one static domain, so the public address — and the "
-                              "redirect URIs registered at each vendor — never change. Without it the address "
-                              "changes at every start.", "help", wrap=True))
-
-        self.path = QLineEdit()
-        self.path.setObjectName("tunnelNgrokPath")
-        self.path.setPlaceholderText("empty: WearSync downloads ngrok the first time")
-        self.path.setMinimumWidth(280)
+        form.addRow("ngrok auth token", self._cell(self.authtoken, link("Copy yours from the ngrok dashboard",
+                                                                        AUTHTOKEN_LINK)))
+        self.domain = text_field("tunnelDomain", "e.g. clinic-name.ngrok-free.app")
+        form.addRow("Static domain", self._cell(
+            self.domain, link("Your domains", DOMAINS_LINK),
+            help_text="The free ngrok plan gives one static domain, so the public address — and the redirect "
+                      "URIs registered at each vendor — never change. Without it the address changes at every "
+                      "start."))
+        self.path = text_field("tunnelNgrokPath", "empty: WearSync downloads ngrok the first time")
         choose = button("Choose…", on_click=self.choose_path)
         choose.setObjectName("tunnelChoosePath")
-        form.addRow("ngrok program", self._row(self.path, choose))
+        form.addRow("ngrok program", self._cell(self.path, choose))
 
-        form.addRow("", label("Grafana through the tunnel", "section"))
-        self.grafana_user = QLineEdit()
-        self.grafana_user.setObjectName("tunnelGrafanaUser")
-        self.grafana_user.setPlaceholderText("empty: no extra sign-in")
-        self.grafana_user.setMinimumWidth(280)
+        grafana_title = label("Grafana through the tunnel", "section")
+        grafana_title.setContentsMargins(0, 8, 0, 0)
+        form.addRow(grafana_title)
+        form.addRow(label("Before Grafana's own sign-in, ngrok can ask for a user and password, and turn away "
+                          "every address outside the allowed ranges. Both are optional.", "help", wrap=True))
+        self.grafana_user = text_field("tunnelGrafanaUser", "empty: no extra sign-in")
         self.grafana_password = secret_field("tunnelGrafanaPassword")
-        self.allow = QLineEdit()
-        self.allow.setObjectName("tunnelAllow")
-        self.allow.setPlaceholderText("empty: any address, e.g. 203.0.113.0/24, 198.51.100.7")
-        self.allow.setMinimumWidth(280)
-        form.addRow("Sign-in user", self.grafana_user)
-        form.addRow("Sign-in password", self._row(self.grafana_password, label("8 to 128 characters", "help")))
-        form.addRow("Allowed addresses", self.allow)
-        form.addRow("", label("Before Grafana's own sign-in, ngrok can ask for this user and password, and turn "
-                              "away every address outside the allowed ranges.", "help", wrap=True))
+        self.allow = text_field("tunnelAllow", "empty: any address")
+        form.addRow("Sign-in user", self._cell(self.grafana_user))
+        form.addRow("Sign-in password", self._cell(self.grafana_password, label("8 to 128 characters", "help")))
+        form.addRow("Allowed addresses", self._cell(self.allow, label("e.g. 203.0.113.0/24, 198.51.100.7",
+                                                                      "help")))
         self.body.addLayout(form)
 
         self.override = label("", "help", wrap=True)
@@ -110,13 +107,20 @@ class TunnelSettingsCard(Card):
                                             self.grafana_user, self.grafana_password, self.allow, self.save_button)
 
     @staticmethod
-    def _row(field: QWidget, extra: QWidget) -> QWidget:
+    def _cell(field: QWidget, extra: QWidget | None = None, help_text: str = "") -> QWidget:
+        """The field at a fixed width, what goes with it on its right, its explanation under it."""
         cell = QWidget()
-        row = QHBoxLayout(cell)
-        row.setContentsMargins(0, 0, 0, 0)
+        col = QVBoxLayout(cell)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(4)
+        row = QHBoxLayout()
         row.addWidget(field)
-        row.addWidget(extra)
+        if extra is not None:
+            row.addWidget(extra)
         row.addStretch(1)
+        col.addLayout(row)
+        if help_text:
+            col.addWidget(label(help_text, "help", wrap=True))
         return cell
 
     def refresh(self) -> None:

@@ -105,8 +105,8 @@ def test_wizard_moves_a_populated_database_switches_and_restarts(qtbot, home_she
     table = wizard.run_step.table
     rows = {table.item(r, 0).text(): (table.item(r, 1).text(), table.item(r, 2).text(), table.item(r, 3).text())
             for r in range(table.rowCount())}
-    assert rows["patients"] == ("3", "3", "✓ matches")
-    assert rows["settings"][2] == "✓ matches"
+    assert rows["Patients"] == ("3", "3", "✓ matches")
+    assert rows["Settings"][2] == "✓ matches"
     assert all(v[0] == v[1] and v[2] == "✓ matches" for v in rows.values())
     assert wizard.run_step.bar.value() == 100
     assert "restarts" in wizard.run_step.banner.text.text()
