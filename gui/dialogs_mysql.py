@@ -214,7 +214,8 @@ class RunStep(QWidget):
         self.table.setRowCount(len(rows))
         for i, t in enumerate(rows):
             same = t.ok
-            cells = [t.table.replace("_", " ").capitalize(), str(t.source_rows), str(t.target_rows), "✓ matches" if same else "✗ differs"]
+            cells = [t.table.replace("_", " ").capitalize(), str(t.source_rows), str(t.target_rows),
+                     "✓ matches" if same else "✗ differs"]
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if j:

@@ -32,6 +32,7 @@ PASSWORD_SECRET = "GRAFANA_TUNNEL_PASSWORD"
 AUTHTOKEN_SECRET = "NGROK_AUTHTOKEN"
 PATH_ENV = "WEARSYNC_NGROK_PATH"
 DOMAIN_ENV = "WEARSYNC_NGROK_DOMAIN"
+LEGACY_URL_SECRET = "DATAPLATFORM_URL"
 
 
 @dataclass(frozen=True)
@@ -140,10 +141,14 @@ def build_tunnel(app: WearSync, on_event: Callable[[TunnelStatus], None] | None 
 class PublicAddress:
     """`app.connections.public_url` while a tunnel is known: its public address when it is up,
     otherwise what WEARSYNC_PUBLIC_URL / the local callback port give. Thread-safe: read by the
-    callback listener and the sync workers, written from tunnel events."""
+    callback listener and the sync workers, written from tunnel events (never the UI thread).
+
+    A new tunnel address is also kept as DATAPLATFORM_URL, the seed's name for the public address,
+    which the old scripts still read."""
 
     def __init__(self, app: WearSync) -> None:
         self._environ = app.environ
+        self._secrets = app.secrets
         self._live: str | None = None
         self._lock = threading.Lock()
 
@@ -159,10 +164,21 @@ class PublicAddress:
 
     def update(self, status: TunnelStatus) -> None:
         with self._lock:
+            before = self._live
             if status.state in ("up", "reconnecting") and status.callback_url:
                 self._live = status.callback_url.rstrip("/")
             elif status.state in ("down", "error"):
                 self._live = None
+            new = self._live if self._live != before else None
+        if new:
+            self._remember(new)
+
+    def _remember(self, url: str) -> None:
+        try:
+            if self._secrets.get(LEGACY_URL_SECRET) != url:
+                self._secrets.set(LEGACY_URL_SECRET, url)
+        except WearSyncError as exc:  # a locked keyring must not break the tunnel
+            log.warning("could not store the public address as %s: %s", LEGACY_URL_SECRET, exc.message)
 
 
 def follow_tunnel(app: WearSync) -> PublicAddress:

@@ -80,8 +80,7 @@ class TunnelPage(Page):
 
         self.portals = Card()
         self.portals.setObjectName("portalInstructions")
-        self.portals_body = QVBoxLayout()
-        self.portals.body.addLayout(self.portals_body)
+        self.portals_content: QWidget | None = None  # rebuilt whole for each new address
         self.portals.hide()
         self._dismissed_url: str | None = None  # "I have updated them" for this address
 
@@ -148,15 +147,20 @@ class TunnelPage(Page):
         self.apply_permissions()
 
     def _show_portals(self, status: TunnelStatus) -> None:
-        while self.portals_body.count():
-            item = self.portals_body.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
-            elif item.layout() is not None:
-                QWidget().setLayout(item.layout())  # reparent to drop it
         if not (status.url_changed and status.callback_url) or status.callback_url == self._dismissed_url:
             self.portals.hide()
             return
+        if self.portals_content is not None:
+            if self.portals_content.property("url") == status.callback_url:
+                self.portals.show()
+                return  # the same notice (a poll or a reconnect): keep it as it is
+            self.portals_content.hide()
+            self.portals_content.deleteLater()
+        self.portals_content = QWidget()
+        self.portals_content.setProperty("url", status.callback_url)
+        body = QVBoxLayout(self.portals_content)
+        body.setContentsMargins(0, 0, 0, 0)
+        self.portals.body.addWidget(self.portals_content)
         head = QHBoxLayout()
         title = ("Your public address changed — register these redirect URIs" if status.previous_url
                  else "Register these redirect URIs in each vendor portal")
@@ -164,8 +168,8 @@ class TunnelPage(Page):
         done = button("I have updated them", "check", on_click=lambda: self._dismiss(status.callback_url))
         done.setObjectName("portalsDone")
         head.addWidget(done)
-        self.portals_body.addLayout(head)
-        self.portals_body.addWidget(label(
+        body.addLayout(head)
+        body.addWidget(label(
             "Each vendor only sends patients back to addresses registered in its developer portal. Until you "
             "update them, connecting a patient fails. A static domain (Tunnel settings, below) avoids this.",
             "help", wrap=True))
@@ -179,7 +183,7 @@ class TunnelPage(Page):
             grid.addWidget(heading, 0, 0, 1, 3)
             copy_row(grid, 1, "Redirect URI", step.redirect_uri, f"redirect_{step.vendor}")
             grid.addWidget(label(step.note, "help", wrap=True), 2, 0, 1, 3)
-            self.portals_body.addLayout(grid)
+            body.addLayout(grid)
         self.portals.show()
 
     def _dismiss(self, url: str | None) -> None:

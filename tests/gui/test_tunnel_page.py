@@ -60,8 +60,8 @@ def stop(qtbot, shell, page) -> None:  # type: ignore[no-untyped-def]
 def text_of(page, name: str) -> str:  # type: ignore[no-untyped-def]
     from PySide6.QtWidgets import QLabel
 
-    found = page.findChild(QLabel, name)
-    return found.text() if found is not None else ""
+    shown = [w for w in page.findChildren(QLabel, name) if w.isVisibleTo(page)]
+    return shown[0].text() if shown else ""
 
 
 def test_start_shows_addresses_notice_and_redirects_follow_the_tunnel(qtbot, home_shell, ngrok) -> None:  # noqa: F811
@@ -82,6 +82,7 @@ def test_start_shows_addresses_notice_and_redirects_follow_the_tunnel(qtbot, hom
     # enrolment links and redirect URIs now use the tunnel's address
     assert connections.redirect_uri() == first + "/oauth2_callback"
     assert connections.public_url() == first
+    assert shell.app.secrets.get("DATAPLATFORM_URL") == first  # the seed's name, for the old scripts
     # the first address ever: register it in the portals
     assert page.portals.isVisible()
     assert text_of(page, "redirect_withings") == first + "/oauth2_callback"
@@ -99,6 +100,7 @@ def test_start_shows_addresses_notice_and_redirects_follow_the_tunnel(qtbot, hom
     for vendor in ("fitbit", "withings", "polar"):
         assert text_of(page, f"redirect_{vendor}") == second + "/oauth2_callback"
     assert connections.redirect_uri() == second + "/oauth2_callback"
+    assert shell.app.secrets.get("DATAPLATFORM_URL") == second
 
     done = page.findChild(type(page.start_button), "portalsDone")
     qtbot.mouseClick(done, Qt.MouseButton.LeftButton)
