@@ -182,4 +182,16 @@ def run_gui(sandbox: bool = False) -> int:
         instance.close()
         shell.shutdown()
     log.info("WearSync stopped")
+    if shell.restart_requested:
+        relaunch()
     return int(code)
+
+
+def relaunch() -> None:
+    """Start a new WearSync with the same arguments; this one is already shut down."""
+    import subprocess
+
+    frozen = getattr(sys, "frozen", False)  # PyInstaller: the executable is the app
+    command = [sys.executable, *sys.argv[1:]] if frozen else [sys.executable, *sys.argv]
+    log.info("starting WearSync again")
+    subprocess.Popen(command, close_fds=True, start_new_session=os.name == "posix")

@@ -41,6 +41,7 @@ class PageContext:
     sandbox: bool = False
     log_path: Path | None = None
     navigate: Callable[[str], Any] = field(default=lambda _key: None)
+    restart: Callable[[], Any] = field(default=lambda: None)  # Shell.restart: quit cleanly, start again
 
     def sync_hook(self) -> Callable[[], Any] | None:
         """The "Update now" entry point once the sync service exists (issue 3), else None."""

@@ -54,6 +54,7 @@ class Shell(QObject):
         self.close_to_tray = close_to_tray if close_to_tray in ("ask", "tray", "quit") else "ask"
         self._quit_fn = quit_fn or QCoreApplication.quit
         self.quitting = False
+        self.restart_requested = False  # run_gui starts WearSync again after a clean shutdown
         self._told_about_tray = False
         events = Events(self)
         self.ctx = PageContext(
@@ -66,6 +67,7 @@ class Shell(QObject):
             sandbox=sandbox,
             log_path=log_path,
         )
+        self.ctx.restart = self.restart
         events.setting_changed.connect(self._setting_changed)
         self.window = MainWindow(self.ctx, close_handler=self.handle_close)
         self.gate = SessionGate(self.ctx, self.window)  # sign-in screen, idle lock, account menu
@@ -124,6 +126,7 @@ class Shell(QObject):
         self.bridge.submit(self.app.start_background,
                            on_result=lambda _r: self.ctx.events.background_started.emit())
         self.ctx.tunnel.refresh()
+        self.ctx.tunnel.start_polling()
         # an administrator chose to start the tunnel with the app: it runs signed out too, like sync
         if start_tunnel:
             self.ctx.tunnel.start()
@@ -137,6 +140,13 @@ class Shell(QObject):
             self.tray.hide()
         self.window.hide()
         self._quit_fn()
+
+    def restart(self) -> None:
+        """Quit cleanly (background work stopped, database closed), then start again: how a
+        changed database takes effect without leaving the app half on the old one."""
+        log.info("restart requested")
+        self.restart_requested = True
+        self.quit()
 
     def shutdown(self) -> None:
         """After the event loop ends: stop what runs in the background and close the database."""

@@ -1,9 +1,11 @@
 """The one tunnel the window and the tray control, adapted to Qt signals.
 
-Builds a `services.tunnel.TunnelService` from Settings (ngrok_path, ngrok_domain, grafana_port),
-the NGROK_AUTHTOKEN secret and the callback port, on a worker thread (the keyring may block and
-`start()` blocks for seconds). The service reports changes from pyngrok's monitor thread; they
-reach the UI thread through `status_changed`.
+Builds a `services.tunnel.TunnelService` with `services.tunnel_setup.build_tunnel` (settings,
+NGROK_AUTHTOKEN, Grafana protection), on a worker thread (the keyring may block and `start()`
+blocks for seconds). The service reports changes from pyngrok's monitor thread; they reach the UI
+thread through `status_changed`. Health is also polled every few seconds (`start_polling`), off the
+UI thread, so a tunnel that died or was started from the command line shows up without a click.
+While the tunnel is up, the app's redirect URIs and enrolment links use its public address.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from gui.bridge import Bridge
-from services import config
 from services.tunnel import TunnelService, TunnelStatus
+from services.tunnel_setup import PublicAddress, build_tunnel, follow_tunnel
 
 if TYPE_CHECKING:
     from services.app import WearSync
@@ -41,7 +43,36 @@ class TunnelController(QObject):
         self._service: TunnelService | None = None
         self.status = TunnelStatus("down", message="The tunnel is not running.")
         self.busy = False
+        self.address: PublicAddress | None = None  # the app's public address, following the tunnel
         self._from_service.connect(self._on_status, Qt.ConnectionType.QueuedConnection)
+        # polls run on their own single thread, so they neither queue behind long jobs nor make
+        # the window's "Working…" flicker every few seconds
+        self._poller = Bridge(max_threads=1, parent=self)
+        self._polling = False
+        self._poll_timer = QTimer(self)
+        self._poll_timer.timeout.connect(self._poll)
+
+    def start_polling(self, interval_ms: int = 5000) -> None:
+        self._poll_timer.start(interval_ms)
+
+    def stop_polling(self) -> None:
+        self._poll_timer.stop()
+
+    def _poll(self) -> None:
+        if self._polling or self.busy:
+            return
+        self._polling = True
+        task = self._poller.submit(self._status_now, on_result=self._on_poll, on_error=lambda _e: None)
+        task.finished.connect(self._poll_done)
+
+    def _on_poll(self, status: TunnelStatus) -> None:
+        if self.busy:
+            return  # asked before a start/stop began: that command's answer is the news
+        if status != self.status:
+            self._on_status(status)
+
+    def _poll_done(self) -> None:
+        self._polling = False
 
     # -- commands (non-blocking) -------------------------------------------------------------
     def refresh(self) -> None:
@@ -65,6 +96,8 @@ class TunnelController(QObject):
 
     def shutdown(self) -> None:
         """At quit: end the tunnel this window started (blocking, short)."""
+        self._poll_timer.stop()
+        self._poller.shutdown(2000)
         if self._service is not None and self.status.pid == os.getpid():
             try:
                 self._service.stop()
@@ -73,34 +106,32 @@ class TunnelController(QObject):
 
     # -- worker-thread side ------------------------------------------------------------------
     def _build_service(self) -> TunnelService:
-        app = self._app
-        env = app.environ
-        return TunnelService(
-            state_dir=app.paths.home,  # the same tunnel.json as `main.py tunnel ...`
-            callback_port=config.callback_port(env),
-            ngrok_path=env.get("WEARSYNC_NGROK_PATH") or app.settings.get("ngrok_path") or None,
-            authtoken=app.secrets.get("NGROK_AUTHTOKEN"),
-            domain=env.get("WEARSYNC_NGROK_DOMAIN") or app.settings.get("ngrok_domain") or None,
-            grafana_port=int(app.settings.get("grafana_port")) or None,
-            on_event=self._from_service.emit,
-        )
+        return build_tunnel(self._app, on_event=self._from_service.emit)
 
     def _service_for(self, fresh: bool) -> TunnelService:
         # a running service keeps its instance (it owns the agent); a new start reads new settings
+        if self.address is None:
+            self.address = follow_tunnel(self._app)
         if self._service is None or (fresh and self.status.pid != os.getpid()):
             self._service = self._factory()
         return self._service
 
+    def _track(self, status: TunnelStatus) -> TunnelStatus:
+        # on the worker thread, before the UI hears of it: a link made right after "up" is right
+        if self.address is not None:
+            self.address.update(status)
+        return status
+
     def _status_now(self) -> TunnelStatus:
-        return self._service_for(fresh=False).status()
+        return self._track(self._service_for(fresh=False).status())
 
     def _start_now(self) -> TunnelStatus:
-        return self._service_for(fresh=True).start()
+        return self._track(self._service_for(fresh=True).start())
 
     def _stop_now(self) -> TunnelStatus:
         service = self._service_for(fresh=False)
         service.stop()
-        return service.status()
+        return self._track(service.status())
 
     # -- UI-thread side ----------------------------------------------------------------------
     def _run(self, fn: Callable[[], TunnelStatus]) -> None:
@@ -116,8 +147,19 @@ class TunnelController(QObject):
 
     @Slot(TunnelStatus)
     def _on_status(self, status: TunnelStatus) -> None:
+        if self.address is not None:
+            self.address.update(status)  # events from pyngrok's thread arrive here
         self.status = status
         self.status_changed.emit(status)
+
+    @property
+    def public_url(self) -> str | None:
+        """The tunnel's public callback address while it is up."""
+        return self.status.callback_url if self.status.state in ("up", "reconnecting") else None
+
+    @property
+    def grafana_url(self) -> str | None:
+        return self.status.grafana_url if self.status.state in ("up", "reconnecting") else None
 
     def _on_error(self, error: Exception) -> None:
         self.failed.emit(error)

@@ -132,6 +132,11 @@ def open_in_grafana_url(base_url: str, patient_code: str) -> str:
     return f"{_base(base_url)}/d/{PATIENT_UID}/{PATIENT_SLUG}?var-patient={quote(patient_code, safe='')}"
 
 
+def check_grafana_url(base_url: str) -> str:
+    """A Grafana address as typed in Settings, checked and without its trailing slash."""
+    return _base(base_url)
+
+
 def _base(base_url: str) -> str:
     parts = urlsplit(base_url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:

@@ -77,6 +77,8 @@ SECRETS: tuple[SecretSpec, ...] = (
     SecretSpec("GRAFANA_DB_PASSWORD", "MySQL reader password (Grafana)", "Grafana",
                "Password of the read-only account; set by Settings → Database."),
     SecretSpec("NGROK_AUTHTOKEN", "ngrok auth token", "Tunnel", "From dashboard.ngrok.com → Your Authtoken."),
+    SecretSpec("GRAFANA_TUNNEL_PASSWORD", "Grafana tunnel password", "Tunnel",
+               "Asked (with the user set on the Tunnel page) before Grafana opens through the tunnel."),
 )
 SPEC_BY_NAME: dict[str, SecretSpec] = {s.name: s for s in SECRETS}
 

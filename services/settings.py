@@ -47,6 +47,30 @@ def _check_hhmm(raw: Any) -> str:
     return f"{hour:02d}:{minute:02d}"
 
 
+def parse_cidrs(raw: object) -> tuple[str, ...]:
+    """'203.0.113.0/24, 2001:db8::/32' -> normalised ranges; anything else -> InvalidInput."""
+    import ipaddress
+
+    text = raw if isinstance(raw, str) else ""
+    ranges: list[str] = []
+    for part in text.replace(";", ",").replace("\n", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            ranges.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise InvalidInput(
+                f"{part!r} is not an address range. Write ranges like 203.0.113.0/24 or a single address "
+                "like 198.51.100.7, separated by commas."
+            ) from None
+    return tuple(ranges)
+
+
+def _check_cidrs(raw: Any) -> str:
+    return ", ".join(parse_cidrs(raw))
+
+
 SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("sync_time", "00:00", str, "Daily download time", "Local time, HH:MM.", check=_check_hhmm),
     SettingSpec("lookback_days", 3, int, "Re-check the last N days",
@@ -57,6 +81,11 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("ngrok_domain", "", str, "ngrok static domain", "e.g. clinic-name.ngrok-free.app"),
     SettingSpec("ngrok_path", "", str, "Path to the ngrok program", "Leave empty to use the bundled one."),
     SettingSpec("grafana_port", 3000, int, "Local Grafana port"),
+    SettingSpec("grafana_tunnel_user", "", str, "Grafana tunnel sign-in user",
+                "Asks for this user and GRAFANA_TUNNEL_PASSWORD before Grafana opens through the tunnel."),
+    SettingSpec("grafana_tunnel_allow", "", str, "Grafana tunnel allowed addresses",
+                "Comma-separated ranges such as 203.0.113.0/24; empty lets any address reach Grafana.",
+                check=_check_cidrs),
     SettingSpec("idle_lock_minutes", 15, int, "Lock the window after idle minutes"),
     SettingSpec("enrol_link_hours", 72, int, "Enrolment links expire after (hours)"),
     SettingSpec("sandbox_mode", False, bool, "Use sandbox vendors (demo)"),

@@ -83,7 +83,7 @@ _SESSION_BACK = ("client session established",)
 
 NOT_INSTALLED_MESSAGE = (
     "The ngrok program is not installed and could not be downloaded (no internet?). "
-    "Set its path in Settings → Tunnel or WEARSYNC_NGROK_PATH."
+    "Set its path in Tunnel → Tunnel settings or WEARSYNC_NGROK_PATH."
 )
 
 
@@ -246,7 +246,7 @@ class TunnelService:
             raise NgrokAuthtokenMissingError(
                 "No ngrok authtoken is set. Copy yours from "
                 "https://dashboard.ngrok.com/get-started/your-authtoken and paste it in "
-                "Settings → Tunnel, or set the NGROK_AUTHTOKEN environment variable."
+                "Tunnel → Tunnel settings, or set the NGROK_AUTHTOKEN environment variable."
             )
         return self._resolve_ngrok_path()
 
@@ -299,13 +299,13 @@ class TunnelService:
             path = Path(self._ngrok_path).expanduser()
             if not path.is_file():
                 raise NgrokNotInstalledError(
-                    f"The ngrok program was not found at {path}. Check its path in Settings → Tunnel "
+                    f"The ngrok program was not found at {path}. Check its path in Tunnel → Tunnel settings "
                     "or WEARSYNC_NGROK_PATH."
                 )
             if not os.access(path, os.X_OK):
                 raise NgrokNotInstalledError(
                     f"{path} is not a program this computer can run. Check the ngrok path in "
-                    "Settings → Tunnel or WEARSYNC_NGROK_PATH."
+                    "Tunnel → Tunnel settings or WEARSYNC_NGROK_PATH."
                 )
             return str(path)
         default = str(conf.DEFAULT_NGROK_PATH)  # where pyngrok keeps the agent it downloaded
@@ -417,7 +417,7 @@ class TunnelService:
             return NgrokAuthtokenRejectedError(
                 "ngrok did not accept the authtoken. Copy it again from "
                 "https://dashboard.ngrok.com/get-started/your-authtoken and paste it in "
-                "Settings → Tunnel (or NGROK_AUTHTOKEN)."
+                "Tunnel → Tunnel settings (or NGROK_AUTHTOKEN)."
             )
         if "ERR_NGROK_108" in detail:
             return TunnelStartError(
@@ -432,7 +432,7 @@ class TunnelService:
         if self._domain and any(code in detail for code in ("ERR_NGROK_319", "ERR_NGROK_320")):
             return TunnelStartError(
                 f"ngrok refused the address {self._domain}. Enter the static domain shown at "
-                "https://dashboard.ngrok.com/domains in Settings → Tunnel (or WEARSYNC_NGROK_DOMAIN)."
+                "https://dashboard.ngrok.com/domains in Tunnel → Tunnel settings (or WEARSYNC_NGROK_DOMAIN)."
             )
         return TunnelStartError(f"The tunnel could not start: {short}")
 
@@ -624,7 +624,7 @@ def _normalise_domain(domain: str) -> str:
     if "." not in value or any(c.isspace() for c in value):
         raise TunnelConfigError(
             f"{domain!r} is not a domain like your-name.ngrok-free.app. Copy your static domain from "
-            "https://dashboard.ngrok.com/domains into Settings → Tunnel (or WEARSYNC_NGROK_DOMAIN)."
+            "https://dashboard.ngrok.com/domains into Tunnel → Tunnel settings (or WEARSYNC_NGROK_DOMAIN)."
         )
     return value
 
@@ -634,12 +634,12 @@ def _check_basic_auth(value: str) -> str:
     if not sep or not user:
         raise TunnelConfigError(
             "The Grafana sign-in for the tunnel must be written as user:password. Fix it in "
-            "Settings → Tunnel."
+            "Tunnel → Tunnel settings."
         )
     if not 8 <= len(password) <= 128:
         raise TunnelConfigError(
             "The Grafana password for the tunnel must be 8 to 128 characters long (ngrok's rule). "
-            "Change it in Settings → Tunnel."
+            "Change it in Tunnel → Tunnel settings."
         )
     return value
 
@@ -650,7 +650,7 @@ def _check_cidr(value: str) -> str:
     except ValueError:
         raise TunnelConfigError(
             f"{value!r} is not an address range like 203.0.113.0/24. Fix the allowed addresses in "
-            "Settings → Tunnel."
+            "Tunnel → Tunnel settings."
         ) from None
 
 

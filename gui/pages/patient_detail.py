@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from gui.format import ago, vendor_label, when
+from gui.grafana_open import OpenInGrafanaButton
 from gui.widgets import Badge, Card, button, label
 from services.connections import scope_labels
 from services.devices import DeviceInfo
@@ -71,6 +72,8 @@ class PatientDetail(Card):
         self.devices_area.setWidget(inner)
         self.devices_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.body.addWidget(self.devices_area, 1)
+        self.grafana_button = OpenInGrafanaButton(self)  # shows only with a patient (gui/grafana_open.py)
+        self.body.addWidget(self.grafana_button)
         actions = QHBoxLayout()
         actions.setSpacing(6)
         self.rename_button = button("Rename…", "edit")

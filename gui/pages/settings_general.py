@@ -15,8 +15,9 @@ from services.settings import SPECS, SettingSpec
 CHOICES: dict[str, list[tuple[str, str]]] = {
     "close_to_tray": [("Ask me", "ask"), ("Keep running in the tray", "tray"), ("Quit WearSync", "quit")],
 }
-# Shown on other pages or not meant to be switched here.
-HIDDEN = {"sandbox_mode"}
+# Shown on other pages (the tunnel options are on the Tunnel page) or not meant to be switched here.
+HIDDEN = {"sandbox_mode", "start_tunnel_with_app", "ngrok_domain", "ngrok_path", "grafana_tunnel_user",
+          "grafana_tunnel_allow"}
 
 
 class GeneralBox(Card):

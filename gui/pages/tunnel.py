@@ -1,5 +1,7 @@
-"""Tunnel: start and stop the ngrok tunnel, copy its public addresses, and — when the public address
-changed — the redirect URIs to register again in each vendor portal."""
+"""Tunnel: start and stop the ngrok tunnel, see its health live, copy its public addresses, and — when
+the public address changed — the redirect URIs to register again in each vendor portal. Its
+settings (start with WearSync, token, static domain, ngrok program, Grafana protection) are in the
+card below (gui/pages/tunnel_settings.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from gui.context import PageContext
 from gui.errors import advice_for
 from gui.format import vendor_label
 from gui.pages.base import Page
+from gui.pages.tunnel_settings import TunnelSettingsCard
 from gui.widgets import Badge, Banner, Card, button, label
 from services.tunnel import (
     NgrokAuthtokenMissingError,
@@ -55,7 +58,7 @@ class TunnelPage(Page):
 
         self.error = Banner("error")
         self.error.setObjectName("tunnelError")
-        self.error.action_clicked.connect(lambda: ctx.navigate("settings"))
+        self.error.action_clicked.connect(self.show_settings)
         self.layout_.addWidget(self.error)
 
         status = Card()
@@ -74,13 +77,14 @@ class TunnelPage(Page):
         self.urls_box = QWidget()
         self.urls_box.setLayout(self.urls)
         status.body.addWidget(self.urls_box)
-        status.body.addWidget(label("ngrok path, static domain and auth token are in Settings.", "help"))
 
         self.portals = Card()
         self.portals.setObjectName("portalInstructions")
-        self.portals_body = QVBoxLayout()
-        self.portals.body.addLayout(self.portals_body)
+        self.portals_content: QWidget | None = None  # rebuilt whole for each new address
         self.portals.hide()
+        self._dismissed_url: str | None = None  # "I have updated them" for this address
+
+        self.settings = TunnelSettingsCard(ctx)
 
         inner = QWidget()
         col = QVBoxLayout(inner)
@@ -88,11 +92,12 @@ class TunnelPage(Page):
         col.setSpacing(16)
         col.addWidget(status)
         col.addWidget(self.portals)
+        col.addWidget(self.settings)
         col.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(inner)
-        self.layout_.addWidget(scroll, 1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(inner)
+        self.layout_.addWidget(self.scroll, 1)
 
         ctx.tunnel.status_changed.connect(self.show_status)
         ctx.tunnel.failed.connect(self.show_error)
@@ -101,8 +106,14 @@ class TunnelPage(Page):
 
     def shown(self) -> None:
         self.ctx.tunnel.refresh()
+        self.settings.refresh()
+
+    def show_settings(self) -> None:
+        self.scroll.ensureWidgetVisible(self.settings)
+        self.settings.authtoken.setFocus()
 
     def apply_permissions(self) -> None:
+        self.settings.apply_permissions()
         running = self.ctx.tunnel.is_running
         self.guard(self.start_button, "tunnel")
         self.guard(self.stop_button, "tunnel")
@@ -125,6 +136,9 @@ class TunnelPage(Page):
         if status.callback_url:
             copy_row(self.urls, row, "Public address", status.callback_url, "callbackUrl")
             row += 1
+            copy_row(self.urls, row, "Redirect URI", status.callback_url.rstrip("/") + "/oauth2_callback",
+                     "redirectUri")
+            row += 1
         if status.grafana_url:
             copy_row(self.urls, row, "Grafana", status.grafana_url, "grafanaUrl")
             row += 1
@@ -133,19 +147,32 @@ class TunnelPage(Page):
         self.apply_permissions()
 
     def _show_portals(self, status: TunnelStatus) -> None:
-        while self.portals_body.count():
-            item = self.portals_body.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
-            elif item.layout() is not None:
-                QWidget().setLayout(item.layout())  # reparent to drop it
-        if not (status.url_changed and status.callback_url):
+        if not (status.url_changed and status.callback_url) or status.callback_url == self._dismissed_url:
             self.portals.hide()
             return
-        self.portals_body.addWidget(label("Your public address changed — register these redirect URIs", "section"))
-        self.portals_body.addWidget(label(
+        if self.portals_content is not None:
+            if self.portals_content.property("url") == status.callback_url:
+                self.portals.show()
+                return  # the same notice (a poll or a reconnect): keep it as it is
+            self.portals_content.hide()
+            self.portals_content.deleteLater()
+        self.portals_content = QWidget()
+        self.portals_content.setProperty("url", status.callback_url)
+        body = QVBoxLayout(self.portals_content)
+        body.setContentsMargins(0, 0, 0, 0)
+        self.portals.body.addWidget(self.portals_content)
+        head = QHBoxLayout()
+        title = ("Your public address changed — register these redirect URIs" if status.previous_url
+                 else "Register these redirect URIs in each vendor portal")
+        head.addWidget(label(title, "section"), 1)
+        done = button("I have updated them", "check", on_click=lambda: self._dismiss(status.callback_url))
+        done.setObjectName("portalsDone")
+        head.addWidget(done)
+        body.addLayout(head)
+        body.addWidget(label(
             "Each vendor only sends patients back to addresses registered in its developer portal. Until you "
-            "update them, connecting a patient fails. A static domain in Settings avoids this.", "help", wrap=True))
+            "update them, connecting a patient fails. A static domain (Tunnel settings, below) avoids this.",
+            "help", wrap=True))
         for step in vendor_portal_instructions(status.callback_url):
             grid = QGridLayout()
             grid.setColumnStretch(1, 1)
@@ -156,9 +183,13 @@ class TunnelPage(Page):
             grid.addWidget(heading, 0, 0, 1, 3)
             copy_row(grid, 1, "Redirect URI", step.redirect_uri, f"redirect_{step.vendor}")
             grid.addWidget(label(step.note, "help", wrap=True), 2, 0, 1, 3)
-            self.portals_body.addLayout(grid)
+            body.addLayout(grid)
         self.portals.show()
 
+    def _dismiss(self, url: str | None) -> None:
+        self._dismissed_url = url
+        self.portals.hide()
+
     def show_error(self, error: Exception) -> None:
-        action = "Open Settings" if isinstance(error, FIXED_IN_SETTINGS) else None
+        action = "Fix in Tunnel settings" if isinstance(error, FIXED_IN_SETTINGS) else None
         self.error.show_message(advice_for(error).message, "error", action)

@@ -100,9 +100,9 @@ def test_tunnel_without_token_says_where_to_fix_it(qtbot, make_shell) -> None:
     qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.error.isVisible(), timeout=10_000)
     assert "authtoken" in page.error.text.text()
-    assert page.error.button.text() == "Open Settings"
+    assert page.error.button.text() == "Fix in Tunnel settings"
     page.error.button.click()
-    assert shell.window.current_page().key == "settings"
+    assert page.settings.authtoken.hasFocus() or page.settings.authtoken.isVisibleTo(page)
 
 
 def test_sandbox_uses_its_own_data_directory(monkeypatch, tmp_path) -> None:

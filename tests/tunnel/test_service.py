@@ -136,7 +136,7 @@ def test_missing_authtoken_says_where_to_set_it(make_service) -> None:
     with pytest.raises(NgrokAuthtokenMissingError) as caught:
         make_service(authtoken=None).start()
     assert "NGROK_AUTHTOKEN" in caught.value.message
-    assert "Settings" in caught.value.message
+    assert "Tunnel settings" in caught.value.message
 
 
 def test_rejected_authtoken_is_explained_and_never_logged(
