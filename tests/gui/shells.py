@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.gui.conftest import FakeDialogs, wait_idle
+from tests.gui.conftest import FakeDialogs, account_for, wait_idle
 
 
 @pytest.fixture
@@ -17,11 +17,15 @@ def home_shell(qtbot) -> Iterator[Callable[..., object]]:  # type: ignore[no-unt
 
     made: list[tuple[object, object]] = []
 
-    def make(app: WearSync | None = None):  # type: ignore[no-untyped-def]
+    def make(app: WearSync | None = None, signed_in: bool = True):  # type: ignore[no-untyped-def]
+        from gui.session import UserSession
+
         app = app or WearSync.open()
         dialogs = FakeDialogs()
         quits: list[bool] = []
-        shell = Shell(app, tray_available=False, dialogs=dialogs, quit_fn=lambda: quits.append(True))
+        session = UserSession(account_for(app, None)) if signed_in else None  # signed in as an admin
+        shell = Shell(app, tray_available=False, dialogs=dialogs, session=session,
+                      quit_fn=lambda: quits.append(True))
         shell.quits = quits  # type: ignore[attr-defined]
         shell.dialogs = dialogs  # type: ignore[attr-defined]
         qtbot.addWidget(shell.window)
