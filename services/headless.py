@@ -29,6 +29,7 @@ def run_headless(stop: threading.Event | None = None) -> int:
         signal.signal(signal.SIGINT, _on_signal)
     log.info("WearSync %s running headless on %s", config.VERSION, app.db.safe_url())
     try:
+        app.attach_flow()  # daily download, catch-up, housekeeping, alert digest
         app.start_background()
         stop.wait()
     finally:

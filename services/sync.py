@@ -369,10 +369,18 @@ class SyncService:
         return update_now(self, force=force)
 
     def shutdown(self) -> None:
+        """Stop the workers: running syncs end at their next chunk (a quota wait ends at once),
+        queued ones are dropped; whoever waits on them gets a CancelledError, never a hang."""
         self.stopping.set()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        with self._guard:
+            for slot in self._slots.values():
+                for job in (slot.running, slot.queued):
+                    if job is not None and not job.future.done():
+                        job.future.cancel()
+            self._slots.clear()
         self.stopping.clear()
 
     def _not_syncable(self, cid: int, code: str, vendor: str, status: str) -> SyncResult:
