@@ -21,7 +21,7 @@ from services.sandbox import SandboxServer
 
 from .conftest import MEASUREMENTS, ROOT, table_digest
 
-START, END = "2026-10-25", "2026-11-21"  # 28 days: 4 chunks of steps and of heart rate
+START, END = "2026-11-14", "2026-11-21"  # 8 days: 2 chunks (7 + 1) of steps and of heart rate
 TABLES = tuple(t for t in MEASUREMENTS if t != "device_syncs")  # device rows carry the time they were seen
 
 
