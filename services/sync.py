@@ -362,11 +362,27 @@ class SyncService:
 
         return sync_days(self, trigger, days, connection_ids)
 
-    def update_now(self, *, force: bool = False) -> SyncRunResult:
+    def update_now(self, *, force: bool = False, progress: Progress | None = None) -> SyncRunResult:
         """"Update now": connections not yet updated today (all of them with `force`)."""
         from services.sync_flow import update_now
 
-        return update_now(self, force=force)
+        return update_now(self, force=force, progress=progress)
+
+    def pending_days(self, connection_id: int, start: dt.date, end: dt.date) -> int:
+        """Data-type days a sync of start..end would still fetch (the unit of a backfill's progress)."""
+        with self.app.db.session() as s:
+            conn = s.get(Connection, connection_id)
+            if conn is None or conn.status not in SYNCABLE:
+                return 0
+            vendor_name, granted, tz = conn.vendor, set(conn.scopes_granted.split()), conn.timezone
+        today = local_today(tz, self.clock())
+        total = 0
+        for t in self.vendors.get(vendor_name).data_types:
+            if t.scope and t.scope not in granted:
+                continue
+            done = self.store.done_days(connection_id, t.name, start, end)
+            total += sum(1 for d in days(start, end) if d not in done or d >= today)
+        return total
 
     def shutdown(self) -> None:
         """Stop the workers: running syncs end at their next chunk (a quota wait ends at once),

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from db.models import Connection
 
 if TYPE_CHECKING:
-    from services.sync import SyncResult, SyncRunResult, SyncService
+    from services.sync import Progress, SyncResult, SyncRunResult, SyncService
 
 
 def contiguous_ranges(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
@@ -67,7 +67,7 @@ def sync_days(svc: SyncService, trigger: str, days: list[dt.date] | None,
     return SyncRunResult(run_id, results)
 
 
-def update_now(svc: SyncService, *, force: bool = False) -> SyncRunResult:
+def update_now(svc: SyncService, *, force: bool = False, progress: Progress | None = None) -> SyncRunResult:
     from services.sync import SyncRunResult
 
     rows = svc.store.connections()
@@ -86,7 +86,7 @@ def update_now(svc: SyncService, *, force: bool = False) -> SyncRunResult:
         chosen.append(row)
     if not chosen:
         return SyncRunResult(0, [], already_today=already)
-    run = svc.sync_rows(chosen, None, None, trigger="manual", join_any=True)
+    run = svc.sync_rows(chosen, None, None, trigger="manual", join_any=True, progress=progress)
     run.already_today = already
     return run
 
