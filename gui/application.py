@@ -57,6 +57,7 @@ def open_facade(sandbox: bool) -> Started:
     from services.app import WearSync
 
     app = WearSync.open()
+    app.attach_flow()  # daily download, catch-up, alert digest: started with the background services
     note = ""
     if sandbox:
         try:
