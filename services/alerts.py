@@ -226,7 +226,7 @@ class AlertService:
                 what = (f"{len(days)} day(s) could not be downloaded ({shown})" if days
                         else "the last download failed")
                 out.append(Alert(DOWNLOAD_FAILED, code, conn.vendor, f"conn:{conn.id}",
-                                 f"{who}: {what}{': ' + reason if reason else ''}. "
+                                 f"{who}: {what}{': ' + reason.rstrip('.') if reason else ''}. "
                                  "WearSync tries again at the next run."))
         return out
 

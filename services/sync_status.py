@@ -146,7 +146,7 @@ def _verdict(status: str, last_sync: dt.datetime | None, last_error: str | None,
         why = last_error or next((c.error for c in reversed(failed) if c.error), None) or "see the log"
         days = f" on {len(failed)} day(s)" if failed else ""
         return ("download_failed", "Download failed",
-                f"Our download from {label} failed{days}: {why} WearSync tries again at the next run.")
+                f"Our download from {label} failed{days}: {why.rstrip('.')}. WearSync tries again at the next run.")
     if device is not None and device.last_sync_utc is not None:
         age = now - device.last_sync_utc
         if age >= dt.timedelta(days=after_days):

@@ -190,7 +190,7 @@ class SyncPage(Page):
         self._table_style(t)
         hdr = t.horizontalHeader()
         hdr.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 150), (1, 130), (2, 150), (3, 100), (4, 90)):
+        for col, width in ((0, 150), (1, 130), (2, 150), (3, 120), (4, 90)):
             hdr.resizeSection(col, width)
         return t
 
