@@ -78,6 +78,9 @@ class Shell(QObject):
             self.tray.quit_requested.connect(self.quit)
             self.tray.show()
         self.ctx.tunnel.failed.connect(self._tunnel_failed)
+        from gui.sync_notify import FlowNotifier  # alert digest -> tray message or window banner
+
+        self.flow = FlowNotifier(self)
 
     # -- window ---------------------------------------------------------------------------
     def show_window(self) -> None:
@@ -150,6 +153,7 @@ class Shell(QObject):
 
     def shutdown(self) -> None:
         """After the event loop ends: stop what runs in the background and close the database."""
+        self.flow.detach()
         self.bridge.shutdown()
         self.ctx.tunnel.shutdown()
         try:

@@ -226,7 +226,7 @@ class AlertService:
                 what = (f"{len(days)} day(s) could not be downloaded ({shown})" if days
                         else "the last download failed")
                 out.append(Alert(DOWNLOAD_FAILED, code, conn.vendor, f"conn:{conn.id}",
-                                 f"{who}: {what}{': ' + reason if reason else ''}. "
+                                 f"{who}: {what}{': ' + reason.rstrip('.') if reason else ''}. "
                                  "WearSync tries again at the next run."))
         return out
 
@@ -253,7 +253,7 @@ class AlertService:
         lines += [
             "Patients are named by their study codes. This e-mail holds no health data.",
             "Each alert is sent once a day while the problem lasts.",
-            "To change who receives these e-mails: WearSync → Settings → Alerts.",
+            "To change who receives these e-mails: WearSync → Alerts.",
         ]
         return subject, "\n".join(lines) + "\n"
 
@@ -271,7 +271,7 @@ class AlertService:
         recipients = self.recipients() or self._legacy_recipients()
         if not recipients:
             log.warning("%d alert(s) but no recipients", len(new))
-            return replace(result, error="No alert recipients are set: add them in Settings → Alerts.")
+            return replace(result, error="No alert recipients are set: add them on the Alerts page of WearSync.")
         subject, body = self.compose(new, today)
         result = replace(result, recipients=tuple(recipients), subject=subject, body=body)
         try:

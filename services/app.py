@@ -21,7 +21,11 @@ from services.secrets import SecretStore
 from services.settings import Settings
 
 if TYPE_CHECKING:
+    import datetime as dt
+
+    from services.alerts import AlertService
     from services.connections import ConnectionService
+    from services.scheduler import SchedulerEvent, SyncScheduler
     from services.sync import SyncService
     from services.tokens import TokenManager
     from services.vendors import VendorRegistry
@@ -45,6 +49,7 @@ class WearSync:
         self.accounts = AccountService(db, self.audit, self.keys)
         self._background_starters: list[Callable[[], None]] = [self._start_callback_listener]
         self._background_stoppers: list[Callable[[], None]] = [self._stop_connect_and_sync]
+        self.scheduler: SyncScheduler | None = None  # set by attach_flow()
 
     @classmethod
     def open(cls, environ: Mapping[str, str] | None = None, migrate: bool = True) -> WearSync:
@@ -95,6 +100,39 @@ class WearSync:
         from services.sync import SyncService
 
         return SyncService(self, self.vendors, self.tokens)
+
+    @cached_property
+    def alerts(self) -> AlertService:
+        from services.alerts import attach_alerts
+
+        return attach_alerts(self)
+
+    def attach_flow(self, *, clock: Callable[[], dt.datetime] | None = None, scheduler: object | None = None,
+                    timezone: dt.tzinfo | None = None,
+                    on_event: Callable[[SchedulerEvent], None] | None = None) -> SyncScheduler:
+        """Keep data flowing (issue 4): the daily download, catch-up on start and after sleep,
+        housekeeping and the alert digest, started and stopped with the background services.
+
+        The GUI and `--headless` both call this once; a second call returns the same scheduler.
+        `clock`, `scheduler` and `timezone` are test seams (a faked clock, a stepped APScheduler).
+        """
+        if self.scheduler is not None:
+            return self.scheduler
+        from apscheduler.schedulers.base import BaseScheduler
+
+        from services.alerts import attach_alerts
+        from services.scheduler import attach_scheduler, local_now
+
+        if clock is not None:
+            self.__dict__["alerts"] = attach_alerts(self, clock=clock)
+        alerts = self.alerts
+        sched = attach_scheduler(self, self.sync.sync_days, clock or local_now, on_event=on_event,
+                                 check_alerts=alerts.run,
+                                 scheduler=scheduler if isinstance(scheduler, BaseScheduler) else None,
+                                 timezone=timezone)
+        sched.housekeeping_tasks.append(("forget alerts sent long ago", alerts.prune_sent))
+        self.scheduler = sched
+        return sched
 
     def _start_callback_listener(self) -> None:
         # a busy port must not stop the rest of the app: the GUI shows connections.listener_error

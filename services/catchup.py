@@ -50,7 +50,9 @@ def missing_days(db: Database, today: dt.date, lookback_days: int, max_days: int
             .group_by(Coverage.connection_id, Coverage.local_date)
         ).tuples()
         done: dict[int, set[dt.date]] = defaultdict(set)
+        tried: dict[int, set[dt.date]] = defaultdict(set)  # days with ledger rows, done or not
         for conn_id, day, n, n_done in ledger:
+            tried[conn_id].add(day)
             if n and int(n_done or 0) == int(n):
                 done[conn_id].add(day)
         # a connection last complete before the window: every day in the window is after it
@@ -70,7 +72,9 @@ def missing_days(db: Database, today: dt.date, lookback_days: int, max_days: int
             start = max(start, connected_at.date() - dt.timedelta(days=1))
         days_done = done.get(conn_id, set())
         last_done = max(days_done) if days_done else earlier.get(conn_id)
-        days = []
+        # a day before the consent that a backfill tried and did not finish is retried in the look-back
+        retry = sorted(d for d in tried.get(conn_id, set()) - days_done if recheck_from <= d < start)
+        days = list(retry)
         day = start
         while day <= today:
             after_last = last_done is None or day > last_done

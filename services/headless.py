@@ -32,6 +32,7 @@ def run_headless(stop: threading.Event | None = None) -> int:
 
     attach_tunnel(app)  # honours "Start the tunnel when WearSync starts"
     try:
+        app.attach_flow()  # daily download, catch-up, housekeeping, alert digest
         app.start_background()
         stop.wait()
     finally:

@@ -140,6 +140,35 @@ class SyncStore:
                 best.append(d)
         return min(best)
 
+    def reserve_days(self, connection_id: int, days_by_type: dict[str, list[dt.date]], now: dt.datetime) -> None:
+        """Enter days about to be fetched as "missing" where the ledger has no row for them yet."""
+        with self.db.session() as s:
+            for data_type, wanted in days_by_type.items():
+                if not wanted:
+                    continue
+                have = set(s.scalars(select(Coverage.local_date).where(
+                    Coverage.connection_id == connection_id, Coverage.data_type == data_type,
+                    Coverage.local_date >= min(wanted), Coverage.local_date <= max(wanted))))
+                s.add_all(Coverage(connection_id=connection_id, data_type=data_type, local_date=d, status="missing",
+                                   rows=0, attempts=0, last_attempt_at=now, error=None)
+                          for d in sorted(set(wanted) - have))
+
+    def done_days(self, connection_id: int, data_type: str, start: dt.date, end: dt.date) -> set[dt.date]:
+        """Days of `data_type` in start..end that are settled (complete / not worn): not fetched again."""
+        with self.db.session() as s:
+            return set(s.scalars(select(Coverage.local_date).where(
+                Coverage.connection_id == connection_id, Coverage.data_type == data_type,
+                Coverage.local_date >= start, Coverage.local_date <= end,
+                Coverage.status.in_(("complete", "not_worn")))))
+
+    def registered_users(self, vendor: str) -> int:
+        """Connections registered with the vendor (Polar's quota grows with them)."""
+        from sqlalchemy import func
+
+        with self.db.session() as s:
+            return int(s.scalar(select(func.count()).select_from(Connection).where(
+                Connection.vendor == vendor, Connection.registered_at.is_not(None))) or 0)
+
     # ------------------------------------------------------------------ devices
     def write_devices(self, patient_id: int, vendor: str, devices: list[DeviceInfo], now: dt.datetime) -> None:
         """Upsert paired devices and their last-sync history; devices no longer paired are retired."""

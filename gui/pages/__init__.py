@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gui.pages.alerts import AlertsPage
 from gui.pages.base import Page
 from gui.pages.log import LogPage
 from gui.pages.patients import PatientsPage
@@ -10,6 +11,6 @@ from gui.pages.sync import SyncPage
 from gui.pages.tunnel import TunnelPage
 from gui.pages.users import UsersPage
 
-PAGES: list[type[Page]] = [PatientsPage, SyncPage, TunnelPage, UsersPage, SettingsPage, LogPage]
+PAGES: list[type[Page]] = [PatientsPage, SyncPage, AlertsPage, TunnelPage, UsersPage, SettingsPage, LogPage]
 
 __all__ = ["PAGES", "Page"]

@@ -2,11 +2,15 @@
 
 Dates are patient-local days, inclusive; without dates the daily incremental sync runs. Prints one
 line per connection; exit 0 when every download succeeded (days without data are not failures).
+A range is a backfill: days already complete are skipped, so a run that was killed or cancelled is
+resumed by running the same command again. `--estimate` prints the requests and time it would take
+(under each vendor's quota) and downloads nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from typing import Any
 
@@ -19,6 +23,8 @@ def register(sub: Any) -> None:
     p.add_argument("--patient", metavar="P", help="only this patient ID")
     p.add_argument("--start", metavar="YYYY-MM-DD", help="first patient-local day")
     p.add_argument("--end", metavar="YYYY-MM-DD", help="last patient-local day (default: today)")
+    p.add_argument("--estimate", action="store_true",
+                   help="only print how many requests and how long the download would take")
     p.set_defaults(func=_sync)
 
 
@@ -34,6 +40,8 @@ def _sync(args: argparse.Namespace) -> int:
         raise InvalidInput("Give --start too when you give --end (for example --start 2026-11-01).")
     if start is not None and end is not None and end < start:
         raise InvalidInput(f"--end {end} is before --start {start}. Swap the two dates.")
+    if args.estimate:
+        return _estimate(vendor, args.patient.strip() if args.patient else None, start, end)
     setup_logging(config.paths().ensure().logs)
     app = open_app()
     try:
@@ -51,4 +59,24 @@ def _sync(args: argparse.Namespace) -> int:
         sys.stderr.write(f"wearsync: {len(failed)} of {len(run.results)} downloads did not complete; "
                          "see the lines above.\n")
         return 1
+    return 0
+
+
+def _estimate(vendor: str | None, patient: str | None, start: dt.date | None, end: dt.date | None) -> int:
+    from services.backfill_estimate import estimate_range
+    from services.errors import InvalidInput
+    from services.quota import format_duration
+
+    if start is None:
+        raise InvalidInput("Give the days to estimate: --start YYYY-MM-DD (and --end, default today).")
+    end = end or dt.date.today()
+    app = open_app()
+    try:
+        est = estimate_range(app.db, start, end, patient_codes=[patient] if patient else None, vendor=vendor)
+    finally:
+        app.close()
+    out(est.describe())
+    for v in est.vendors:
+        out(f"  {v.vendor}: {v.connections} connection(s), {v.requests:,} requests, "
+            f"about {format_duration(v.seconds)}")
     return 0

@@ -3,6 +3,9 @@
 - 401: refresh the token once and retry; a second 401 means the consent is gone.
 - 429: wait as the vendor's headers say (Retry-After, Polar RateLimit-Reset), else back off with jitter.
 - 5xx, timeouts, connection resets: a bounded number of retries with exponential backoff and jitter.
+- With a quota limiter (services/quota.py), every request first takes a slot in the vendor's
+  documented windows, and every answer is fed back to it (429 / Polar RateLimit-* headers become a
+  penalty that every worker of the process honours, not just this one).
 - Anything else surfaces as a typed VendorCallError for the sync service to record.
 The sleep function is injectable so tests never really wait.
 """
@@ -18,6 +21,7 @@ from typing import Any, Protocol
 import requests
 
 from services.oauth.base import ConsentRevoked
+from services.quota import DEFAULT_PENALTY_S, QuotaLimiter
 from services.vendors.base import AuthExpired, RateLimited, Vendor, VendorUnavailable
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,8 @@ class ApiClient:
         max_wait_s: float = 900.0,
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
+        limiter: QuotaLimiter | None = None,
+        user_key: str = "",
     ) -> None:
         self.vendor = vendor
         self.tokens = tokens
@@ -55,6 +61,8 @@ class ApiClient:
         self.max_wait_s = max_wait_s
         self.sleep = sleep
         self.rand = rand
+        self.limiter = limiter
+        self.user_key = user_key
         self.calls = 0
         self.retries = 0
 
@@ -86,8 +94,10 @@ class ApiClient:
         failures = 0
         rate_waits = 0
         while True:
+            self._take_slot()  # before reading the token: a long wait must not hand over a stale one
             token = self.tokens.access_token()
             self.calls += 1
+            status = 0
             try:
                 resp = self.session.request(
                     method,
@@ -98,6 +108,9 @@ class ApiClient:
                     headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
                     timeout=self.timeout,
                 )
+                status = resp.status_code
+                if self.limiter is not None:
+                    self.limiter.observe(self.vendor.name, self.user_key, resp.status_code, resp.headers)
                 return self.vendor.check_response(resp)
             except AuthExpired:
                 if refreshed:
@@ -114,14 +127,16 @@ class ApiClient:
                     raise
                 wait = exc.wait_s if exc.wait_s is not None else self.backoff(rate_waits)
                 if wait > self.max_wait_s:
-                    raise RateLimited(
-                        f"{self.vendor.label}'s request quota is used up for now; the download continues on "
-                        "the next run.",
-                        wait,
-                    ) from None
+                    raise self._quota_used_up(wait) from None
                 log.info("%s: rate limited, waiting %.1f s", self.vendor.name, wait)
                 self.retries += 1
-                self.sleep(max(0.0, wait))
+                if self.limiter is None:
+                    self.sleep(max(0.0, wait))
+                elif status != 429:
+                    # a 429 was already observed as a penalty; Withings says "slow down" inside a 200
+                    # body, which only the vendor module can read. The next _take_slot() waits it out.
+                    self.limiter.penalise(self.vendor.name, self.user_key,
+                                          exc.wait_s or DEFAULT_PENALTY_S.get(self.vendor.name, 60.0))
             except (VendorUnavailable, *NETWORK_ERRORS) as exc:
                 failures += 1
                 if failures > self.max_retries:
@@ -134,6 +149,25 @@ class ApiClient:
                 log.info("%s: %s, retry %d in %.1f s", self.vendor.name, _kind(exc), failures, wait)
                 self.retries += 1
                 self.sleep(wait)
+
+
+    def _take_slot(self) -> None:
+        """Wait (through the injectable sleep) until the vendor's quota allows one more request."""
+        if self.limiter is None:
+            return
+        while True:
+            wait = self.limiter.try_acquire(self.vendor.name, self.user_key)
+            if wait <= 0:
+                return
+            if wait > self.max_wait_s:
+                raise self._quota_used_up(wait)
+            self.sleep(wait)
+
+    def _quota_used_up(self, wait: float) -> RateLimited:
+        return RateLimited(
+            f"{self.vendor.label}'s request quota is used up for now; the download continues on the next run.",
+            wait,
+        )
 
 
 def _kind(exc: Exception) -> str:

@@ -124,6 +124,9 @@ def cli(tmp_path: Path, srv: SandboxServer, db_url: str) -> Any:
         url = db_url
         callback_port = port
 
+        def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+            return env(extra)
+
         def run(self, *args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
             return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, env=env(extra),
                                   text=True, capture_output=True, timeout=120)

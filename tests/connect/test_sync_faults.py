@@ -187,8 +187,10 @@ def test_sync_killed_mid_way_resumes_without_gap_or_duplicate(sapp: Any, srv: Sa
         sapp.sync.sync_connection(cid, start, end)
     with sapp.db.session() as s:
         assert s.scalars(select(SyncRun.status)).all() == ["running"]  # left as evidence of the crash
-        days_done = s.scalars(select(Coverage.local_date).where(Coverage.data_type == "heart_rate")).all()
-        assert days_done == [D1]  # the whole first chunk committed, the second not at all
+        ledger = s.execute(select(Coverage.local_date, Coverage.status).where(Coverage.data_type == "heart_rate")
+                           .order_by(Coverage.local_date)).tuples().all()
+        # the whole first chunk committed, the second not at all: it stays "missing" for the catch-up
+        assert ledger == [(D1, "complete"), (D2, "missing")]
     sapp.sync.after_chunk = None
     # the incremental sync starts from the coverage record; the explicit range re-checks it all
     assert sapp.sync.sync_connection(cid, start, end).ok

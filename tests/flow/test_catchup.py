@@ -62,3 +62,12 @@ def test_everything_complete_means_nothing_to_do(app):
 def test_connections_needing_the_same_days_are_grouped():
     a, b = [D(2026, 11, 19), D(2026, 11, 20)], [D(2026, 11, 20)]
     assert group_by_days({3: a, 1: a, 2: b}) == [(a, [1, 3]), (b, [2])]
+
+
+def test_a_failed_day_before_the_consent_is_retried_in_the_lookback(app):
+    # connected yesterday evening; a backfill right after it failed on the day before yesterday
+    conn = add_connection(app, "P-001", "withings", connected_at=dt.datetime(2026, 11, 19, 18, 0))
+    write_coverage(app, conn, [D(2026, 11, 17)], status="failed", data_type="sleep", error="HTTP 503")
+    write_coverage(app, conn, [D(2026, 11, 16)], status="failed", data_type="sleep", error="HTTP 503")
+    assert missing_days(app.db, TODAY, lookback_days=3)[conn] == [D(2026, 11, 17), D(2026, 11, 18),
+                                                                  D(2026, 11, 19), D(2026, 11, 20)]

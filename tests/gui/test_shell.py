@@ -77,13 +77,14 @@ def test_tray_menu_open_and_quit(qtbot, make_shell) -> None:
     assert shell.quits == [True]
 
 
-def test_tray_update_now_disabled_until_sync_exists(qtbot, make_shell) -> None:
-    shell = make_shell(tray=True)
-    shell.tray.build_menu()
-    update = shell.tray.actions()["Update now"]
-    assert not update.isEnabled()
-    assert "sync" in update.toolTip().lower()
+def test_tray_update_now_runs_the_sync_services_update_now(qtbot, make_shell) -> None:
+    from services.actor import Actor
 
+    viewer = make_shell(tray=True, actor=Actor("v", "viewer", "gui"))
+    viewer.tray.build_menu()
+    assert not viewer.tray.actions()["Update now"].isEnabled()
+
+    shell = make_shell(tray=True)
     calls = []
     shell.app.sync = type("FakeSync", (), {"update_now": lambda self: calls.append(1)})()
     shell.tray.build_menu()

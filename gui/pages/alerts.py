@@ -1,0 +1,165 @@
+"""Alerts: who is e-mailed when a device stops syncing or a connection needs re-consent, a test
+e-mail, and what is wrong right now. Mail problems are shown in plain words (services/mail.py)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QListWidget, QWidget
+
+from gui.context import PageContext
+from gui.pages.base import Page
+from gui.widgets import Banner, Card, button, label
+from services.alerts import Alert, validate_email
+from services.errors import WearSyncError
+
+
+class AlertsPage(Page):
+    key = "alerts"
+    title = "Alerts"
+    icon = "warning"
+    subtitle = "Who is e-mailed when a device stops syncing or a patient must reconnect."
+
+    def __init__(self, ctx: PageContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self.notice = Banner("info", closable=True)
+        self.notice.setObjectName("alertsNotice")
+        self.layout_.addWidget(self.notice)
+
+        card = Card()
+        card.body.addWidget(label("Recipients", "section"))
+        card.body.addWidget(label("One e-mail a day lists every new problem (devices not synced for "
+                                  f"{ctx.app.settings.get('alert_after_days')} days, connections that need "
+                                  "re-consent, failed downloads). The sender is the DATA_PLATFORM_EMAIL secret.",
+                                  "muted", wrap=True))
+        self.recipients = QListWidget()
+        self.recipients.setObjectName("recipientList")
+        self.recipients.setMaximumHeight(180)
+        card.body.addWidget(self.recipients)
+        row = QHBoxLayout()
+        self.address = QLineEdit()
+        self.address.setObjectName("recipientInput")
+        self.address.setPlaceholderText("coordinator@clinic.org")
+        self.address.returnPressed.connect(self.add)
+        self.address.textChanged.connect(lambda _t: self.input_error.hide())
+        self.add_button = button("Add", "add", primary=True, on_click=self.add)
+        self.add_button.setObjectName("addRecipientButton")
+        row.addWidget(self.address, 1)
+        row.addWidget(self.add_button)
+        card.body.addLayout(row)
+        self.input_error = label("", wrap=True)
+        self.input_error.setObjectName("recipientError")
+        self.input_error.setStyleSheet("color: #b91c1c;")
+        self.input_error.hide()
+        card.body.addWidget(self.input_error)
+        actions = QHBoxLayout()
+        self.remove_button = button("Remove selected", "trash", on_click=self.remove)
+        self.import_button = button("Import EMAIL_LIST", "import", on_click=self.import_legacy)
+        self.import_button.setProperty("tip", "Add the addresses of the old EMAIL_LIST secret or variable.")
+        self.test_button = button("Send test e-mail", on_click=self.send_test)
+        self.test_button.setObjectName("testMailButton")
+        self.test_button.setProperty("tip", "Send a test message to the selected recipient (or the address typed).")
+        for b in (self.remove_button, self.import_button, self.test_button):
+            actions.addWidget(b)
+        actions.addStretch(1)
+        card.body.addLayout(actions)
+        self.layout_.addWidget(card)
+
+        now = Card()
+        head = QHBoxLayout()
+        head.addWidget(label("Problems right now", "section"), 1)
+        head.addWidget(button("Check", "refresh", on_click=self.check))
+        now.body.addLayout(head)
+        self.current = label("", wrap=True)
+        self.current.setObjectName("currentAlerts")
+        now.body.addWidget(self.current)
+        self.layout_.addWidget(now)
+        self.layout_.addStretch(1)
+        self.apply_permissions()
+
+    def apply_permissions(self) -> None:
+        for b in (self.add_button, self.remove_button, self.import_button, self.test_button):
+            self.guard(b, "settings")
+        self.address.setEnabled(self.ctx.session.can("settings"))
+
+    def shown(self) -> None:
+        self.refresh()
+        self.check()
+
+    def refresh(self) -> None:
+        self.ctx.bridge.submit(self.ctx.app.alerts.recipients, on_result=self._loaded, context=self)
+
+    def _loaded(self, addresses: list[str]) -> None:
+        self.recipients.clear()
+        self.recipients.addItems(addresses)
+        if not addresses:
+            self.notice.show_message("Nobody receives the alert e-mails yet. Add an address below.", "warning")
+
+    def _failed(self, error: Exception) -> None:
+        self.notice.show_message(getattr(error, "message", str(error)), "error")
+
+    def add(self) -> None:
+        try:
+            validate_email(self.address.text())  # at once, next to the field; the service checks again
+        except WearSyncError as exc:
+            self.input_error.setText(exc.message)
+            self.input_error.show()
+            return
+        self.ctx.bridge.submit(self.ctx.app.alerts.add_recipient, self.address.text(), self.ctx.session.actor,
+                               on_result=self._added, on_error=self._add_failed, context=self)
+
+    def _added(self, address: str) -> None:
+        self.address.clear()
+        self.notice.show_message(f"{address} now receives the alert e-mails.")
+        self.refresh()
+
+    def _add_failed(self, error: Exception) -> None:
+        self.input_error.setText(getattr(error, "message", str(error)))
+        self.input_error.show()
+
+    def remove(self) -> None:
+        item = self.recipients.currentItem()
+        if item is None:
+            self.notice.show_message("Select an address in the list first.", "warning")
+            return
+        address = item.text()
+        if not self.ctx.dialogs.confirm(self, "Remove recipient", f"Stop sending alert e-mails to {address}?",
+                                        "Remove"):
+            return
+        self.ctx.bridge.submit(self.ctx.app.alerts.remove_recipient, address, self.ctx.session.actor,
+                               on_result=lambda _r: (self.notice.show_message(f"{address} was removed."),
+                                                     self.refresh()),
+                               on_error=self._failed, context=self)
+
+    def import_legacy(self) -> None:
+        self.ctx.bridge.submit(self.ctx.app.alerts.import_legacy_list, self.ctx.session.actor,
+                               on_result=self._imported, on_error=self._failed, context=self)
+
+    def _imported(self, added: list[str]) -> None:
+        self.notice.show_message(f"Added {len(added)} address(es) from EMAIL_LIST." if added
+                                 else "EMAIL_LIST held no new address (or is not set).")
+        self.refresh()
+
+    def send_test(self) -> None:
+        item = self.recipients.currentItem()
+        to = self.address.text().strip() or (item.text() if item is not None else "")
+        if not to:
+            self.notice.show_message("Select a recipient or type an address to send the test e-mail to.", "warning")
+            return
+        self.test_button.setEnabled(False)
+        self.notice.show_message(f"Sending a test e-mail to {to}…")
+        self.ctx.bridge.submit(self.ctx.app.alerts.send_test_email, to, on_result=self._sent,
+                               on_error=self._send_failed, context=self)
+
+    def _sent(self, text: str) -> None:
+        self.apply_permissions()
+        self.notice.show_message(text)
+
+    def _send_failed(self, error: Exception) -> None:
+        self.apply_permissions()
+        self.notice.show_message(getattr(error, "message", f"The e-mail could not be sent: {error}"), "error")
+
+    def check(self) -> None:
+        self.ctx.bridge.submit(self.ctx.app.alerts.collect, on_result=self._collected, on_error=self._failed,
+                               context=self)
+
+    def _collected(self, alerts: list[Alert]) -> None:
+        self.current.setText("\n".join(f"• {a.message}" for a in alerts) if alerts else "Nothing needs attention.")

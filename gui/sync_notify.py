@@ -1,0 +1,78 @@
+"""Scheduler events in the GUI: an alert digest becomes a tray notification, or — when the desktop
+has no tray (or it is hidden) — a non-modal banner at the top of the window. Download start and
+end refresh the Sync page.
+
+The scheduler calls its listeners on its own thread; this adapter turns each event into a typed
+Qt signal, delivered on the UI thread (queued across threads).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QBoxLayout
+
+from gui.widgets import Banner
+
+if TYPE_CHECKING:
+    from gui.shell import Shell
+    from services.scheduler import SchedulerEvent
+
+ALERT_TITLE = "WearSync: data needs attention"
+
+
+def alert_text(event: SchedulerEvent, limit: int = 3) -> str:
+    """The digest's one-line summary and its first few alerts, for a notification."""
+    lines = [event.message]
+    digest = event.digest
+    if digest is not None:
+        lines += [a.message for a in digest.alerts[:limit]]
+        if len(digest.alerts) > limit:
+            lines.append(f"… and {len(digest.alerts) - limit} more on the Sync page.")
+    return "\n".join(lines)
+
+
+class FlowNotifier(QObject):
+    alert = Signal(str, str)  # title, text
+    activity = Signal(str, str)  # kind (started, finished, error, ...), message
+
+    def __init__(self, shell: Shell) -> None:
+        super().__init__(shell)
+        self.shell = shell
+        self.banner = Banner("warning", closable=True)
+        self.banner.setObjectName("alertBanner")
+        self.banner.action_clicked.connect(lambda: shell.ctx.navigate("sync"))
+        central = shell.window.centralWidget().layout()
+        if isinstance(central, QBoxLayout):
+            central.insertWidget(central.count() - 1, self.banner)
+        self.alert.connect(self.show_alert)
+        self.activity.connect(self._activity)
+        scheduler = getattr(shell.app, "scheduler", None)
+        if scheduler is not None:
+            scheduler.listeners.append(self.on_event)
+
+    def on_event(self, event: SchedulerEvent) -> None:
+        """Scheduler thread: hand over to the UI thread."""
+        if event.kind == "alerts":
+            self.alert.emit(ALERT_TITLE, alert_text(event))
+        else:
+            self.activity.emit(event.kind, event.message)
+
+    def show_alert(self, title: str, text: str) -> None:
+        tray = self.shell.tray
+        if tray is not None and tray.icon.isVisible():
+            tray.notify(title, text)
+        else:
+            self.banner.show_message(text, "warning", action="Open Sync")
+
+    def _activity(self, kind: str, _message: str) -> None:
+        if kind in ("started", "finished", "error"):
+            page = self.shell.window.pages.get("sync")
+            if page is not None and page.isVisible():
+                page.refresh()
+
+    def detach(self) -> None:
+        scheduler = getattr(self.shell.app, "scheduler", None)
+        if scheduler is not None and self.on_event in scheduler.listeners:
+            scheduler.listeners.remove(self.on_event)

@@ -1,0 +1,86 @@
+"""`main.py alerts list|add|remove|import|test` — who receives the alert e-mails (acts as HOST)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from services.cli.common import open_app, out
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("alerts", help="manage who receives the alert e-mails, send a test e-mail")
+    al = p.add_subparsers(dest="alerts_command", required=True, metavar="{list,add,remove,import,test}")
+    al.add_parser("list", help="list the recipients, one per line").set_defaults(func=_list)
+    a = al.add_parser("add", help="add a recipient")
+    a.add_argument("email", metavar="EMAIL")
+    a.set_defaults(func=_add)
+    r = al.add_parser("remove", help="remove a recipient")
+    r.add_argument("email", metavar="EMAIL")
+    r.set_defaults(func=_remove)
+    al.add_parser("import", help="add the addresses of the old EMAIL_LIST secret").set_defaults(func=_import)
+    t = al.add_parser("test", help="send a test e-mail to EMAIL (checks the mail server and password)")
+    t.add_argument("email", metavar="EMAIL")
+    t.set_defaults(func=_test)
+
+
+def _list(_args: argparse.Namespace) -> int:
+    app = open_app()
+    try:
+        for address in app.alerts.recipients():
+            out(address)
+    finally:
+        app.close()
+    return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    from services.actor import HOST
+
+    app = open_app()
+    try:
+        out(f"Added {app.alerts.add_recipient(args.email, HOST)}.")
+    finally:
+        app.close()
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from services.actor import HOST
+
+    app = open_app()
+    try:
+        app.alerts.remove_recipient(args.email, HOST)
+        out(f"Removed {args.email.strip().lower()}.")
+    finally:
+        app.close()
+    return 0
+
+
+def _import(_args: argparse.Namespace) -> int:
+    from services.actor import HOST
+
+    app = open_app()
+    try:
+        added = app.alerts.import_legacy_list(HOST)
+    finally:
+        app.close()
+    out(f"Added {len(added)} address(es) from EMAIL_LIST." if added else "EMAIL_LIST held no new address.")
+    for address in added:
+        out(address)
+    return 0
+
+
+def _test(args: argparse.Namespace) -> int:
+    from services import config
+    from services.alerts import validate_email
+    from services.logging_setup import setup_logging
+
+    address = validate_email(args.email)
+    setup_logging(config.paths().ensure().logs)  # details to the log file; the reason alone to stderr
+    app = open_app()
+    try:
+        out(app.alerts.send_test_email(address))
+    finally:
+        app.close()
+    return 0
