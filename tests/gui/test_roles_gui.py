@@ -32,7 +32,9 @@ MAY = {
 class FakeSync:
     """Stands in for the sync service so the Sync page's "Update now" has something to start."""
 
-    def update_now(self) -> None:
+    def update_now(self, actor: Actor | None = None) -> None:
+        if actor is not None:
+            actor.require("sync.run")  # as the real service does
         return None
 
     def shutdown(self) -> None:

@@ -117,7 +117,7 @@ class SteppedBackfill:
         self.calls = 0
         self.cancelled = False
 
-    def __call__(self, app: Any, plan: Any, *, on_progress: Any, cancel: threading.Event) -> str:
+    def __call__(self, app: Any, plan: Any, *, on_progress: Any, cancel: threading.Event, actor: Any = None) -> str:
         self.calls += 1
         tracker = ProgressTracker(self.total, estimate_s=plan.estimate.seconds, on_change=on_progress)
         tracker.advance(0, "P-001 · Fitbit · steps")
