@@ -213,7 +213,8 @@ class BackfillDialog(QDialog):
             self.signals.progress.emit(p.done, p.total, text)
 
         self.ctx.bridge.submit(self.runner, self.ctx.app, self.plan, on_progress=on_progress,
-                               cancel=self.cancel_event, on_result=self._done, on_error=self._failed, context=self)
+                               cancel=self.cancel_event, actor=self.ctx.session.actor,
+                               on_result=self._done, on_error=self._failed, context=self)
 
     def _on_progress(self, done: int, total: int, text: str) -> None:
         if total > 0:

@@ -57,7 +57,8 @@ class Tray(QObject):
 
         tunnel = self.ctx.tunnel
         running = tunnel.is_running
-        toggle = self._add(menu, "Stop tunnel" if running else "Start tunnel", tunnel.toggle)
+        toggle = self._add(menu, "Stop tunnel" if running else "Start tunnel",
+                           lambda: tunnel.toggle(self.ctx.session.actor))
         toggle.setEnabled(not tunnel.busy and self.ctx.session.can("tunnel"))
         if tunnel.busy:
             toggle.setToolTip("The tunnel is starting or stopping…")
@@ -76,4 +77,4 @@ class Tray(QObject):
 
     def _update_now(self, hook: Callable[[], object] | None) -> None:
         if hook is not None:
-            self.ctx.bridge.submit(hook)
+            self.ctx.bridge.submit(hook, actor=self.ctx.session.actor)

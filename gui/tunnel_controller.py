@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from gui.bridge import Bridge
+from services.actor import Actor
 from services.tunnel import TunnelService, TunnelStatus
-from services.tunnel_setup import PublicAddress, build_tunnel, follow_tunnel
+from services.tunnel_setup import PublicAddress, build_tunnel, follow_tunnel, start_tunnel, stop_tunnel
 
 if TYPE_CHECKING:
     from services.app import WearSync
@@ -78,17 +79,19 @@ class TunnelController(QObject):
     def refresh(self) -> None:
         self._bridge.submit(self._status_now, on_result=self._on_status, on_error=self._on_error)
 
-    def start(self) -> None:
-        self._run(self._start_now)
+    # `actor`: the person who clicked (the service checks their role and records it); None is the
+    # app itself, e.g. "start the tunnel with WearSync" chosen earlier by an administrator
+    def start(self, actor: Actor | None = None) -> None:
+        self._run(lambda: self._start_now(actor))
 
-    def stop(self) -> None:
-        self._run(self._stop_now)
+    def stop(self, actor: Actor | None = None) -> None:
+        self._run(lambda: self._stop_now(actor))
 
-    def toggle(self) -> None:
+    def toggle(self, actor: Actor | None = None) -> None:
         if self.is_running:
-            self.stop()
+            self.stop(actor)
         else:
-            self.start()
+            self.start(actor)
 
     @property
     def is_running(self) -> bool:
@@ -125,12 +128,20 @@ class TunnelController(QObject):
     def _status_now(self) -> TunnelStatus:
         return self._track(self._service_for(fresh=False).status())
 
-    def _start_now(self) -> TunnelStatus:
+    def _start_now(self, actor: Actor | None = None) -> TunnelStatus:
+        if actor is not None:
+            actor.require("tunnel")  # before building the service: a refused start touches nothing
+            return self._track(start_tunnel(self._app, self._service_for(fresh=True), actor))
         return self._track(self._service_for(fresh=True).start())
 
-    def _stop_now(self) -> TunnelStatus:
+    def _stop_now(self, actor: Actor | None = None) -> TunnelStatus:
+        if actor is not None:
+            actor.require("tunnel")
         service = self._service_for(fresh=False)
-        service.stop()
+        if actor is not None:
+            stop_tunnel(self._app, service, actor)
+        else:
+            service.stop()
         return self._track(service.status())
 
     # -- UI-thread side ----------------------------------------------------------------------

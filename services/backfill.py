@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from services.actor import Actor
 from services.backfill_estimate import estimate_range
 from services.errors import InvalidInput
 from services.progress import Progress, ProgressTracker
@@ -33,6 +34,10 @@ class BackfillPlan:
     vendor: str | None  # None: every vendor
     connections: tuple[tuple[int, str, str, str], ...]  # (id, patient code, vendor, status)
     estimate: Estimate
+
+    def describe_target(self) -> str:
+        who = ", ".join(self.patient_codes) if self.patient_codes is not None else "all patients"
+        return f"{who} ({self.vendor})" if self.vendor else who
 
     def describe(self) -> str:
         n = sum(1 for c in self.connections if c[3] in ("connected", "error"))
@@ -66,7 +71,10 @@ def plan_backfill(app: WearSync, start: dt.date, end: dt.date, *, patient_codes:
 
 
 def run_backfill(app: WearSync, plan: BackfillPlan, *, on_progress: Callable[[Progress], None] | None = None,
-                 cancel: threading.Event | None = None) -> SyncRunResult:
+                 cancel: threading.Event | None = None, actor: Actor | None = None) -> SyncRunResult:
+    """`actor`: the person who started it (role checked, recorded); None for the CLI's host owner."""
+    who = plan.describe_target()
+    app.sync.started_by(actor, f"backfill {plan.start}..{plan.end}", who)
     cancel = cancel or threading.Event()
     total = sum(app.sync.pending_days(cid, plan.start, plan.end) for cid, *_ in plan.connections)
     tracker = ProgressTracker(total, estimate_s=plan.estimate.seconds, on_change=on_progress)

@@ -12,6 +12,8 @@ from sqlalchemy import select
 from db.engine import Database
 from db.models import Setting
 from db.upsert import upsert
+from services.actor import Actor
+from services.audit import AuditLog
 from services.errors import InvalidInput
 
 
@@ -116,7 +118,12 @@ class Settings:
         except ValueError:
             return spec.default
 
-    def set(self, key: str, value: Any) -> None:
+    def set(self, key: str, value: Any, *, actor: Actor | None = None) -> None:
+        """Store one setting. With `actor` (a user in the GUI): refused unless that role may change
+        settings, and recorded in the audit trail with the new value (settings hold no secrets).
+        Without: an internal caller (CLI, scheduler, another service that checked already)."""
+        if actor is not None:
+            actor.require("settings")
         spec = BY_KEY.get(key)
         if spec is None:
             raise InvalidInput(f"Unknown setting {key!r}.")
@@ -132,6 +139,8 @@ class Settings:
         raw = ("true" if value else "false") if spec.type is bool else str(value)
         with self._db.session() as s:
             upsert(s, Setting, [{"key": key, "value": raw}], key=["key"])
+            if actor is not None:
+                AuditLog.record_in(s, actor, "setting.changed", key, f"new value: {raw}")
 
     def all(self) -> dict[str, Any]:
         return {s.key: self.get(s.key) for s in SPECS}

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from db.engine import utcnow
 from db.models import Connection
+from services.actor import Actor
 from services.errors import InvalidInput, NotFound, WearSyncError
 from services.oauth.base import ConsentRevoked
 from services.quota import QuotaLimiter, shared_limiter
@@ -246,7 +247,9 @@ class SyncService:
         cancel: threading.Event | None = None,
         trigger: str = "manual",
         refetch: bool = False,
+        actor: Actor | None = None,
     ) -> SyncResult:
+        self.started_by(actor, "one connection", f"connection {connection_id}")
         lo, hi = self.plan(connection_id, start, end)
         run_id = self.store.start_run(trigger, 1, self.clock())
         result = self._run(connection_id, lo, hi, [progress] if progress else [], cancel, refetch)
@@ -256,12 +259,14 @@ class SyncService:
     # ------------------------------------------------------------------ queues
     def submit(self, connection_id: int, start: dt.date | None = None, end: dt.date | None = None, *,
                progress: Progress | None = None, cancel: threading.Event | None = None,
-               join_any: bool = False, refetch: bool = False) -> Future[SyncResult]:
+               join_any: bool = False, refetch: bool = False, actor: Actor | None = None
+               ) -> Future[SyncResult]:
         """Queue a sync of one connection (merged with one already queued for it).
 
         `join_any`: when a sync of this connection is already running or queued, join it whatever
         days it covers instead of queueing another ("Update now" while the scheduler runs).
         """
+        self.started_by(actor, "one connection", f"connection {connection_id}")
         lo, hi = self.plan(connection_id, start, end)
         with self._guard:
             slot = self._slots.setdefault(connection_id, _Slot())
@@ -318,10 +323,12 @@ class SyncService:
         cancel: threading.Event | None = None,
         trigger: str = "manual",
         refetch: bool = False,
+        actor: Actor | None = None,
     ) -> SyncRunResult:
         """Sync every connection that can be synced (optionally one vendor / one patient) and wait.
 
         Days already done are skipped (a re-run resumes); `refetch=True` downloads them again."""
+        self.started_by(actor, "all connections", " ".join(x for x in (patient, vendor) if x) or "all")
         if start is not None and end is not None and end < start:
             raise InvalidInput(f"The end date {end} is before the start date {start}. Swap them.")
         rows = self.store.connections(vendor, patient)
@@ -362,11 +369,21 @@ class SyncService:
 
         return sync_days(self, trigger, days, connection_ids)
 
-    def update_now(self, *, force: bool = False, progress: Progress | None = None) -> SyncRunResult:
+    def update_now(self, *, force: bool = False, progress: Progress | None = None,
+                   actor: Actor | None = None) -> SyncRunResult:
         """"Update now": connections not yet updated today (all of them with `force`)."""
         from services.sync_flow import update_now
 
+        self.started_by(actor, "update now", "all")
         return update_now(self, force=force, progress=progress)
+
+    def started_by(self, actor: Actor | None, what: str, target: str) -> None:
+        """A download a person started: refused unless their role may start downloads, and recorded
+        in the audit trail. None is an internal caller (scheduler, CLI) that needs neither."""
+        if actor is None:
+            return
+        actor.require("sync.run")
+        self.app.audit.record(actor, "sync.started", target, what)
 
     def pending_days(self, connection_id: int, start: dt.date, end: dt.date) -> int:
         """Data-type days a sync of start..end would still fetch (the unit of a backfill's progress)."""

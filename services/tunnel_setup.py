@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from services import config
+from services.actor import Actor
 from services.errors import InvalidInput, WearSyncError
 from services.settings import parse_cidrs
 from services.tunnel import TunnelConfigError, TunnelService, TunnelStatus
@@ -116,6 +117,22 @@ def _store(app: WearSync, name: str, value: str) -> None:
         app.secrets.set(name, value)
     else:
         app.secrets.delete(name)
+
+
+def start_tunnel(app: WearSync, service: TunnelService, actor: Actor) -> TunnelStatus:
+    """A person starts the tunnel (window or tray): refused unless their role controls the tunnel;
+    recorded in the audit trail with the public address it got."""
+    actor.require("tunnel")
+    status = service.start()
+    app.audit.record(actor, "tunnel.started", status.callback_url or "", status.state)
+    return status
+
+
+def stop_tunnel(app: WearSync, service: TunnelService, actor: Actor) -> None:
+    """A person stops the tunnel: the same check, and recorded."""
+    actor.require("tunnel")
+    service.stop()
+    app.audit.record(actor, "tunnel.stopped")
 
 
 def build_tunnel(app: WearSync, on_event: Callable[[TunnelStatus], None] | None = None,

@@ -118,10 +118,11 @@ class GeneralBox(Card):
             self.saved.setText("Nothing to save.")
             return
         settings = self.ctx.app.settings
+        actor = self.ctx.session.actor  # as signed in now: the service checks the role and records it
 
         def write() -> dict[str, Any]:
             for k, v in changed.items():
-                settings.set(k, v)
+                settings.set(k, v, actor=actor)
             return changed
 
         self.error.hide()

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QWidget
 from gui.context import PageContext
 from gui.errors import advice_for
 from gui.widgets import Badge, Banner, Card, button, label
+from services import secret_admin
 from services.errors import SecretsLocked, SecretsUnavailable, WearSyncError
 from services.secrets import SECRETS, SecretState, SecretStore
 
@@ -163,7 +164,8 @@ class SecretsBox(Card):
                                           f"{row.state.spec.help}\n\nNew value:", secret=row.state.spec.sensitive)
         if value is None:
             return
-        self.ctx.bridge.submit(self.ctx.app.secrets.set, name, value.strip(), on_result=self._after_change,
+        self.ctx.bridge.submit(secret_admin.set_secret, self.ctx.app, self.ctx.session.actor, name, value.strip(),
+                               on_result=self._after_change,
                                context=self)
 
     def reveal(self, name: str) -> None:
@@ -171,7 +173,7 @@ class SecretsBox(Card):
         if not self.ctx.dialogs.confirm(self, "Show secret?", f"Show {row.state.spec.label} on screen for "
                                         f"{REVEAL_SECONDS} seconds? Make sure nobody is looking.", "Show"):
             return
-        self.ctx.bridge.submit(self.ctx.app.secrets.reveal, name,
+        self.ctx.bridge.submit(secret_admin.reveal_secret, self.ctx.app, self.ctx.session.actor, name,
                                on_result=lambda v: self._show_value(name, str(v)), context=self)
 
     def _show_value(self, name: str, value: str) -> None:
@@ -193,7 +195,8 @@ class SecretsBox(Card):
                                         "store? Whatever uses it stops working until it is set again.",
                                         "Remove", danger=True):
             return
-        self.ctx.bridge.submit(self.ctx.app.secrets.delete, name, on_result=self._after_change, context=self)
+        self.ctx.bridge.submit(secret_admin.delete_secret, self.ctx.app, self.ctx.session.actor, name,
+                               on_result=self._after_change, context=self)
 
     def import_env(self) -> None:
         names = self.view.importable if self.view else []
@@ -201,7 +204,7 @@ class SecretsBox(Card):
                 self, "Import secrets?", "Copy these environment variables into the password store?\n\n"
                 + "\n".join(names), "Import"):
             return
-        self.ctx.bridge.submit(self.ctx.app.secrets.import_from_environment, names,
+        self.ctx.bridge.submit(secret_admin.import_secrets, self.ctx.app, self.ctx.session.actor, names,
                                on_result=self._imported, context=self)
 
     def _imported(self, done: list[str]) -> None:

@@ -334,7 +334,8 @@ class SyncPage(Page):
             self.signals.step.emit(f"Downloading {p.patient_code} · {vendor_label(p.vendor)} · "
                                    f"{p.data_type.replace('_', ' ')}…")
 
-        self.ctx.bridge.submit(sync.update_now, progress=step, on_result=self._updated, on_error=self._update_failed,
+        self.ctx.bridge.submit(sync.update_now, progress=step, actor=self.ctx.session.actor,
+                               on_result=self._updated, on_error=self._update_failed,
                                context=self)
 
     def _on_step(self, text: str) -> None:

@@ -49,9 +49,11 @@ class TunnelPage(Page):
 
     def __init__(self, ctx: PageContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
-        self.start_button = button("Start tunnel", "play", primary=True, on_click=ctx.tunnel.start)
+        # the signed-in user as of the click: the service checks the role and records who it was
+        self.start_button = button("Start tunnel", "play", primary=True,
+                                   on_click=lambda: ctx.tunnel.start(ctx.session.actor))
         self.start_button.setObjectName("tunnelStart")
-        self.stop_button = button("Stop tunnel", "stop", on_click=ctx.tunnel.stop)
+        self.stop_button = button("Stop tunnel", "stop", on_click=lambda: ctx.tunnel.stop(ctx.session.actor))
         self.stop_button.setObjectName("tunnelStop")
         self.header.actions.addWidget(self.stop_button)
         self.header.actions.addWidget(self.start_button)

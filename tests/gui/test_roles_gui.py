@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 
+from services import secret_admin
 from services.actor import HOST, Actor
 from services.errors import PermissionDenied, WearSyncError
+from services.tunnel import TunnelStatus
+from services.tunnel_setup import start_tunnel
 from services.withdrawal import withdraw_patient
 from tests.gui.conftest import USER_PASSWORD, wait_idle
 
@@ -32,11 +35,20 @@ MAY = {
 class FakeSync:
     """Stands in for the sync service so the Sync page's "Update now" has something to start."""
 
-    def update_now(self) -> None:
+    def update_now(self, actor: Actor | None = None) -> None:
+        if actor is not None:
+            actor.require("sync.run")  # as the real service does
         return None
 
     def shutdown(self) -> None:
         return None
+
+
+class FakeTunnel:
+    """Stands in for TunnelService: the role check comes before the agent would start."""
+
+    def start(self) -> TunnelStatus:
+        return TunnelStatus("up", callback_url="https://invented.example/oauth2_callback")
 
 
 def _gui(window: Any) -> dict[str, Callable[[], bool]]:
@@ -69,6 +81,10 @@ def _service(app: Any) -> dict[str, Callable[[Actor], object]]:
         "manage users": lambda a: app.accounts.add_user("someone.new", "viewer", USER_PASSWORD, a),
         "generate key": lambda a: app.keys.generate(a, "viewer"),
         "read audit": lambda a: app.audit.entries(actor=a),
+        "update now": lambda a: app.sync.update_now(actor=a),
+        "start tunnel": lambda a: start_tunnel(app, FakeTunnel(), a),
+        "set secret": lambda a: secret_admin.set_secret(app, a, "NGROK_AUTHTOKEN", "invented-token-1234"),
+        "save settings": lambda a: app.settings.set("lookback_days", 5, actor=a),
     }
 
 

@@ -86,13 +86,13 @@ def test_tray_update_now_runs_the_sync_services_update_now(qtbot, make_shell) ->
 
     shell = make_shell(tray=True)
     calls = []
-    shell.app.sync = type("FakeSync", (), {"update_now": lambda self: calls.append(1)})()
+    shell.app.sync = type("FakeSync", (), {"update_now": lambda self, actor=None: calls.append(actor)})()
     shell.tray.build_menu()
     update = shell.tray.actions()["Update now"]
     assert update.isEnabled()
     update.trigger()
     wait_idle(qtbot, shell)
-    assert calls == [1]
+    assert calls == [shell.ctx.session.actor]  # the signed-in user, for the service to check and record
 
 
 def test_setting_change_updates_close_behaviour(qtbot, make_shell) -> None:

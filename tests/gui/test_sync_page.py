@@ -117,7 +117,7 @@ class SteppedBackfill:
         self.calls = 0
         self.cancelled = False
 
-    def __call__(self, app: Any, plan: Any, *, on_progress: Any, cancel: threading.Event) -> str:
+    def __call__(self, app: Any, plan: Any, *, on_progress: Any, cancel: threading.Event, actor: Any = None) -> str:
         self.calls += 1
         tracker = ProgressTracker(self.total, estimate_s=plan.estimate.seconds, on_change=on_progress)
         tracker.advance(0, "P-001 · Fitbit · steps")
@@ -224,6 +224,12 @@ def test_update_now_while_the_schedule_runs_syncs_each_connection_once(qtbot: An
     page = sync_page(qtbot, shell)
     qtbot.mouseClick(page.update_button, Qt.MouseButton.LeftButton)
     assert page.progress_box.isVisible() and not page.update_button.isEnabled()
+
+    def joined() -> bool:  # both requesters wait on each running download before it may end
+        slots = [app.sync._slots.get(cid) for cid in (1, 2)]
+        return all(s is not None and s.running is not None and len(s.running.cancels) == 2 for s in slots)
+
+    qtbot.waitUntil(joined, timeout=10_000)
     gate.set()
     qtbot.waitUntil(lambda: page.running is None, timeout=20_000)
     scheduled.join(20)

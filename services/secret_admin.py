@@ -1,0 +1,44 @@
+"""Secrets changed or viewed by a person (Settings → Secrets): the role check and the audit entry.
+
+SecretStore (services/secrets.py) is the keyring itself and knows nobody; the CLI (the host's owner)
+and internal code use it directly. Every call here first refuses a role without "secrets", then does
+the work, then records who did it. The audit entry names the secret, never its value.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from services.actor import Actor
+
+if TYPE_CHECKING:
+    from services.app import WearSync
+
+
+def set_secret(app: WearSync, actor: Actor, name: str, value: str) -> None:
+    actor.require("secrets")
+    app.secrets.set(name, value)
+    app.audit.record(actor, "secret.changed", name, "stored in the keyring")
+
+
+def delete_secret(app: WearSync, actor: Actor, name: str) -> bool:
+    actor.require("secrets")
+    removed = app.secrets.delete(name)
+    if removed:
+        app.audit.record(actor, "secret.changed", name, "removed from the keyring")
+    return removed
+
+
+def reveal_secret(app: WearSync, actor: Actor, name: str) -> str:
+    actor.require("secrets")
+    value = app.secrets.reveal(name)
+    app.audit.record(actor, "secret.viewed", name)
+    return value
+
+
+def import_secrets(app: WearSync, actor: Actor, names: list[str] | None = None) -> list[str]:
+    actor.require("secrets")
+    done = app.secrets.import_from_environment(names)
+    for name in done:
+        app.audit.record(actor, "secret.changed", name, "imported from the environment")
+    return done
