@@ -38,6 +38,7 @@ from services.catchup import MAX_DAYS, Plan, group_by_days, missing_days
 from services.settings import parse_hhmm
 
 if TYPE_CHECKING:
+    from services.actor import Actor
     from services.alerts import DigestResult
     from services.app import WearSync
 
@@ -199,12 +200,13 @@ class SyncScheduler:
                                 id=JOB_DAILY, name="daily download", coalesce=True, max_instances=1,
                                 misfire_grace_time=self._misfire_grace_s, replace_existing=True)
 
-    def set_sync_time(self, raw: str) -> str:
+    def set_sync_time(self, raw: str, actor: Actor | None = None) -> str:
         """Validate and save the daily time ("HH:MM"), and move the job; returns it normalised.
 
-        Bad input raises InvalidInput and changes nothing.
+        Bad input raises InvalidInput and changes nothing. `actor`: the person changing it (needs the
+        "settings" permission; audited), None for internal callers.
         """
-        self._app.settings.set("sync_time", raw)
+        self._app.settings.set("sync_time", raw, actor=actor)
         self.reschedule()
         return self._sync_time or self._read_sync_time()
 

@@ -75,11 +75,15 @@ def save_options(
     allow_cidrs: str,
     grafana_password: str | None = None,
     authtoken: str | None = None,
+    actor: Actor | None = None,
 ) -> TunnelOptions:
     """Check every value first, then store them; bad input raises InvalidInput and changes nothing.
 
     `grafana_password` / `authtoken`: None keeps the stored one, "" removes it.
-    The new options apply at the next start of the tunnel."""
+    The new options apply at the next start of the tunnel. `actor`: the person saving them (their role
+    must control the tunnel; the changes are audited); None for internal callers."""
+    if actor is not None:
+        actor.require("tunnel")
     domain = domain.strip()
     grafana_user = grafana_user.strip()
     ngrok_path = ngrok_path.strip()
@@ -100,20 +104,27 @@ def save_options(
         raise InvalidInput("Enter the Grafana sign-in user name that goes with the password.",
                            title="Tunnel settings")
     s = app.settings
-    s.set("start_tunnel_with_app", bool(start_with_app))
-    s.set("ngrok_domain", domain)
-    s.set("ngrok_path", ngrok_path)
-    s.set("grafana_tunnel_user", grafana_user)
-    s.set("grafana_tunnel_allow", ", ".join(cidrs))
+    s.set("start_tunnel_with_app", bool(start_with_app), actor=actor)
+    s.set("ngrok_domain", domain, actor=actor)
+    s.set("ngrok_path", ngrok_path, actor=actor)
+    s.set("grafana_tunnel_user", grafana_user, actor=actor)
+    s.set("grafana_tunnel_allow", ", ".join(cidrs), actor=actor)
     if grafana_password is not None:
-        _store(app, PASSWORD_SECRET, grafana_password)
+        _store(app, PASSWORD_SECRET, grafana_password, actor)
     if authtoken is not None:
-        _store(app, AUTHTOKEN_SECRET, authtoken.strip())
+        _store(app, AUTHTOKEN_SECRET, authtoken.strip(), actor)
     return load_options(app)
 
 
-def _store(app: WearSync, name: str, value: str) -> None:
-    if value:
+def _store(app: WearSync, name: str, value: str, actor: Actor | None = None) -> None:
+    if actor is not None:  # a person: role check and audit entry (services/secret_admin.py)
+        from services.secret_admin import delete_secret, set_secret
+
+        if value:
+            set_secret(app, actor, name, value)
+        else:
+            delete_secret(app, actor, name)
+    elif value:
         app.secrets.set(name, value)
     else:
         app.secrets.delete(name)

@@ -26,7 +26,9 @@ from gui.context import PageContext
 from gui.dialogs_mysql import plain
 from gui.widgets import Card, button, label
 from services import grafana
+from services.actor import Actor
 from services.grafana_check import QueryCheck, check_dashboard_queries
+from services.secret_admin import delete_secret, set_secret
 from services.tunnel import TunnelStatus
 
 if TYPE_CHECKING:
@@ -48,15 +50,17 @@ def load(app: WearSync) -> GrafanaSettings:
                            int(app.settings.get("grafana_port")))
 
 
-def save(app: WearSync, url: str, token: str | None) -> GrafanaSettings:
-    """Check the address first; nothing is stored when it is wrong. token None: keep the stored one."""
+def save(app: WearSync, url: str, token: str | None, actor: Actor) -> GrafanaSettings:
+    """Check the address first; nothing is stored when it is wrong. token None: keep the stored one.
+    Stored as the signed-in person (role check and audit entry in services/secret_admin.py)."""
     url = grafana.check_grafana_url(url) if url.strip() else ""
+    actor.require("secrets")
     if url:
-        app.secrets.set(URL_SECRET, url)
+        set_secret(app, actor, URL_SECRET, url)
     else:
-        app.secrets.delete(URL_SECRET)
+        delete_secret(app, actor, URL_SECRET)
     if token is not None and token.strip():
-        app.secrets.set(TOKEN_SECRET, token.strip())
+        set_secret(app, actor, TOKEN_SECRET, token.strip())
     return load(app)
 
 
@@ -180,7 +184,8 @@ class GrafanaBox(Card):
     def save(self) -> None:
         token = self.token.text() or None
         self._busy(True, "Saving…")
-        self.ctx.bridge.submit(save, self.ctx.app, self.url.text(), token, on_result=self._saved,
+        self.ctx.bridge.submit(save, self.ctx.app, self.url.text(), token, self.ctx.session.actor,
+                               on_result=self._saved,
                                on_error=self._show_error, context=self)
 
     def _saved(self, s: GrafanaSettings) -> None:

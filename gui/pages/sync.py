@@ -310,8 +310,14 @@ class SyncPage(Page):
         if raw is None:
             return
         sched = getattr(self.ctx.app, "scheduler", None)
-        fn = sched.set_sync_time if sched is not None else (lambda t: self.ctx.app.settings.set("sync_time", t))
-        self.ctx.bridge.submit(fn, raw.strip(), on_result=lambda _r: self._time_saved(),
+        actor = self.ctx.session.actor  # the services check the role and audit the change
+
+        def save_time(value: str) -> object:
+            if sched is not None:
+                return sched.set_sync_time(value, actor)
+            return self.ctx.app.settings.set("sync_time", value, actor=actor)
+
+        self.ctx.bridge.submit(save_time, raw.strip(), on_result=lambda _r: self._time_saved(),
                                on_error=lambda e: self.notice.show_message(getattr(e, "message", str(e)), "error"),
                                context=self)
 

@@ -161,7 +161,7 @@ class TunnelSettingsCard(Card):
             start_with_app=self.start_with_app.isChecked(), domain=self.domain.text(), ngrok_path=self.path.text(),
             grafana_user=self.grafana_user.text(), allow_cidrs=self.allow.text(),
             grafana_password=self.grafana_password.text() or None, authtoken=self.authtoken.text() or None,
-            on_result=self._saved, on_error=self._failed, context=self)
+            actor=self.ctx.session.actor, on_result=self._saved, on_error=self._failed, context=self)
 
     def _saved(self, o: TunnelOptions) -> None:
         self.save_button.setEnabled(True)
