@@ -314,7 +314,7 @@ class ConnectionService:
             conn.last_error = None
             if conn.connected_at is None or old_user != account.user_id:
                 conn.connected_at = now
-            if vendor.name == "polar" and conn.registered_at is None:
+            if vendor.registers_users and conn.registered_at is None:
                 conn.registered_at = now
             conn.updated_at = now
             if pending.purpose == "enrol":
@@ -322,7 +322,7 @@ class ConnectionService:
                           .where(EnrolmentLink.patient_code == pending.patient_code,
                                  EnrolmentLink.vendor == vendor.name, EnrolmentLink.used_at.is_(None))
                           .values(used_at=now))
-        missing_labels = tuple(_scope_label(vendor.name, s) for s in account.scopes_missing)
+        missing_labels = tuple(vendor.scope_label(s) for s in account.scopes_missing)
         how = "by enrolment link" if pending.purpose == "enrol" else "here"
         self.app.audit.record(actor, "connection.connect", f"{pending.patient_code}/{vendor.name}",
                               f"connected {how}" + (f"; not granted: {', '.join(missing_labels)}"
@@ -458,15 +458,10 @@ def _sha(token: str) -> str:
 def scope_labels(vendor: str, scopes: str | tuple[str, ...]) -> tuple[str, ...]:
     """Plain names for stored scopes ("heart rate", "sleep"), e.g. for Connection.scopes_missing."""
     items = scopes.split() if isinstance(scopes, str) else scopes
-    return tuple(_scope_label(vendor, s) for s in items)
+    from services.vendors import VENDOR_CLASSES
 
-
-def _scope_label(vendor: str, scope: str) -> str:
-    if vendor == "fitbit":
-        from services.vendors.fitbit import SCOPE_LABELS
-
-        return SCOPE_LABELS.get(scope, scope.rsplit("/", 1)[-1])
-    return scope
+    cls = VENDOR_CLASSES.get(vendor)
+    return tuple(cls.scope_label(s) if cls else s for s in items)
 
 
 def _patient_words(exc: WearSyncError, label: str) -> str:

@@ -276,11 +276,15 @@ class PatientService:
             ids = list(s.scalars(select(Patient.id).where(Patient.deleted_at.is_not(None),
                                                           Patient.deleted_at < cutoff)))
             for pid in ids:
-                self._hard_delete(s, pid)
+                self.erase(s, pid)
         return len(ids)
 
     @staticmethod
-    def _hard_delete(s: Session, pid: int) -> None:
+    def erase(s: Session, pid: int) -> None:
+        """Remove a patient with all its data now, inside the caller's transaction (no undo).
+
+        Used when the undo window closes, and for a consent withdrawal that deletes the data.
+        """
         conn_ids = list(s.scalars(select(Connection.id).where(Connection.patient_id == pid)))
         if conn_ids:
             s.execute(delete(Coverage).where(Coverage.connection_id.in_(conn_ids)))
@@ -367,4 +371,4 @@ class PatientService:
     def _purge_deleted_code(self, s: Session, code: str) -> None:
         """A deleted patient's ID is free again: re-using it ends that delete's undo."""
         for pid in s.scalars(select(Patient.id).where(Patient.code == code, Patient.deleted_at.is_not(None))):
-            self._hard_delete(s, pid)
+            self.erase(s, pid)

@@ -506,8 +506,8 @@ class _ConnectionSync:
             return svc._not_syncable(self.cid, code, vendor_name, status)
         vendor = svc.vendors.get(vendor_name)
         limiter, wait = svc.quota()
-        if vendor.name == "polar":
-            limiter.set_users("polar", self.store.registered_users("polar"))  # Polar's quota grows with it
+        if vendor.registers_users:  # such a vendor's quota grows with its registered users
+            limiter.set_users(vendor.name, self.store.registered_users(vendor.name))
         api = ApiClient(vendor, svc.tokens.provider(self.cid), timeout=svc.http_timeout, sleep=wait,
                         limiter=limiter, user_key=str(self.cid))
         try:

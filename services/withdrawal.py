@@ -128,7 +128,7 @@ def withdraw_patient(app: WearSync, code: str, actor: Actor, keep_data: bool,
         s.execute(delete(EnrolmentLink).where(EnrolmentLink.patient_code == code))
         if not keep_data:
             rows = preview.total_rows
-            PatientService._hard_delete(s, patient.id)  # at once: no undo window for a withdrawal
+            PatientService.erase(s, patient.id)  # at once: no undo window for a withdrawal
         retention = f"data deleted ({rows} rows)" if not keep_data else "data kept"
         detail = f"{retention}; revoked at: {', '.join(revoked) or 'none'}"
         if failed:

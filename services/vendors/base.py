@@ -142,6 +142,15 @@ class Vendor:
     history_from_connection: ClassVar[bool] = False  # Polar: data exists only from registration on
     # Withings refuses loopback redirect URIs: the tunnel (WEARSYNC_PUBLIC_URL) is required for real use
     needs_public_redirect: ClassVar[bool] = False
+    # the vendor's own account must be registered after consent (Polar AccessLink `POST /v3/users`);
+    # its quota then grows with the number of registered users
+    registers_users: ClassVar[bool] = False
+    # plain names for the OAuth scopes, for "what the patient did not share" messages
+    scope_labels: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def scope_label(cls, scope: str) -> str:
+        return cls.scope_labels.get(scope, scope.rsplit("/", 1)[-1])
 
     def __init__(self, environ: Mapping[str, str], secrets: SecretStore | None = None) -> None:
         self.environ = environ

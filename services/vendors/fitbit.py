@@ -63,6 +63,7 @@ class GoogleOAuth(OAuth2Implementation):
 
 class Fitbit(Vendor):
     name = "fitbit"
+    scope_labels = SCOPE_LABELS
     label = "Fitbit"
     env_prefix = "FITBIT"
     default_endpoints = Endpoints(

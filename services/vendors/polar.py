@@ -91,6 +91,7 @@ class Polar(Vendor):
     )
     oauth_class = PolarOAuth
     history_from_connection = True
+    registers_users = True
     data_types = (
         DataType("exercises", "exercises", 30, None),
         DataType("daily_activity", "daily_activity", 28, None),
