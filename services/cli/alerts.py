@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from services.cli.common import open_app, out
+from services.cli.common import opened_app, out
 
 
 def register(sub: Any) -> None:
@@ -25,46 +25,34 @@ def register(sub: Any) -> None:
 
 
 def _list(_args: argparse.Namespace) -> int:
-    app = open_app()
-    try:
+    with opened_app() as app:
         for address in app.alerts.recipients():
             out(address)
-    finally:
-        app.close()
     return 0
 
 
 def _add(args: argparse.Namespace) -> int:
     from services.actor import HOST
 
-    app = open_app()
-    try:
+    with opened_app() as app:
         out(f"Added {app.alerts.add_recipient(args.email, HOST)}.")
-    finally:
-        app.close()
     return 0
 
 
 def _remove(args: argparse.Namespace) -> int:
     from services.actor import HOST
 
-    app = open_app()
-    try:
+    with opened_app() as app:
         app.alerts.remove_recipient(args.email, HOST)
         out(f"Removed {args.email.strip().lower()}.")
-    finally:
-        app.close()
     return 0
 
 
 def _import(_args: argparse.Namespace) -> int:
     from services.actor import HOST
 
-    app = open_app()
-    try:
+    with opened_app() as app:
         added = app.alerts.import_legacy_list(HOST)
-    finally:
-        app.close()
     out(f"Added {len(added)} address(es) from EMAIL_LIST." if added else "EMAIL_LIST held no new address.")
     for address in added:
         out(address)
@@ -78,9 +66,6 @@ def _test(args: argparse.Namespace) -> int:
 
     address = validate_email(args.email)
     setup_logging(config.paths().ensure().logs)  # details to the log file; the reason alone to stderr
-    app = open_app()
-    try:
+    with opened_app() as app:
         out(app.alerts.send_test_email(address))
-    finally:
-        app.close()
     return 0

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from services.actor import HOST
-from services.cli.common import open_app, parse_day
+from services.cli.common import opened_app, parse_day
 
 
 def register(sub: Any) -> None:
@@ -18,11 +18,8 @@ def register(sub: Any) -> None:
 
 def _audit(args: argparse.Namespace) -> int:
     since = parse_day(args.since, "--since") if args.since else None
-    app = open_app()
-    try:
+    with opened_app() as app:
         text = app.audit.to_csv(since, actor=HOST)
-    finally:
-        app.close()
     sys.stdout.write(text)
     sys.stdout.flush()
     return 0

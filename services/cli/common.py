@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from services.errors import InvalidInput
@@ -16,6 +18,16 @@ def open_app() -> WearSync:
     from services.app import WearSync
 
     return WearSync.open()
+
+
+@contextmanager
+def opened_app() -> Iterator[WearSync]:
+    """The app for one command, closed however the command ends."""
+    app = open_app()
+    try:
+        yield app
+    finally:
+        app.close()
 
 
 def out(line: str = "") -> None:

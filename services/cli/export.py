@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from services.cli.common import open_app, parse_day
+from services.cli.common import opened_app, parse_day
 
 # the names of services.export.METRICS, spelled out so `--help` does not import the database layer
 METRIC_NAMES = ("heart_rate", "steps", "resting_heart_rate", "sleep", "sleep_stages", "respiratory_rate",
@@ -39,14 +39,11 @@ def _export(args: argparse.Namespace) -> int:
     start, end = parse_day(args.start, "--start"), parse_day(args.end, "--end")
     if end < start:
         raise InvalidInput(f"--end {end} is before --start {start}. Swap the two dates.")
-    app = open_app()
-    try:
+    with opened_app() as app:
         if not args.out:
             n = write_csv(app.db, sys.stdout, vendor, args.patient, metric, start, end)
             sys.stdout.flush()
             record_export(app.audit, HOST, vendor, args.patient, metric, start, end, n, "standard output")
             return 0
         export_to_file(app.db, app.audit, HOST, Path(args.out), vendor, args.patient, metric, start, end)
-    finally:
-        app.close()
     return 0

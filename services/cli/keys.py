@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from services.actor import HOST, ROLES
-from services.cli.common import open_app, out
+from services.cli.common import opened_app, out
 
 
 def register(sub: Any) -> None:
@@ -28,11 +28,8 @@ def register(sub: Any) -> None:
 def _generate(args: argparse.Namespace) -> int:
     from services.registration_keys import local_text
 
-    app = open_app()
-    try:
+    with opened_app() as app:
         new = app.keys.generate(HOST, role=args.role, hours=args.hours)
-    finally:
-        app.close()
     out(new.key)  # alone on the first line, for scripts
     sys.stderr.write(f"One-time key for a {new.role} account, valid until {local_text(new.expires_at)} "
                      "(local time). It is shown only now: copy it.\n")
@@ -42,11 +39,8 @@ def _generate(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from services.registration_keys import local_text
 
-    app = open_app()
-    try:
+    with opened_app() as app:
         keys = app.keys.list_keys(HOST, include_spent=not args.active)
-    finally:
-        app.close()
     if not keys:
         out("No registration keys. Make one with: main.py keys generate --role coordinator")
         return 0
@@ -57,10 +51,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    app = open_app()
-    try:
+    with opened_app() as app:
         info = app.keys.revoke(args.key, HOST)
-    finally:
-        app.close()
     out(f"Revoked key {info.hint} ({info.role}).")
     return 0

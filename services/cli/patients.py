@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from services.actor import HOST
-from services.cli.common import open_app, out
+from services.cli.common import opened_app, out
 from services.config import VENDORS
 
 
@@ -38,11 +38,8 @@ def register(sub: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    app = open_app()
-    try:
+    with opened_app() as app:
         patients = app.patients.list_patients()
-    finally:
-        app.close()
     if args.csv:
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(["patient", "vendor", "status", "last_sync_utc"])
@@ -63,28 +60,21 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
-    app = open_app()
-    try:
+    with opened_app() as app:
         info = app.patients.add(args.patient, args.vendor, HOST)
-    finally:
-        app.close()
     out(f"Added patient {info.code}" + (f" ({', '.join(info.vendors)})" if info.vendors else "") + ".")
     return 0
 
 
 def _rename(args: argparse.Namespace) -> int:
-    app = open_app()
-    try:
+    with opened_app() as app:
         desc = app.patients.rename(args.old, args.new, HOST, vendor=args.vendor)
-    finally:
-        app.close()
     out(desc + ". Undo with: main.py patients undo")
     return 0
 
 
 def _delete(args: argparse.Namespace) -> int:
-    app = open_app()
-    try:
+    with opened_app() as app:
         preview = app.patients.preview_delete(args.patient)
         if not args.yes:
             if not sys.stdin.isatty():
@@ -95,17 +85,12 @@ def _delete(args: argparse.Namespace) -> int:
                 out("Nothing deleted.")
                 return 1
         app.patients.delete(args.patient, HOST)
-    finally:
-        app.close()
     out(f"Deleted {preview.code} ({preview.total_rows:,} data rows). Undo with: main.py patients undo")
     return 0
 
 
 def _undo(args: argparse.Namespace) -> int:
-    app = open_app()
-    try:
+    with opened_app() as app:
         desc = app.patients.undo(HOST)
-    finally:
-        app.close()
     out(f"Undone: {desc}.")
     return 0

@@ -14,7 +14,7 @@ import datetime as dt
 import sys
 from typing import Any
 
-from services.cli.common import open_app, out, parse_day
+from services.cli.common import opened_app, out, parse_day
 
 
 def register(sub: Any) -> None:
@@ -43,12 +43,9 @@ def _sync(args: argparse.Namespace) -> int:
     if args.estimate:
         return _estimate(vendor, args.patient.strip() if args.patient else None, start, end)
     setup_logging(config.paths().ensure().logs)
-    app = open_app()
-    try:
+    with opened_app() as app:
         run = app.sync.sync_all(vendor=vendor, patient=args.patient.strip() if args.patient else None,
                                 start=start, end=end, trigger="cli")
-    finally:
-        app.close()
     if not run.results:
         out("Nothing to download: no patient has a connected device yet.")
         return 0
@@ -70,11 +67,8 @@ def _estimate(vendor: str | None, patient: str | None, start: dt.date | None, en
     if start is None:
         raise InvalidInput("Give the days to estimate: --start YYYY-MM-DD (and --end, default today).")
     end = end or dt.date.today()
-    app = open_app()
-    try:
+    with opened_app() as app:
         est = estimate_range(app.db, start, end, patient_codes=[patient] if patient else None, vendor=vendor)
-    finally:
-        app.close()
     out(est.describe())
     for v in est.vendors:
         out(f"  {v.vendor}: {v.connections} connection(s), {v.requests:,} requests, "

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from services.actor import HOST, ROLES
-from services.cli.common import open_app, out
+from services.cli.common import opened_app, out
 from services.errors import InvalidInput
 
 
@@ -69,11 +69,8 @@ def _list(args: argparse.Namespace) -> int:
     from db.engine import utcnow
     from services.registration_keys import local_text
 
-    app = open_app()
-    try:
+    with opened_app() as app:
         users = app.accounts.list_users(HOST)
-    finally:
-        app.close()
     if not users:
         out("No accounts yet. The first start of the window creates the administrator, or run: "
             "main.py users add NAME --role admin")
@@ -93,23 +90,17 @@ def _list(args: argparse.Namespace) -> int:
 
 def _add(args: argparse.Namespace) -> int:
     password = read_password(f"Password for {args.username}: ")
-    app = open_app()
-    try:
+    with opened_app() as app:
         info = app.accounts.add_user(args.username, args.role, password, HOST,
                                      must_change_password=args.must_change)
-    finally:
-        app.close()
     out(f"Added {info.username} ({info.role}).")
     return 0
 
 
 def _reset(args: argparse.Namespace) -> int:
     given = read_password(f"Temporary password for {args.username}: ") if args.stdin else None
-    app = open_app()
-    try:
+    with opened_app() as app:
         temp = app.accounts.reset_password(args.username, HOST, new_password=given)
-    finally:
-        app.close()
     if given is None:
         out(temp)
         sys.stderr.write("This temporary password is shown once; the user must choose a new one at sign-in.\n")
@@ -119,31 +110,22 @@ def _reset(args: argparse.Namespace) -> int:
 
 
 def _unlock(args: argparse.Namespace) -> int:
-    app = open_app()
-    try:
+    with opened_app() as app:
         app.accounts.unlock(args.username, HOST)
-    finally:
-        app.close()
     out(f"Unlocked {args.username.strip().lower()}.")
     return 0
 
 
 def _set_role(args: argparse.Namespace) -> int:
-    app = open_app()
-    try:
+    with opened_app() as app:
         app.accounts.set_role(args.username, args.role, HOST)
-    finally:
-        app.close()
     out(f"{args.username.strip().lower()} is now {args.role}.")
     return 0
 
 
 def _set_disabled(args: argparse.Namespace) -> int:
-    app = open_app()
-    try:
+    with opened_app() as app:
         app.accounts.set_disabled(args.username, args.disabled, HOST)
-    finally:
-        app.close()
     out(f"{'Disabled' if args.disabled else 'Enabled'} {args.username.strip().lower()}.")
     return 0
 
@@ -156,10 +138,7 @@ def _remove(args: argparse.Namespace) -> int:
         if input(f"Delete the account {args.username}? [y/N] ").strip().lower() not in ("y", "yes"):
             out("Nothing deleted.")
             return 1
-    app = open_app()
-    try:
+    with opened_app() as app:
         app.accounts.remove_user(args.username, HOST)
-    finally:
-        app.close()
     out(f"Removed {args.username.strip().lower()}.")
     return 0
