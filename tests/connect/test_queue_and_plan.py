@@ -82,10 +82,10 @@ def test_incremental_plan(lapp: Any, srv: SandboxServer) -> None:
     assert lapp.sync.plan(cid) == (dt.date(2026, 11, 24), today)
     lapp.settings.set("lookback_days", 6)
     assert lapp.sync.plan(cid) == (dt.date(2026, 11, 22), today)
-    # Polar: no history before the connection
+    # Polar: no history before the connection (connected at NOON by the app's clock, not the real date)
+    lapp.connections.clock = lambda: NOON
     assert connect(lapp, srv, "I-2", "polar", "greta").ok
-    lapp.sync.clock = lambda: NOON
-    assert lapp.sync.plan(cid_of(lapp, "I-2", "polar"))[0] == dt.datetime.now(dt.UTC).date()
+    assert lapp.sync.plan(cid_of(lapp, "I-2", "polar")) == (NOON.date(), NOON.date())
 
 
 def test_coverage_and_devices(sapp: Any, srv: SandboxServer) -> None:

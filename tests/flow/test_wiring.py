@@ -32,10 +32,10 @@ def data_calls(srv: SandboxServer) -> int:
 def test_attached_flow_runs_the_real_sync_on_start_and_at_the_daily_time(sqlite_app: Any, srv: SandboxServer,
                                                                          stepped: Any, clock: Any) -> None:
     app = _wire(sqlite_app, srv)
+    clock.set(at(2026, 11, 28, 9, 0))
+    app.sync.clock = app.connections.clock = lambda: clock().astimezone(dt.UTC).replace(tzinfo=None)
     assert connect(app, srv, "P-001", "fitbit", "anna").ok
     cid = app.connections.connection_id("P-001", "fitbit")
-    clock.set(at(2026, 11, 28, 9, 0))
-    app.sync.clock = lambda: clock().astimezone(dt.UTC).replace(tzinfo=None)
     digests: list[DigestResult] = []
     sched = app.attach_flow(clock=clock, scheduler=stepped, timezone=TZ)
     assert app.attach_flow() is sched  # once per app
