@@ -4,7 +4,7 @@ excepthook (crash dialog) -> data directories -> rotating log -> QApplication ->
 -> open the facade (may migrate the database; a splash appears if that is slow) -> window -> tray.
 
 `--sandbox` runs against simulated vendors in its own data directory (`<WEARSYNC_HOME>/sandbox`,
-see services/sandbox_mode.py) so demo patients never mix with real ones; the demo days download in
+see services/sandbox/mode.py) so demo patients never mix with real ones; the demo days download in
 the background after the window is shown.
 """
 
@@ -47,7 +47,7 @@ class Started:
 def use_sandbox_home() -> Path:
     """Make this process a sandbox one before anything opens (logs, lock, database): its own data
     directory `<home>/sandbox`, its own SQLite file and callback port, never a production database."""
-    from services.sandbox_mode import prepare_environ
+    from services.sandbox.mode import prepare_environ
 
     env = prepare_environ(os.environ)
     for key in set(os.environ) - set(env):
@@ -60,7 +60,7 @@ def open_facade(sandbox: bool) -> Started:
     """Runs on a worker thread: open (and migrate) the database; in sandbox mode start the simulated
     vendors and connect the demo patients (a second or so; their data downloads later)."""
     if sandbox:
-        from services.sandbox_mode import open_sandbox
+        from services.sandbox.mode import open_sandbox
 
         app = open_sandbox(os.environ).app
     else:

@@ -19,10 +19,10 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from gui.bridge import Bridge
 from services import config
-from services.actor import Actor
-from services.connections import ConnectOutcome
-from services.sync import SyncRunResult
-from services.tunnel import TunnelStatus
+from services.accounts.actor import Actor
+from services.connect.service import ConnectOutcome
+from services.reach.tunnel import TunnelStatus
+from services.sync.service import SyncRunResult
 
 if TYPE_CHECKING:
     from gui.tunnel_controller import TunnelController

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.patients import VENDOR_LABELS
+from services.patients.service import VENDOR_LABELS
 
 
 def vendor_label(vendor: str) -> str:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QPushButton, QWidget
 
 from gui import theme
 from gui.context import PageContext
-from services.grafana import grafana_base_url, open_in_grafana_url
+from services.reach.grafana import grafana_base_url, open_in_grafana_url
 
 if TYPE_CHECKING:
     from services.app import WearSync

@@ -1,5 +1,5 @@
 """The idle lock's Qt side: notice keyboard and mouse activity anywhere in the app, and ask the
-policy (services/idle_lock.py) on a timer whether the window should lock.
+policy (services/accounts/idle_lock.py) on a timer whether the window should lock.
 
 Only the window locks: the scheduler, sync and tray keep running. The clock is injectable so tests
 move time instead of waiting; `check()` is what the timer calls.
@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
 
-from services.idle_lock import IdleLock
+from services.accounts.idle_lock import IdleLock
 
 ACTIVITY = frozenset({
     QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove, QEvent.Type.Wheel,

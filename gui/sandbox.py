@@ -26,7 +26,7 @@ MAIN = Path(__file__).resolve().parents[1] / "main.py"
 
 def download_demo_data(shell: Shell, days: int | None = None) -> None:
     """The demo patients' last days, on a worker; the Patients page refreshes when they are in."""
-    from services.sandbox_mode import DEMO_DAYS, download_demo_days
+    from services.sandbox.mode import DEMO_DAYS, download_demo_days
 
     n = days or DEMO_DAYS
     cancel = threading.Event()

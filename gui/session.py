@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from services.actor import Actor
+from services.accounts.actor import Actor
 
 SIGNED_OUT = Actor("", "", "gui")  # no role: no permission at all
 

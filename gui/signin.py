@@ -52,7 +52,7 @@ from gui.signin_forms import (
     UnlockForm,
 )
 from gui.widgets import label
-from services.actor import Actor
+from services.accounts.actor import Actor
 from services.config import VERSION
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ from PySide6.QtWidgets import QDialog, QFormLayout, QHBoxLayout, QLineEdit, QPus
 from gui.context import PageContext
 from gui.errors import advice_for
 from gui.widgets import button, label, repolish
-from services.accounts import AccountService
-from services.actor import Actor
-from services.passwords import password_problem
+from services.accounts.actor import Actor
+from services.accounts.passwords import password_problem
+from services.accounts.service import AccountService
 
 ROLE_NAMES = {"admin": "Administrator", "coordinator": "Coordinator", "viewer": "Viewer"}
 

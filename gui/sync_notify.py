@@ -17,7 +17,7 @@ from gui.widgets import Banner
 
 if TYPE_CHECKING:
     from gui.shell import Shell
-    from services.scheduler import SchedulerEvent
+    from services.sync.scheduler import SchedulerEvent
 
 ALERT_TITLE = "WearSync: data needs attention"
 

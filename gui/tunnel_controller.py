@@ -1,6 +1,6 @@
 """The one tunnel the window and the tray control, adapted to Qt signals.
 
-Builds a `services.tunnel.TunnelService` with `services.tunnel_setup.build_tunnel` (settings,
+Builds a `services.reach.tunnel.TunnelService` with `services.reach.tunnel_setup.build_tunnel` (settings,
 NGROK_AUTHTOKEN, Grafana protection), on a worker thread (the keyring may block and `start()`
 blocks for seconds). The service reports changes from pyngrok's monitor thread; they reach the UI
 thread through `status_changed`. Health is also polled every few seconds (`start_polling`), off the
@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from gui.bridge import Bridge
-from services.actor import Actor
-from services.tunnel import TunnelService, TunnelStatus
-from services.tunnel_setup import PublicAddress, build_tunnel, follow_tunnel, start_tunnel, stop_tunnel
+from services.accounts.actor import Actor
+from services.reach.tunnel import TunnelService, TunnelStatus
+from services.reach.tunnel_setup import PublicAddress, build_tunnel, follow_tunnel, start_tunnel, stop_tunnel
 
 if TYPE_CHECKING:
     from services.app import WearSync

@@ -12,22 +12,22 @@ from typing import TYPE_CHECKING
 from db.engine import Database
 from db.migrate import upgrade
 from services import config
-from services.accounts import AccountService
-from services.audit import AuditLog
+from services.accounts.audit import AuditLog
+from services.accounts.keys import KeyService
+from services.accounts.service import AccountService
 from services.crypto import TokenCipher
-from services.patients import PatientService
-from services.registration_keys import KeyService
+from services.patients.service import PatientService
 from services.secrets import SecretStore
 from services.settings import Settings
 
 if TYPE_CHECKING:
     import datetime as dt
 
-    from services.alerts import AlertService
-    from services.connections import ConnectionService
-    from services.scheduler import SchedulerEvent, SyncScheduler
-    from services.sync import SyncService
-    from services.tokens import TokenManager
+    from services.alerts.service import AlertService
+    from services.connect.service import ConnectionService
+    from services.connect.tokens import TokenManager
+    from services.sync.scheduler import SchedulerEvent, SyncScheduler
+    from services.sync.service import SyncService
     from services.vendors import VendorRegistry
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class WearSync:
         self.db.dispose()
 
     # Connecting vendor accounts and downloading (issue 3), built on first use so that commands
-    # which need neither stay fast. `environ` may carry the sandbox overlay (services/sandbox_mode.py).
+    # which need neither stay fast. `environ` may carry the sandbox overlay (services/sandbox/mode.py).
     @cached_property
     def vendors(self) -> VendorRegistry:
         from services.vendors import VendorRegistry
@@ -85,25 +85,25 @@ class WearSync:
 
     @cached_property
     def tokens(self) -> TokenManager:
-        from services.tokens import TokenManager
+        from services.connect.tokens import TokenManager
 
         return TokenManager(self.db, self.cipher, self.vendors)
 
     @cached_property
     def connections(self) -> ConnectionService:
-        from services.connections import ConnectionService
+        from services.connect.service import ConnectionService
 
         return ConnectionService(self, self.vendors, self.tokens)
 
     @cached_property
     def sync(self) -> SyncService:
-        from services.sync import SyncService
+        from services.sync.service import SyncService
 
         return SyncService(self, self.vendors, self.tokens)
 
     @cached_property
     def alerts(self) -> AlertService:
-        from services.alerts import attach_alerts
+        from services.alerts.service import attach_alerts
 
         return attach_alerts(self)
 
@@ -120,8 +120,8 @@ class WearSync:
             return self.scheduler
         from apscheduler.schedulers.base import BaseScheduler
 
-        from services.alerts import attach_alerts
-        from services.scheduler import attach_scheduler, local_now
+        from services.alerts.service import attach_alerts
+        from services.sync.scheduler import attach_scheduler, local_now
 
         if clock is not None:
             self.__dict__["alerts"] = attach_alerts(self, clock=clock)

@@ -28,7 +28,7 @@ def run_headless(stop: threading.Event | None = None) -> int:
         signal.signal(signal.SIGTERM, _on_signal)
         signal.signal(signal.SIGINT, _on_signal)
     log.info("WearSync %s running headless on %s", config.VERSION, app.db.safe_url())
-    from services.tunnel_setup import attach_tunnel
+    from services.reach.tunnel_setup import attach_tunnel
 
     attach_tunnel(app)  # honours "Start the tunnel when WearSync starts"
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from services.actor import Actor
+from services.accounts.actor import Actor
 
 if TYPE_CHECKING:
     from services.app import WearSync

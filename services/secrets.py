@@ -223,7 +223,7 @@ class SecretStore:
 
     # -- internals
     def _refuse_in_sandbox(self) -> None:
-        # sandbox mode (services/sandbox_mode.py) shares the OS keyring with the real WearSync:
+        # sandbox mode (services/sandbox/mode.py) shares the OS keyring with the real WearSync:
         # nothing from the demo may ever be written to it
         if self._environ.get("WEARSYNC_SANDBOX") == "1":
             raise InvalidInput("Sandbox mode never stores secrets: the simulated vendors need none. "

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from db.engine import Database
 from db.models import Setting
 from db.upsert import upsert
-from services.actor import Actor
-from services.audit import AuditLog
+from services.accounts.actor import Actor
+from services.accounts.audit import AuditLog
 from services.errors import InvalidInput
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from gui.pages.alerts import AlertsPage
 from gui.pages.base import Page
 from gui.pages.log import LogPage
-from gui.pages.patients import PatientsPage
-from gui.pages.settings import SettingsPage
-from gui.pages.sync import SyncPage
-from gui.pages.tunnel import TunnelPage
-from gui.pages.users import UsersPage
+from gui.pages.patients.page import PatientsPage
+from gui.pages.settings.page import SettingsPage
+from gui.pages.sync.page import SyncPage
+from gui.pages.tunnel.page import TunnelPage
+from gui.pages.users.page import UsersPage
 
 PAGES: list[type[Page]] = [PatientsPage, SyncPage, AlertsPage, TunnelPage, UsersPage, SettingsPage, LogPage]
 

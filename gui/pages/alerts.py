@@ -1,5 +1,5 @@
 """Alerts: who is e-mailed when a device stops syncing or a connection needs re-consent, a test
-e-mail, and what is wrong right now. Mail problems are shown in plain words (services/mail.py)."""
+e-mail, and what is wrong right now. Mail problems are shown in plain words (services/alerts/mail.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QListWidget, QWidget
 from gui.context import PageContext
 from gui.pages.base import Page
 from gui.widgets import Banner, Card, button, label
-from services.alerts import Alert, validate_email
+from services.alerts.service import Alert, validate_email
 from services.errors import WearSyncError
 
 

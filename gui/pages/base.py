@@ -6,7 +6,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gui.context import PageContext
 from gui.widgets import PageHeader
-from services.actor import PERMISSION_LABELS
+from services.accounts.actor import PERMISSION_LABELS
 
 
 class Page(QWidget):

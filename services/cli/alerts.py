@@ -32,7 +32,7 @@ def _list(_args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from services.actor import HOST
+    from services.accounts.actor import HOST
 
     with opened_app() as app:
         out(f"Added {app.alerts.add_recipient(args.email, HOST)}.")
@@ -40,7 +40,7 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    from services.actor import HOST
+    from services.accounts.actor import HOST
 
     with opened_app() as app:
         app.alerts.remove_recipient(args.email, HOST)
@@ -49,7 +49,7 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _import(_args: argparse.Namespace) -> int:
-    from services.actor import HOST
+    from services.accounts.actor import HOST
 
     with opened_app() as app:
         added = app.alerts.import_legacy_list(HOST)
@@ -61,7 +61,7 @@ def _import(_args: argparse.Namespace) -> int:
 
 def _test(args: argparse.Namespace) -> int:
     from services import config
-    from services.alerts import validate_email
+    from services.alerts.service import validate_email
     from services.logging_setup import setup_logging
 
     address = validate_email(args.email)

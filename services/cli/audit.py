@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from services.actor import HOST
+from services.accounts.actor import HOST
 from services.cli.common import opened_app, parse_day
 
 

@@ -49,8 +49,8 @@ def audit_host(action: str, target: str = "", detail: str = "") -> None:
 
     from db.engine import Database
     from services import config
-    from services.actor import HOST
-    from services.audit import AuditLog
+    from services.accounts.actor import HOST
+    from services.accounts.audit import AuditLog
 
     try:
         db = Database(config.database_url())

@@ -26,8 +26,8 @@ def register(sub: Any) -> None:
 
 def _connect(args: argparse.Namespace) -> int:
     from services import config
-    from services.actor import HOST
-    from services.connections import ConnectFailed
+    from services.accounts.actor import HOST
+    from services.connect.service import ConnectFailed
     from services.errors import InvalidInput
     from services.logging_setup import setup_logging
 

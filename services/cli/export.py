@@ -12,7 +12,7 @@ from typing import Any
 
 from services.cli.common import opened_app, parse_day
 
-# the names of services.export.METRICS, spelled out so `--help` does not import the database layer
+# the names of services.data.export.METRICS, spelled out so `--help` does not import the database layer
 METRIC_NAMES = ("heart_rate", "steps", "resting_heart_rate", "sleep", "sleep_stages", "respiratory_rate",
                 "exercises", "snoring", "daily_activity", "body_measures")
 
@@ -30,9 +30,9 @@ def register(sub: Any) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from services import config
-    from services.actor import HOST
+    from services.accounts.actor import HOST
+    from services.data.export import check_metric, export_to_file, record_export, write_csv
     from services.errors import InvalidInput
-    from services.export import check_metric, export_to_file, record_export, write_csv
 
     vendor = config.check_vendor(args.vendor)
     metric = check_metric(args.metric)

@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
 
 
 def _provision(args: argparse.Namespace) -> int:
-    from services.grafana import PASSWORD_ENV, provision
+    from services.reach.grafana import PASSWORD_ENV, provision
 
     result = provision(args.out, push=args.push, embed_password=args.embed_password,
                        mysql_address=args.mysql_address, dashboards_path=args.dashboards_path)
@@ -61,8 +61,8 @@ def _provision(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from services.errors import DatabaseError
-    from services.grafana import reader_connection
-    from services.grafana_check import check_dashboard_queries
+    from services.reach.grafana import reader_connection
+    from services.reach.grafana_check import check_dashboard_queries
 
     results = check_dashboard_queries(reader_connection().url, args.patient, args.days)
     for r in results:
@@ -75,8 +75,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _url(args: argparse.Namespace) -> int:
-    from services.grafana import grafana_base_url, open_in_grafana_url
-    from services.grafana_dashboards import CLINIC_SLUG, CLINIC_UID
+    from services.reach.grafana import grafana_base_url, open_in_grafana_url
+    from services.reach.grafana_dashboards import CLINIC_SLUG, CLINIC_UID
     from services.secrets import SecretStore
 
     base = args.base or grafana_base_url(SecretStore())

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from services.actor import HOST, ROLES
+from services.accounts.actor import HOST, ROLES
 from services.cli.common import opened_app, out
 
 
@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from services.registration_keys import local_text
+    from services.accounts.keys import local_text
 
     with opened_app() as app:
         new = app.keys.generate(HOST, role=args.role, hours=args.hours)
@@ -37,7 +37,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from services.registration_keys import local_text
+    from services.accounts.keys import local_text
 
     with opened_app() as app:
         keys = app.keys.list_keys(HOST, include_spent=not args.active)

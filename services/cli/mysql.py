@@ -58,8 +58,8 @@ def _admin_password() -> str:
 
 def _setup(args: argparse.Namespace) -> int:
     from services import config
-    from services.db_move import move_database
-    from services.mysql_setup import AdminLogin, set_up_mysql, switch_to_mysql
+    from services.reach.db_move import move_database
+    from services.reach.mysql_setup import AdminLogin, set_up_mysql, switch_to_mysql
 
     password = _admin_password()
     if args.admin_url:
@@ -89,7 +89,7 @@ def _setup(args: argparse.Namespace) -> int:
 def _test(args: argparse.Namespace) -> int:
     from services import config
     from services.errors import DatabaseError
-    from services.mysql_setup import check_connection
+    from services.reach.mysql_setup import check_connection
 
     check = check_connection(args.url or config.database_url())
     if not check.ok:
@@ -100,8 +100,8 @@ def _test(args: argparse.Namespace) -> int:
 
 def _move(args: argparse.Namespace) -> int:
     from services import config
-    from services.db_move import move_database
     from services.errors import InvalidInput
+    from services.reach.db_move import move_database
 
     target = config.database_url()
     if target.startswith("sqlite"):
@@ -115,7 +115,7 @@ def _move(args: argparse.Namespace) -> int:
 
 def _use_sqlite(args: argparse.Namespace) -> int:
     from services import config
-    from services.mysql_setup import switch_to_sqlite
+    from services.reach.mysql_setup import switch_to_sqlite
 
     switch_to_sqlite()
     out(f"WearSync uses its built-in database {config.paths().database} from its next start.")

@@ -7,7 +7,7 @@ import csv
 import sys
 from typing import Any
 
-from services.actor import HOST
+from services.accounts.actor import HOST
 from services.cli.common import opened_app, out
 from services.config import VENDORS
 

@@ -60,9 +60,9 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 def _estimate(vendor: str | None, patient: str | None, start: dt.date | None, end: dt.date | None) -> int:
-    from services.backfill_estimate import estimate_range
     from services.errors import InvalidInput
-    from services.quota import format_duration
+    from services.sync.backfill_estimate import estimate_range
+    from services.sync.quota import format_duration
 
     if start is None:
         raise InvalidInput("Give the days to estimate: --start YYYY-MM-DD (and --end, default today).")

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 import platformdirs
 
 from services.errors import WearSyncError
-from services.tunnel import (
+from services.reach.tunnel import (
     TunnelConfigError,
     TunnelService,
     TunnelStatus,

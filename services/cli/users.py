@@ -11,7 +11,7 @@ import getpass
 import sys
 from typing import Any
 
-from services.actor import HOST, ROLES
+from services.accounts.actor import HOST, ROLES
 from services.cli.common import opened_app, out
 from services.errors import InvalidInput
 
@@ -67,7 +67,7 @@ def read_password(prompt: str) -> str:
 
 def _list(args: argparse.Namespace) -> int:
     from db.engine import utcnow
-    from services.registration_keys import local_text
+    from services.accounts.keys import local_text
 
     with opened_app() as app:
         users = app.accounts.list_users(HOST)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 
+from services.connect.oauth.base import Endpoints, OAuth2Implementation, TokenSet
 from services.errors import WearSyncError
-from services.oauth.base import Endpoints, OAuth2Implementation, TokenSet
 
 if TYPE_CHECKING:
     from services.secrets import SecretStore

@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from services.oauth.base import Endpoints, OAuth2Implementation, TokenSet
+from services.connect.oauth.base import Endpoints, OAuth2Implementation, TokenSet
 from services.vendors.base import (
     AccountInfo,
     DataType,

@@ -3,7 +3,7 @@
 - 401: refresh the token once and retry; a second 401 means the consent is gone.
 - 429: wait as the vendor's headers say (Retry-After, Polar RateLimit-Reset), else back off with jitter.
 - 5xx, timeouts, connection resets: a bounded number of retries with exponential backoff and jitter.
-- With a quota limiter (services/quota.py), every request first takes a slot in the vendor's
+- With a quota limiter (services/sync/quota.py), every request first takes a slot in the vendor's
   documented windows, and every answer is fed back to it (429 / Polar RateLimit-* headers become a
   penalty that every worker of the process honours, not just this one).
 - Anything else surfaces as a typed VendorCallError for the sync service to record.
@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 import requests
 
-from services.oauth.base import ConsentRevoked
-from services.quota import DEFAULT_PENALTY_S, QuotaLimiter
+from services.connect.oauth.base import ConsentRevoked
+from services.sync.quota import DEFAULT_PENALTY_S, QuotaLimiter
 from services.vendors.base import AuthExpired, RateLimited, Vendor, VendorUnavailable
 
 log = logging.getLogger(__name__)

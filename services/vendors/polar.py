@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from services.oauth.base import Endpoints, OAuth2Implementation, OAuthError, TokenSet
+from services.connect.oauth.base import Endpoints, OAuth2Implementation, OAuthError, TokenSet
 from services.vendors.base import (
     AccountInfo,
     DataType,

@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from services.oauth.base import Endpoints, OAuth2Implementation, OAuthError, TokenSet
+from services.connect.oauth.base import Endpoints, OAuth2Implementation, OAuthError, TokenSet
 from services.vendors.base import (
     AccountInfo,
     AuthExpired,

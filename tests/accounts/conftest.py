@@ -27,7 +27,7 @@ class FakeClock:
 @pytest.fixture(autouse=True)
 def cheap_hasher(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
     """argon2id still, but with costs that keep a lockout test in milliseconds."""
-    import services.passwords as pw
+    import services.accounts.passwords as pw
 
     hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     monkeypatch.setattr(pw, "HASHER", hasher)

@@ -10,9 +10,9 @@ from sqlalchemy.exc import DBAPIError
 
 from db.engine import utcnow
 from db.models import AuditEntry
-from services.accounts import SignInFailed
-from services.actor import HOST
-from services.audit import AuditTrailReadOnly
+from services.accounts.actor import HOST
+from services.accounts.audit import AuditTrailReadOnly
+from services.accounts.service import SignInFailed
 from tests.accounts.conftest import ADMIN_PASSWORD, USER_PASSWORD
 
 

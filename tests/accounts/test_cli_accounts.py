@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from services.accounts import AccountLocked, SignInFailed
-from services.actor import HOST
+from services.accounts.actor import HOST
+from services.accounts.service import AccountLocked, SignInFailed
 
 CARLA_PW = "seven blue lanterns drift"
 

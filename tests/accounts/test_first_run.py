@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from db.models import RegistrationKey, User
-from services.accounts import SignInFailed
+from services.accounts.service import SignInFailed
 from services.errors import Conflict, InvalidInput
 from tests.accounts.conftest import ADMIN_PASSWORD
 
@@ -22,7 +22,7 @@ def test_fresh_database_has_no_account_and_no_key(app) -> None:
     # the seed's "admin"/"admin" and key "0123456789" must not open anything
     with pytest.raises(SignInFailed):
         app.accounts.authenticate("admin", "admin")
-    from services.registration_keys import KeyRefused
+    from services.accounts.keys import KeyRefused
 
     with pytest.raises(KeyRefused):
         app.accounts.register("0123456789", "someone", "a perfectly fine passphrase")

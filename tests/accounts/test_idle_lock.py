@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.accounts import AccountLocked, SignInFailed
-from services.idle_lock import IdleLock
+from services.accounts.idle_lock import IdleLock
+from services.accounts.service import AccountLocked, SignInFailed
 from tests.accounts.conftest import ADMIN_PASSWORD
 
 

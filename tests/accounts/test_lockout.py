@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 from argon2 import PasswordHasher
 
-from services import passwords
-from services.accounts import AccountDisabled, AccountLocked, SignInFailed
-from services.actor import HOST
-from services.lockout import lock_duration, locked_message
+from services.accounts import passwords
+from services.accounts.actor import HOST
+from services.accounts.lockout import lock_duration, locked_message
+from services.accounts.service import AccountDisabled, AccountLocked, SignInFailed
 from tests.accounts.conftest import ADMIN_PASSWORD, USER_PASSWORD
 
 WRONG_PW = "not the password at all"

@@ -7,10 +7,10 @@ import logging
 import pytest
 from sqlalchemy import inspect, text
 
-from services.accounts import SignInFailed
-from services.actor import HOST
+from services.accounts.actor import HOST
+from services.accounts.keys import normalize_key
+from services.accounts.service import SignInFailed
 from services.logging_setup import setup_logging
-from services.registration_keys import normalize_key
 
 
 def _database_text(app) -> str:

@@ -7,10 +7,10 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from db.models import User
-from services import passwords
-from services.actor import HOST
+from services.accounts import passwords
+from services.accounts.actor import HOST
+from services.accounts.passwords import check_password, common_passwords, password_problem, temporary_password
 from services.errors import InvalidInput
-from services.passwords import check_password, common_passwords, password_problem, temporary_password
 
 
 @pytest.mark.parametrize("password, username, fragment", [

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from db.models import RegistrationKey, User
-from services.actor import Actor
+from services.accounts.actor import Actor
+from services.accounts.keys import KeyRefused, next_local_midnight
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from services.registration_keys import KeyRefused, next_local_midnight
 from tests.accounts.conftest import USER_PASSWORD
 
 

@@ -16,15 +16,15 @@ from typing import Any
 import pytest
 
 from services import secret_admin
-from services.actor import PERMISSION_LABELS, PERMISSIONS, ROLES, Actor
-from services.backfill import BackfillPlan, run_backfill
-from services.backfill_estimate import estimate_range
-from services.database_switch import switch_app_to_sqlite
+from services.accounts.actor import PERMISSION_LABELS, PERMISSIONS, ROLES, Actor
+from services.data.export import export_to_file
 from services.errors import PermissionDenied, WearSyncError
-from services.export import export_to_file
-from services.tunnel import TunnelStatus
-from services.tunnel_setup import start_tunnel, stop_tunnel
-from services.withdrawal import withdraw_patient
+from services.patients.withdrawal import withdraw_patient
+from services.reach.database_switch import switch_app_to_sqlite
+from services.reach.tunnel import TunnelStatus
+from services.reach.tunnel_setup import start_tunnel, stop_tunnel
+from services.sync.backfill import BackfillPlan, run_backfill
+from services.sync.backfill_estimate import estimate_range
 from tests.accounts.conftest import USER_PASSWORD
 
 ISSUE_SETS = {
@@ -35,7 +35,7 @@ ISSUE_SETS = {
 
 
 def _setup(app: Any) -> None:
-    from services.actor import HOST
+    from services.accounts.actor import HOST
 
     app.accounts.add_user("target.user", "coordinator", USER_PASSWORD, HOST)
     app.accounts.add_user("spare.admin", "admin", USER_PASSWORD, HOST)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.actor import Actor
+from services.accounts.actor import Actor
 from services.errors import PermissionDenied
-from services.tunnel_setup import save_options
+from services.reach.tunnel_setup import save_options
 
 ADMIN = Actor("ada.admin", "admin", "gui")
 COORDINATOR = Actor("cora.coord", "coordinator", "gui")
@@ -31,7 +31,7 @@ def test_tunnel_settings_need_the_tunnel_permission(sqlite_app) -> None:
 
 
 def test_grafana_box_stores_as_the_signed_in_person(sqlite_app) -> None:
-    from gui.pages.settings_grafana import save
+    from gui.pages.settings.grafana import save
 
     with pytest.raises(PermissionDenied):
         save(sqlite_app, "http://localhost:3000", "glsa_invented", COORDINATOR)

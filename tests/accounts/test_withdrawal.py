@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from db.engine import utcnow
 from db.models import Connection, Device, EnrolmentLink, HeartRateSample, Patient
-from services.actor import HOST, Actor
+from services.accounts.actor import HOST, Actor
 from services.errors import NotFound, PermissionDenied, WearSyncError
-from services.withdrawal import WithdrawalIncomplete, withdraw_patient
+from services.patients.withdrawal import WithdrawalIncomplete, withdraw_patient
 
 
 class FakeRevoke:

@@ -18,8 +18,8 @@ import pytest
 import requests
 from sqlalchemy import func, select, text
 
-from services.actor import HOST
-from services.callback_server import Page
+from services.accounts.actor import HOST
+from services.connect.callback_server import Page
 from services.sandbox import SandboxServer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,10 +10,10 @@ import requests
 from sqlalchemy import select, update
 
 from db.models import Connection, OAuthState
-from services.actor import HOST, Actor
-from services.connections import ConnectTimeout
+from services.accounts.actor import HOST, Actor
+from services.connect.oauth.states import state_hash
+from services.connect.service import ConnectTimeout
 from services.errors import MissingSecret, PermissionDenied
-from services.oauth.states import state_hash
 from services.sandbox import SandboxServer
 from services.vendors.fitbit import ACTIVITY, METRICS, SETTINGS, SLEEP
 
@@ -202,7 +202,7 @@ def test_callback_listener_pages_and_busy_port(lapp: Any, srv: SandboxServer) ->
         again = requests.get(redirect, timeout=10)  # replayed: refused, friendly
         assert again.status_code == 400 and "already been used" in again.text
         assert requests.get(listener.url + "/nope", timeout=5).status_code == 404
-        from services.callback_server import CallbackServer, PortInUse
+        from services.connect.callback_server import CallbackServer, PortInUse
 
         with pytest.raises(PortInUse, match="WEARSYNC_CALLBACK_PORT"):
             CallbackServer(lapp.connections, listener.port).start()

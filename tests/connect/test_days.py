@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.export import write_csv
+from services.data.export import write_csv
 from services.sandbox import SandboxServer
 from services.sandbox.model import day_data, sleeps_ending_on, withings_night
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from db.models import Connection, Coverage, Device, DeviceSync, SyncRun
-from services.actor import HOST
+from services.accounts.actor import HOST
 from services.sandbox import SandboxServer
 
 from .conftest import connect

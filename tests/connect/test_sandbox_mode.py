@@ -8,8 +8,8 @@ from pathlib import Path
 
 import requests
 
-from services.actor import HOST
-from services.sandbox_mode import DEMO_PATIENTS, download_demo_days, open_sandbox
+from services.accounts.actor import HOST
+from services.sandbox.mode import DEMO_PATIENTS, download_demo_days, open_sandbox
 from tests.support.keyrings import MemoryKeyring
 
 from .conftest import TODAY, free_port

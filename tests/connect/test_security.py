@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from db.models import Connection
-from services.actor import HOST
+from services.accounts.actor import HOST
 from services.app import WearSync
 from services.crypto import TokenKeyLost
 from services.logging_setup import setup_logging

@@ -12,7 +12,7 @@ import requests
 from sqlalchemy import delete, select
 
 from db.models import MEASUREMENT_TABLES, Connection, Coverage, SyncRun
-from services.oauth.base import TokenSet
+from services.connect.oauth.base import TokenSet
 from services.sandbox import SandboxServer
 from services.vendors.base import AuthExpired, RateLimited, ScopeDenied, VendorRejected, VendorUnavailable
 from services.vendors.polar import Polar

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from db.models import Connection, HeartRateSample, Patient, SleepSession
-from services.actor import HOST
-from services.withdrawal import vendor_revoke, withdraw_patient
+from services.accounts.actor import HOST
+from services.patients.withdrawal import vendor_revoke, withdraw_patient
 from tests.connect.conftest import TODAY, connect, count
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from db.models import HeartRateSample, Patient
 from db.upsert import upsert
-from services.actor import HOST, Actor
+from services.accounts.actor import HOST, Actor
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 

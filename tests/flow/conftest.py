@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from db.models import Connection, Coverage, Device, Patient
 from db.upsert import upsert
-from services.actor import HOST
+from services.accounts.actor import HOST
 from tests.support.stepped_scheduler import FakeClock, SteppedScheduler, frozen_apscheduler
 
 TZ = ZoneInfo("Europe/Berlin")

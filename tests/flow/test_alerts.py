@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import func, select
 
 from db.models import AlertSent
-from services.actor import HOST, Actor
-from services.alerts import AlertService, attach_alerts
+from services.accounts.actor import HOST, Actor
+from services.alerts.mail import Mailer
+from services.alerts.service import AlertService, attach_alerts
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from services.mail import Mailer
-from services.scheduler import attach_scheduler
 from services.secrets import SecretStore
+from services.sync.scheduler import attach_scheduler
 from tests.flow.conftest import FakeSync, add_connection, add_device, at, write_coverage
 from tests.flow.test_mail import PASSWORD, SENDER, closed_port, env_for
 from tests.support.smtp_server import SmtpTestServer

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.actor import HOST
-from services.catchup import group_by_days, missing_days
+from services.accounts.actor import HOST
+from services.sync.catchup import group_by_days, missing_days
 from tests.flow.conftest import add_connection, days, write_coverage
 
 D = dt.date

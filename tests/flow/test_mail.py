@@ -8,8 +8,8 @@ import ssl
 
 import pytest
 
+from services.alerts.mail import Mailer, MailError, SmtpConfig, register_checker
 from services.errors import InvalidInput, MissingSecret
-from services.mail import Mailer, MailError, SmtpConfig, register_checker
 from services.secrets import SecretStore
 from tests.support.smtp_server import SmtpTestServer, self_signed_cert, server_tls_context
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.progress import ProgressTracker
+from services.sync.progress import ProgressTracker
 
 
 class Clock:

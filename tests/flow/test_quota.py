@@ -7,10 +7,10 @@ import threading
 
 import pytest
 
-from services.actor import HOST
-from services.backfill_estimate import estimate_range
+from services.accounts.actor import HOST
 from services.errors import InvalidInput
-from services.quota import (
+from services.sync.backfill_estimate import estimate_range
+from services.sync.quota import (
     QuotaLimiter,
     estimate_backfill,
     format_duration,

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from services.alerts import DigestResult
+from services.alerts.service import DigestResult
 from services.errors import InvalidInput
-from services.scheduler import JOB_DAILY, SchedulerEvent, SyncScheduler, attach_scheduler
+from services.sync.scheduler import JOB_DAILY, SchedulerEvent, SyncScheduler, attach_scheduler
 from tests.flow.conftest import TZ, FakeSync, add_connection, at, days, write_coverage
 
 D = dt.date

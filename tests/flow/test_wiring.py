@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from db.models import Coverage, SyncRun
-from services.alerts import DigestResult
+from services.alerts.service import DigestResult
 from services.sandbox import SandboxServer
 from tests.connect.conftest import TODAY, _wire, connect
 from tests.flow.conftest import TZ, at

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from db.engine import Database
-from services.mysql_setup import AdminLogin, MySQLSetupResult, set_up_mysql
+from services.reach.mysql_setup import AdminLogin, MySQLSetupResult, set_up_mysql
 from services.secrets import SecretStore
 from tests.conftest import MYSQL_ADMIN_URL, REQUIRE_MARIADB, mariadb_reason
 from tests.support.keyrings import MemoryKeyring

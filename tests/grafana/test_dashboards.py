@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from services.grafana_dashboards import DATASOURCE, PATIENT_UID, SCHEMA_VERSION, dashboards
+from services.reach.grafana_dashboards import DATASOURCE, PATIENT_UID, SCHEMA_VERSION, dashboards
 
 PANEL_TYPES = {"timeseries", "table", "stat", "state-timeline", "barchart", "text"}
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from services.grafana_macros import expand_macros
+from services.reach.grafana_macros import expand_macros
 
 FROM = dt.datetime(2017, 5, 10, 10, 6, 23, tzinfo=dt.UTC)  # 1494410783
 TO = dt.datetime(2017, 5, 11, 10, 6, 23, tzinfo=dt.UTC)  # 1494497183

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from services.grafana_dashboards import PATIENT_VARIABLE_SQL, STAGE_COLOURS, dashboards
-from services.grafana_macros import expand_macros
+from services.reach.grafana_dashboards import PATIENT_VARIABLE_SQL, STAGE_COLOURS, dashboards
+from services.reach.grafana_macros import expand_macros
 from tests.grafana.conftest import GrafanaDb
 
 NUMBER = (int, float, decimal.Decimal)
@@ -143,7 +143,7 @@ def test_time_filter_follows_the_dashboard_range(grafana_db: GrafanaDb) -> None:
 
 @pytest.mark.mariadb
 def test_check_dashboard_queries_reports_every_query_ok(grafana_db: GrafanaDb) -> None:
-    from services.grafana_check import check_dashboard_queries
+    from services.reach.grafana_check import check_dashboard_queries
 
     results = check_dashboard_queries(grafana_db.setup.reader_url, "P002", now=grafana_db.population.now)
     assert len(results) == sum(len(p["targets"]) for d in dashboards().values() for p in d["panels"])

@@ -14,7 +14,7 @@ import yaml
 
 from services import config
 from services.errors import InvalidInput, MissingSecret
-from services.grafana import (
+from services.reach.grafana import (
     GrafanaError,
     ReaderConnection,
     grafana_base_url,
@@ -24,7 +24,7 @@ from services.grafana import (
     reader_connection,
     write_provisioning,
 )
-from services.grafana_dashboards import DATASOURCE_UID, PATIENT_UID
+from services.reach.grafana_dashboards import DATASOURCE_UID, PATIENT_UID
 from services.secrets import SecretStore
 from tests.fakes.fake_grafana import FakeGrafana
 

@@ -15,7 +15,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from gui.dialogs import Dialogs
-from services.actor import Actor
+from services.accounts.actor import Actor
 
 ADMIN_PASSWORD = "amber falcon quietly sings"
 USER_PASSWORD = "seven blue lanterns drift"
@@ -24,7 +24,7 @@ USER_PASSWORD = "seven blue lanterns drift"
 @pytest.fixture(autouse=True)
 def cheap_hasher(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
     """argon2id still, with costs that keep sign-in tests in milliseconds."""
-    import services.passwords as pw
+    import services.accounts.passwords as pw
 
     hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     monkeypatch.setattr(pw, "HASHER", hasher)

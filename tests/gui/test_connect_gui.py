@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from sqlalchemy import select
 
 from db.models import Connection
-from services.actor import HOST, Actor
+from services.accounts.actor import HOST, Actor
 from services.sandbox import SandboxServer
 from services.vendors.fitbit import ACTIVITY, SETTINGS, SLEEP
 from tests.gui.conftest import wait_idle
@@ -67,7 +67,7 @@ def wait_idle_patients(shell) -> None:  # type: ignore[no-untyped-def]
 
 
 def status(page, code: str, vendor: str) -> str | None:  # type: ignore[no-untyped-def]
-    from gui.pages.patients import STATUS_ROLE
+    from gui.pages.patients.page import STATUS_ROLE
     from services.config import VENDORS
 
     for row, p in enumerate(page.model.rows):
@@ -211,7 +211,7 @@ def test_enrolment_link_dialog_shows_url_qr_expiry_and_the_tunnel_warning(qtbot,
 
 
 def test_enrolment_link_through_the_tunnel_has_no_warning(qtbot, shell) -> None:
-    from services.tunnel import TunnelStatus
+    from services.reach.tunnel import TunnelStatus
 
     page = shell.window.pages["patients"]
     shell.ctx.tunnel._on_status(TunnelStatus("up", "https://clinic-demo.ngrok-free.app", None, "up"))

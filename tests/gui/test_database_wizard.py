@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from PySide6.QtCore import Qt
 
-from services.actor import HOST
+from services.accounts.actor import HOST
 from tests.conftest import MYSQL_ADMIN_URL, REQUIRE_MARIADB, mariadb_reason
 from tests.gui.conftest import wait_idle
 from tests.gui.shells import home_shell  # noqa: F401 - fixture
@@ -133,8 +133,8 @@ def test_wizard_moves_a_populated_database_switches_and_restarts(qtbot, home_she
 
 
 def test_after_the_switch_test_dashboards_runs_every_panel_as_the_reader(qtbot, home_shell, names) -> None:  # noqa: F811
-    from services.database_switch import set_up, switch_app_to_mysql
-    from services.mysql_setup import AdminLogin
+    from services.reach.database_switch import set_up, switch_app_to_mysql
+    from services.reach.mysql_setup import AdminLogin
 
     app = populated_app()
     result = set_up(app, HOST, AdminLogin(), database=names.database, writer_user=names.writer,
@@ -166,8 +166,8 @@ def test_wrong_admin_password_says_so_and_changes_nothing(qtbot, home_shell, nam
 
 
 def test_target_with_data_asks_before_replacing_and_no_keeps_everything(qtbot, home_shell, names) -> None:  # noqa: F811
-    from services.database_switch import set_up
-    from services.mysql_setup import AdminLogin
+    from services.reach.database_switch import set_up
+    from services.reach.mysql_setup import AdminLogin
 
     app = populated_app()
     result = set_up(app, HOST, AdminLogin(), database=names.database, writer_user=names.writer,
@@ -197,8 +197,8 @@ def test_target_with_data_asks_before_replacing_and_no_keeps_everything(qtbot, h
 
 
 def test_test_connection_and_switch_back_to_the_builtin_database(qtbot, home_shell, names) -> None:  # noqa: F811
-    from services.database_switch import set_up, switch_app_to_mysql
-    from services.mysql_setup import AdminLogin
+    from services.reach.database_switch import set_up, switch_app_to_mysql
+    from services.reach.mysql_setup import AdminLogin
 
     app = populated_app()
     result = set_up(app, HOST, AdminLogin(), database=names.database, writer_user=names.writer,
@@ -229,7 +229,7 @@ def test_test_connection_and_switch_back_to_the_builtin_database(qtbot, home_she
 
 
 def test_wizard_is_for_admins_only(qtbot, make_shell) -> None:
-    from services.actor import Actor
+    from services.accounts.actor import Actor
 
     shell = make_shell(actor=Actor("cora", "coordinator", "gui"))
     page = shell.window.show_page("settings")

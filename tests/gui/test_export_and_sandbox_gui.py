@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFrame, QLabel
 
 from db.models import Connection, HeartRateSample, Patient
 from db.upsert import upsert
-from services.actor import HOST
+from services.accounts.actor import HOST
 from tests.gui.conftest import FakeDialogs, wait_idle
 
 pytestmark = pytest.mark.gui
@@ -104,7 +104,7 @@ def test_export_into_a_missing_folder_says_so(qtbot, make_shell, sqlite_app, tmp
 # -- sandbox mode -----------------------------------------------------------------------------------
 @pytest.fixture
 def sandbox_session(monkeypatch):  # type: ignore[no-untyped-def]
-    from services.sandbox_mode import open_sandbox
+    from services.sandbox.mode import open_sandbox
 
     session = open_sandbox(dict(os.environ), today=dt.date(2026, 11, 28))
     yield session
@@ -113,7 +113,7 @@ def sandbox_session(monkeypatch):  # type: ignore[no-untyped-def]
 
 def test_sandbox_window_opens_with_demo_patients_connected(qtbot, sandbox_session) -> None:
     from gui.shell import Shell
-    from services.sandbox_mode import DEMO_PATIENTS
+    from services.sandbox.mode import DEMO_PATIENTS
 
     shell = Shell(sandbox_session.app, tray_available=False, sandbox=True, dialogs=FakeDialogs(),
                   quit_fn=lambda: None)
@@ -153,7 +153,7 @@ def test_try_with_sandbox_vendors_starts_a_second_wearsync(qtbot, make_shell) ->
 def test_the_sandbox_process_has_its_own_single_instance_lock(tmp_path) -> None:
     from gui.single_instance import server_name
     from services import config
-    from services.sandbox_mode import prepare_environ
+    from services.sandbox.mode import prepare_environ
 
     real = {"WEARSYNC_HOME": str(tmp_path / "real")}
     sandbox = prepare_environ(real)

@@ -8,9 +8,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from gui.grafana_open import OpenInGrafanaButton
-from services.actor import HOST
-from services.grafana import open_in_grafana_url
-from services.tunnel import TunnelStatus
+from services.accounts.actor import HOST
+from services.reach.grafana import open_in_grafana_url
+from services.reach.tunnel import TunnelStatus
 from tests.fakes.fake_grafana import FakeGrafana
 from tests.gui.conftest import wait_idle
 
@@ -106,7 +106,7 @@ def show_patient(qtbot, shell, code: str):  # type: ignore[no-untyped-def]
     page = shell.window.show_page("patients")
     page.shown()  # the list (and its detail panel) appear once it holds a patient
     wait_idle(qtbot, shell)
-    from gui.pages.patient_detail import PatientDetail
+    from gui.pages.patients.detail import PatientDetail
 
     panel = page.findChild(PatientDetail)
     panel.show_patient(info)

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from services.actor import Actor
+from services.accounts.actor import Actor
 from tests.gui.conftest import ADMIN_PASSWORD, USER_PASSWORD, wait_idle
 
 pytestmark = pytest.mark.gui

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from services.actor import HOST, Actor
+from services.accounts.actor import HOST, Actor
 from tests.gui.conftest import wait_idle
 
 pytestmark = pytest.mark.gui

@@ -2,7 +2,7 @@
 window enables only what the role may do, and the service refuses the rest when asked directly
 (the GUI is a convenience, the service is the guard).
 
-The expectations are written out here, not derived from services/actor.py, so a change to the
+The expectations are written out here, not derived from services/accounts/actor.py, so a change to the
 permission table has to be made on purpose in both places.
 """
 
@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from services import secret_admin
-from services.actor import HOST, Actor
+from services.accounts.actor import HOST, Actor
 from services.errors import PermissionDenied, WearSyncError
-from services.tunnel import TunnelStatus
-from services.tunnel_setup import start_tunnel
-from services.withdrawal import withdraw_patient
+from services.patients.withdrawal import withdraw_patient
+from services.reach.tunnel import TunnelStatus
+from services.reach.tunnel_setup import start_tunnel
 from tests.gui.conftest import USER_PASSWORD, wait_idle
 
 pytestmark = pytest.mark.gui

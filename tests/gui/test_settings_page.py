@@ -85,7 +85,7 @@ def test_locked_keyring_shows_banner(qtbot, make_shell, monkeypatch) -> None:
 
 
 def test_viewer_cannot_touch_secrets_or_settings(qtbot, make_shell) -> None:
-    from services.actor import Actor
+    from services.accounts.actor import Actor
 
     shell = make_shell(actor=Actor("vera", "viewer", "gui"))
     page = open_settings(qtbot, shell)

@@ -78,7 +78,7 @@ def test_tray_menu_open_and_quit(qtbot, make_shell) -> None:
 
 
 def test_tray_update_now_runs_the_sync_services_update_now(qtbot, make_shell) -> None:
-    from services.actor import Actor
+    from services.accounts.actor import Actor
 
     viewer = make_shell(tray=True, actor=Actor("val.viewer", "viewer", "gui"))
     viewer.tray.build_menu()

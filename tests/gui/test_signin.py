@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from db.engine import utcnow
-from services.actor import Actor
+from services.accounts.actor import Actor
 from tests.accounts.conftest import FakeClock
 from tests.gui.conftest import ADMIN_PASSWORD, USER_PASSWORD, wait_idle
 

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 
-from gui.pages.sync import STATUS_ROLE
-from gui.pages.sync_strip import CELLS_ROLE
-from services.alerts import Alert, DigestResult
-from services.progress import ProgressTracker
+from gui.pages.sync.page import STATUS_ROLE
+from gui.pages.sync.strip import CELLS_ROLE
+from services.alerts.service import Alert, DigestResult
 from services.sandbox import SandboxServer
-from services.scheduler import SchedulerEvent
+from services.sync.progress import ProgressTracker
+from services.sync.scheduler import SchedulerEvent
 from tests.connect.conftest import TODAY, _wire, connect
 from tests.flow.conftest import add_connection, add_device, days, write_coverage
 from tests.gui.conftest import wait_idle
@@ -109,7 +109,7 @@ def test_run_history_and_daily_time(qtbot: Any, make_shell: Any, sqlite_app: Any
 
 
 class SteppedBackfill:
-    """Stands in for services.backfill.run_backfill: one unit of progress each time the test says so."""
+    """Stands in for services.sync.backfill.run_backfill: one unit of progress each time the test says so."""
 
     def __init__(self, total: int = 4) -> None:
         self.total = total
@@ -133,7 +133,7 @@ class SteppedBackfill:
 
 def test_backfill_dialog_validates_estimates_first_progresses_and_cancels(qtbot: Any, make_shell: Any,
                                                                          sqlite_app: Any) -> None:
-    from gui.dialogs_backfill import BackfillDialog, qdate
+    from gui.pages.sync.backfill_dialog import BackfillDialog, qdate
 
     add_connection(sqlite_app, "P-001", "fitbit")
     add_connection(sqlite_app, "P-002", "withings")

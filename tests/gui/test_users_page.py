@@ -11,7 +11,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel
 
 from db.engine import utcnow
-from services.actor import Actor
+from services.accounts.actor import Actor
 from tests.gui.conftest import ADMIN_PASSWORD, USER_PASSWORD, wait_idle
 
 pytestmark = pytest.mark.gui
@@ -145,7 +145,7 @@ def test_generated_key_is_shown_once_and_can_be_revoked(qtbot, make_shell, sqlit
     wait_idle(qtbot, shell)
     assert page.keys.table.item(0, 2).data(257) == "key_revoked"
     assert not page.keys.revoke_button.isEnabled()
-    from services.registration_keys import KeyRefused
+    from services.accounts.keys import KeyRefused
 
     with pytest.raises(KeyRefused):
         sqlite_app.accounts.register(key, "late.comer", USER_PASSWORD)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from db.models import Connection, HeartRateSample, Patient
-from services.actor import HOST, Actor
+from services.accounts.actor import HOST, Actor
 from services.errors import WearSyncError
 from tests.gui.conftest import wait_idle
 

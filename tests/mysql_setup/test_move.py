@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from db.engine import Database
 from db.migrate import upgrade
 from db.models import HeartRateSample, Patient
-from services.db_move import MoveFailed, MoveProgress, fingerprint, move_database, tables_in_order
 from services.errors import Conflict
+from services.reach.db_move import MoveFailed, MoveProgress, fingerprint, move_database, tables_in_order
 from tests.support.wearsync_data import populate
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from services.errors import InvalidInput
-from services.mysql_setup import (
+from services.reach.mysql_setup import (
     AdminLogin,
     MySQLSetupError,
     MySQLSetupResult,

@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from services import config
-from services.actor import HOST
+from services.accounts.actor import HOST
 from services.app import WearSync
 from services.errors import InvalidInput, MissingSecret
-from services.mysql_setup import (
+from services.reach.mysql_setup import (
     AdminLogin,
     MySQLSetupError,
     configured_database,

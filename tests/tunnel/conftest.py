@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from services.tunnel import TunnelService, TunnelStatus
+from services.reach.tunnel import TunnelService, TunnelStatus
 
 FAKE_NGROK = Path(__file__).resolve().parents[1] / "fakes" / "fake_ngrok.py"
 TOKEN = "2fAkEtOkEn_1234567890abcdefghijk"  # shaped like an ngrok authtoken

@@ -12,7 +12,7 @@ import pytest
 from pyngrok import conf, installer
 
 from services.errors import WearSyncError
-from services.tunnel import (
+from services.reach.tunnel import (
     NOT_INSTALLED_MESSAGE,
     NgrokAuthtokenMissingError,
     NgrokAuthtokenRejectedError,
@@ -278,7 +278,7 @@ def test_services_never_import_qt() -> None:
     import sys
 
     code = (
-        "import sys, services.tunnel, services.cli.tunnel; "
+        "import sys, services.reach.tunnel, services.cli.tunnel; "
         "sys.exit(any(m.startswith(('PySide6', 'PyQt')) for m in sys.modules))"
     )
     root = Path(__file__).resolve().parents[2]

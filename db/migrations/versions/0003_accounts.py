@@ -4,7 +4,7 @@ No table changes: users and registration_keys from 0001 already hold what accoun
 
 On MariaDB/MySQL, CREATE TRIGGER needs the TRIGGER privilege (and, with binary logging on, SUPER
 or log_bin_trust_function_creators). Where the account lacks it, the upgrade logs a warning and
-carries on: the app's own ORM guard (services/audit.py) still refuses edits, and the admin can
+carries on: the app's own ORM guard (services/accounts/audit.py) still refuses edits, and the admin can
 add the triggers later with the statements below.
 
 Revision ID: 0003_accounts
@@ -30,7 +30,7 @@ def _create_sql(dialect: str, name: str, event: str) -> str:
         return (f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE {event} ON audit_log "
                 f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END")
     if event == "DELETE":
-        # Replacing a whole database (services/db_move.py, overwrite confirmed by an admin) is the
+        # Replacing a whole database (services/reach/db_move.py, overwrite confirmed by an admin) is the
         # one sanctioned bulk delete; it marks its own session and keeps a backup first.
         return (f"CREATE TRIGGER {name} BEFORE {event} ON audit_log FOR EACH ROW BEGIN "
                 f"IF @wearsync_replacing_database IS NULL THEN "

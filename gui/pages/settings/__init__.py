@@ -1,0 +1,1 @@
+"""The Settings page and its boxes (general, secrets, database with the MySQL wizard, Grafana, sandbox)."""

@@ -1,0 +1,1 @@
+"""The Sync page, its coverage strip and the Backfill dialog."""

@@ -1,0 +1,1 @@
+"""The Tunnel page and its settings."""

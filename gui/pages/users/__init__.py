@@ -1,0 +1,1 @@
+"""Keys & Users: accounts, registration keys, the audit trail."""

@@ -1,0 +1,1 @@
+"""Alerts: the e-mail digest and the mail transport."""

@@ -1,0 +1,343 @@
+"""Alerts: who gets them, what is wrong, and one e-mail digest per run.
+
+What is wrong (checked after each download pass):
+- a device not synced to its vendor for `alert_after_days` days — only where the vendor reports a
+  device sync time, and only the device in use (not retired, most recently seen), so a patient
+  who swapped watches is not reported for the old one;
+- a connection that needs the patient's consent again;
+- downloads that failed in the last day.
+The digest holds only alerts not already e-mailed today (AlertSent); everything wrong is also
+returned, for the tray notification and the status view. A mail failure is reported, never raised:
+it must not break the sync. Patients appear by their study code only; no tokens, no health data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from db.engine import Database
+from db.models import AlertRecipient, AlertSent, Connection, Coverage, Device, Patient
+from db.upsert import upsert
+from services.accounts.actor import Actor
+from services.accounts.audit import AuditLog
+from services.alerts.mail import Mailer, register_checker
+from services.errors import Conflict, InvalidInput, NotFound, WearSyncError
+from services.logging_setup import redact
+from services.secrets import SecretStore
+from services.settings import Settings
+
+if TYPE_CHECKING:
+    from services.app import WearSync
+
+log = logging.getLogger(__name__)
+
+DEVICE_NOT_SYNCED = "device_not_synced"
+NEEDS_RECONSENT = "needs_reconsent"
+DOWNLOAD_FAILED = "download_failed"
+KIND_ORDER = (DEVICE_NOT_SYNCED, NEEDS_RECONSENT, DOWNLOAD_FAILED)
+VENDOR_LABELS = {"fitbit": "Fitbit", "withings": "Withings", "polar": "Polar"}
+FAILED_WITHIN = dt.timedelta(hours=24)
+
+Clock = Callable[[], dt.datetime]
+
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+
+
+def validate_email(raw: object) -> str:
+    """The address as stored (trimmed, lower case) or InvalidInput saying how to write it."""
+    text = raw.strip() if isinstance(raw, str) else ""
+    if not text:
+        raise InvalidInput("Enter an e-mail address, for example coordinator@clinic.org.")
+    if len(text) > 254 or not _EMAIL.match(text) or ".." in text:
+        raise InvalidInput(f"{text[:80]!r} is not an e-mail address; write it like coordinator@clinic.org.")
+    return text.lower()
+
+
+def _local_now(clock: Clock) -> dt.datetime:
+    now = clock()
+    return now if now.tzinfo is not None else now.astimezone()
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str  # device_not_synced | needs_reconsent | download_failed
+    patient_code: str
+    vendor: str
+    subject_key: str  # what the alert is about, for "already sent today"
+    message: str  # one plain line for the digest and the tray
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    alerts: tuple[Alert, ...]  # everything wrong now
+    new: tuple[Alert, ...]  # not e-mailed yet today: what the digest holds
+    recipients: tuple[str, ...] = ()
+    subject: str | None = None
+    body: str | None = None
+    sent: bool = False
+    error: str | None = None  # why the digest was not sent, in plain words
+
+    def summary(self) -> str:
+        if not self.alerts:
+            return "Everything is in order."
+        counts: dict[str, int] = defaultdict(int)
+        for a in self.alerts:
+            counts[a.kind] += 1
+        text = _count_phrase(counts) + "."
+        if self.error:
+            text += f" The alert e-mail was not sent: {self.error}"
+        return text
+
+
+def _count_phrase(counts: dict[str, int]) -> str:
+    words = {
+        DEVICE_NOT_SYNCED: ("device not synced", "devices not synced"),
+        NEEDS_RECONSENT: ("connection needs re-consent", "connections need re-consent"),
+        DOWNLOAD_FAILED: ("failed download", "failed downloads"),
+    }
+    parts = [f"{counts[k]} {words[k][counts[k] != 1]}" for k in KIND_ORDER if counts.get(k)]
+    return ", ".join(parts)
+
+
+class AlertService:
+    def __init__(self, db: Database, secrets: SecretStore, settings: Settings, mailer: Mailer,
+                 audit: AuditLog, clock: Clock) -> None:
+        self._db = db
+        self._secrets = secrets
+        self._settings = settings
+        self.mailer = mailer
+        self._audit = audit
+        self._clock = clock
+
+    # ------------------------------------------------------------------ recipients
+    def recipients(self) -> list[str]:
+        with self._db.session() as s:
+            return list(s.scalars(select(AlertRecipient.email).order_by(AlertRecipient.email)))
+
+    def add_recipient(self, email: str, actor: Actor) -> str:
+        actor.require("settings")
+        address = validate_email(email)
+        with self._db.session() as s:
+            if s.scalar(select(AlertRecipient.id).where(AlertRecipient.email == address)) is not None:
+                raise Conflict(f"{address} already receives the alerts.")
+            s.add(AlertRecipient(email=address, added_at=self._utcnow()))
+        self._audit.record(actor, "alerts.recipient_add", address)
+        return address
+
+    def remove_recipient(self, email: str, actor: Actor) -> None:
+        actor.require("settings")
+        address = email.strip().lower()
+        with self._db.session() as s:
+            row = s.scalar(select(AlertRecipient).where(AlertRecipient.email == address))
+            if row is not None:
+                s.delete(row)
+        if row is None:
+            raise NotFound(f"{address} is not on the alert list.")
+        self._audit.record(actor, "alerts.recipient_remove", address)
+
+    def import_legacy_list(self, actor: Actor, raw: str | None = None) -> list[str]:
+        """Add the seed's EMAIL_LIST (a JSON list, '["a@x.org", "b@x.org"]'); returns the new ones.
+
+        Any invalid entry: nothing is added and the message names it.
+        """
+        actor.require("settings")
+        text = raw if raw is not None else (self._secrets.get("EMAIL_LIST") or "")
+        addresses = [validate_email(a) for a in parse_email_list(text)]
+        have = set(self.recipients())
+        added = []
+        for address in dict.fromkeys(addresses):
+            if address not in have:
+                with self._db.session() as s:
+                    s.add(AlertRecipient(email=address, added_at=self._utcnow()))
+                added.append(address)
+        if added:
+            self._audit.record(actor, "alerts.recipient_import", f"{len(added)} address(es)")
+        return added
+
+    def send_test_email(self, to: str) -> str:
+        return self.mailer.send_test_email(to)
+
+    # ------------------------------------------------------------------ what is wrong
+    def collect(self) -> list[Alert]:
+        now_local = _local_now(self._clock)
+        now = now_local.astimezone(dt.UTC).replace(tzinfo=None)
+        after_days = int(self._settings.get("alert_after_days"))
+        out: list[Alert] = []
+        with self._db.session() as s:
+            conns = s.execute(
+                select(Connection, Patient.code).join(Patient, Patient.id == Connection.patient_id)
+                .where(Patient.deleted_at.is_(None)).order_by(Patient.code, Connection.vendor)
+            ).tuples().all()
+            devices = s.scalars(select(Device).where(Device.retired_at.is_(None))).all()
+            failed = s.execute(
+                select(Coverage.connection_id, Coverage.local_date, Coverage.error)
+                .where(Coverage.status == "failed", Coverage.last_attempt_at >= now - FAILED_WITHIN)
+                .order_by(Coverage.local_date)
+            ).tuples().all()
+        in_use: dict[tuple[int, str], Device] = {}
+        for d in devices:
+            key = (d.patient_id, d.vendor)
+            current = in_use.get(key)
+            if current is None or (d.last_seen_utc, d.id) > (current.last_seen_utc, current.id):
+                in_use[key] = d
+        failed_by_conn: dict[int, list[tuple[dt.date, str | None]]] = defaultdict(list)
+        for conn_id, day, error in failed:
+            failed_by_conn[conn_id].append((day, error))
+
+        for conn, code in conns:
+            label = VENDOR_LABELS.get(conn.vendor, conn.vendor)
+            who = f"{code}, {label}"
+            if conn.status == "needs_reconsent":
+                out.append(Alert(NEEDS_RECONSENT, code, conn.vendor, f"conn:{conn.id}",
+                                 f"{who}: access has been withdrawn or has expired. Reconnect the patient "
+                                 f"(Patients → {code} → Reconnect); nothing is downloaded until then."))
+                continue
+            if conn.status not in ("connected", "error"):
+                continue
+            device = in_use.get((conn.patient_id, conn.vendor))
+            if device is not None and device.last_sync_utc is not None:
+                age = now - device.last_sync_utc
+                if age >= dt.timedelta(days=after_days):
+                    when = device.last_sync_utc.replace(tzinfo=dt.UTC).astimezone(now_local.tzinfo)
+                    name = f" ({device.model})" if device.model else ""
+                    out.append(Alert(
+                        DEVICE_NOT_SYNCED, code, conn.vendor, f"device:{device.id}",
+                        f"{who}{name}: the device last synced to {label} on {when:%Y-%m-%d %H:%M}, "
+                        f"{age.days} days ago. Ask the patient to open the {label} app and sync it.",
+                    ))
+            failures = failed_by_conn.get(conn.id, [])
+            if failures or conn.status == "error":
+                days = sorted({d for d, _ in failures})
+                last_error = next((e for _, e in reversed(failures) if e), None) or conn.last_error
+                reason = _plain_error(last_error)
+                shown = ", ".join(d.isoformat() for d in days[:5]) + (" …" if len(days) > 5 else "")
+                what = (f"{len(days)} day(s) could not be downloaded ({shown})" if days
+                        else "the last download failed")
+                out.append(Alert(DOWNLOAD_FAILED, code, conn.vendor, f"conn:{conn.id}",
+                                 f"{who}: {what}{': ' + reason.rstrip('.') if reason else ''}. "
+                                 "WearSync tries again at the next run."))
+        return out
+
+    # ------------------------------------------------------------------ the digest
+    def compose(self, alerts: list[Alert], today: dt.date) -> tuple[str, str]:
+        counts: dict[str, int] = defaultdict(int)
+        for a in alerts:
+            counts[a.kind] += 1
+        subject = f"WearSync alerts {today.isoformat()}: {_count_phrase(counts)}"
+        after_days = int(self._settings.get("alert_after_days"))
+        headings = {
+            DEVICE_NOT_SYNCED: f"Devices that have not synced for {after_days} days or more",
+            NEEDS_RECONSENT: "Connections that need the patient's consent again",
+            DOWNLOAD_FAILED: "Downloads that failed",
+        }
+        lines = [f"WearSync alert digest for {today:%A %d %B %Y}.", ""]
+        for kind in KIND_ORDER:
+            group = [a for a in alerts if a.kind == kind]
+            if not group:
+                continue
+            lines.append(f"{headings[kind]}:")
+            lines += [f"  - {a.message}" for a in group]
+            lines.append("")
+        lines += [
+            "Patients are named by their study codes. This e-mail holds no health data.",
+            "Each alert is sent once a day while the problem lasts.",
+            "To change who receives these e-mails: WearSync → Alerts.",
+        ]
+        return subject, "\n".join(lines) + "\n"
+
+    def run(self) -> DigestResult:
+        """Check, and e-mail one digest of what is new today. Never raises for a mail problem."""
+        today = _local_now(self._clock).date()
+        alerts = self.collect()
+        with self._db.session() as s:
+            sent_today = set(s.execute(select(AlertSent.kind, AlertSent.subject_key)
+                                       .where(AlertSent.day == today)).tuples())
+        new = [a for a in alerts if (a.kind, a.subject_key) not in sent_today]
+        result = DigestResult(tuple(alerts), tuple(new))
+        if not new:
+            return result
+        recipients = self.recipients() or self._legacy_recipients()
+        if not recipients:
+            log.warning("%d alert(s) but no recipients", len(new))
+            return replace(result, error="No alert recipients are set: add them on the Alerts page of WearSync.")
+        subject, body = self.compose(new, today)
+        result = replace(result, recipients=tuple(recipients), subject=subject, body=body)
+        try:
+            self.mailer.send(recipients, subject, body)
+        except WearSyncError as exc:
+            log.warning("alert digest not sent: %s", exc.message)
+            return replace(result, error=exc.message)
+        except Exception as exc:  # whatever happens in mail, the sync goes on
+            log.exception("alert digest not sent")
+            return replace(result, error=f"Sending failed unexpectedly ({type(exc).__name__}).")
+        with self._db.session() as s:
+            upsert(s, AlertSent, [{"kind": a.kind, "subject_key": a.subject_key, "day": today,
+                                   "sent_at": self._utcnow()} for a in new],
+                   key=["kind", "subject_key", "day"])
+        log.info("alert digest sent: %d alert(s) to %d recipient(s)", len(new), len(recipients))
+        return replace(result, sent=True)
+
+    def prune_sent(self, keep_days: int = 60) -> int:
+        """Housekeeping: forget which alerts went out more than `keep_days` ago."""
+        cutoff = _local_now(self._clock).date() - dt.timedelta(days=keep_days)
+        with self._db.session() as s:
+            old = s.scalars(select(AlertSent).where(AlertSent.day < cutoff)).all()
+            for row in old:
+                s.delete(row)
+        return len(old)
+
+    # -- internals
+    def _legacy_recipients(self) -> list[str]:
+        """Until recipients are managed in the app, the seed's EMAIL_LIST still works."""
+        try:
+            raw = self._secrets.get("EMAIL_LIST")
+            return [validate_email(a) for a in parse_email_list(raw or "")]
+        except WearSyncError as exc:
+            log.warning("EMAIL_LIST ignored: %s", exc.message)
+            return []
+
+    def _utcnow(self) -> dt.datetime:
+        return _local_now(self._clock).astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def parse_email_list(raw: str) -> list[str]:
+    """The seed's JSON list; a plain comma/semicolon-separated list is accepted too."""
+    text = raw.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            raise InvalidInput('EMAIL_LIST must be a list like ["a@clinic.org", "b@clinic.org"].') from None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidInput('EMAIL_LIST must be a list like ["a@clinic.org", "b@clinic.org"].')
+        return [v for v in value if v.strip()]
+    return [p for p in re.split(r"[,;\s]+", text) if p]
+
+
+def _plain_error(error: str | None) -> str:
+    if not error:
+        return ""
+    text = " ".join(redact(error).split())
+    return text if len(text) <= 160 else text[:157] + "…"
+
+
+def attach_alerts(app: WearSync, clock: Clock | None = None) -> AlertService:
+    """Build the alert service on the app's secrets and settings, with the SMTP password checker."""
+    mailer = Mailer(app.secrets, app.environ)
+    register_checker(app.secrets, mailer)
+    return AlertService(app.db, app.secrets, app.settings, mailer, app.audit,
+                        clock or (lambda: dt.datetime.now().astimezone()))

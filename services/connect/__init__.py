@@ -1,0 +1,1 @@
+"""Connecting vendor accounts: the connection service, OAuth, the callback listener, tokens."""

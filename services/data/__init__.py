@@ -1,0 +1,1 @@
+"""Data views: export (and charts, compliance, report, deletion)."""

@@ -1,0 +1,171 @@
+"""CSV export of one metric for one patient and vendor (DESIGN.md "External contract").
+
+Columns lead with the ones DESIGN.md fixes; timestamps are ISO 8601 UTC with `Z`; `date` is the
+patient-local civil date. A row is included when its patient-local date lies within start..end (a
+sleep session and its stages carry the date on which the session ends). Rows come in time order;
+with no rows the CSV is the header alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import DeclarativeBase
+
+from db.engine import Database
+from db.models import (
+    BodyMeasure,
+    DailyActivity,
+    Exercise,
+    HeartRateSample,
+    Patient,
+    RespiratorySample,
+    RestingHeartRate,
+    SleepSession,
+    SleepStage,
+    SnoringSample,
+    StepInterval,
+)
+from services.accounts.actor import Actor
+from services.accounts.audit import AuditLog
+from services.config import check_vendor
+from services.errors import InvalidInput, NotFound
+
+
+@dataclass(frozen=True)
+class Metric:
+    model: type[DeclarativeBase]
+    order: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]  # (CSV header, model attribute)
+
+
+METRICS: dict[str, Metric] = {
+    "heart_rate": Metric(HeartRateSample, ("ts_utc", "kind"),
+                         (("timestamp", "ts_utc"), ("bpm", "bpm"), ("kind", "kind"), ("date", "local_date"))),
+    "steps": Metric(StepInterval, ("start_utc",),
+                    (("timestamp", "start_utc"), ("steps", "steps"), ("end", "end_utc"), ("date", "local_date"))),
+    "resting_heart_rate": Metric(RestingHeartRate, ("local_date",), (("date", "local_date"), ("bpm", "bpm"))),
+    "sleep": Metric(SleepSession, ("start_utc",), (
+        ("start", "start_utc"), ("end", "end_utc"), ("minutes_asleep", "minutes_asleep"),
+        ("minutes_awake", "minutes_awake"), ("deep_minutes", "deep_minutes"), ("light_minutes", "light_minutes"),
+        ("rem_minutes", "rem_minutes"), ("date", "local_date"), ("main_sleep", "is_main"), ("score", "score"),
+        ("efficiency", "efficiency"), ("hr_average", "hr_average"), ("rr_average", "rr_average"),
+        ("snoring_s", "snoring_s"), ("apnea_hypopnea_index", "apnea_hypopnea_index"))),
+    "sleep_stages": Metric(SleepStage, ("start_utc",),
+                           (("start", "start_utc"), ("end", "end_utc"), ("stage", "stage"), ("date", "local_date"))),
+    "respiratory_rate": Metric(RespiratorySample, ("ts_utc",), (
+        ("timestamp", "ts_utc"), ("breaths_per_minute", "breaths_per_minute"), ("date", "local_date"))),
+    "exercises": Metric(Exercise, ("start_utc",), (
+        ("start", "start_utc"), ("end", "end_utc"), ("sport", "sport"), ("avg_hr", "avg_hr"), ("max_hr", "max_hr"),
+        ("calories", "calories"), ("distance_m", "distance_m"), ("date", "local_date"))),
+    "snoring": Metric(SnoringSample, ("ts_utc",), (("timestamp", "ts_utc"), ("value", "value"),
+                                                   ("date", "local_date"))),
+    "daily_activity": Metric(DailyActivity, ("local_date",), (
+        ("date", "local_date"), ("steps", "steps"), ("calories", "calories"), ("active_minutes", "active_minutes"))),
+    "body_measures": Metric(BodyMeasure, ("ts_utc", "measure_type"), (
+        ("timestamp", "ts_utc"), ("measure_type", "measure_type"), ("value", "value"), ("date", "local_date"))),
+}
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(round(value, 6))
+    return str(value)
+
+
+def check_metric(metric: str) -> str:
+    m = metric.strip().lower()
+    if m not in METRICS:
+        raise InvalidInput(f"Unknown metric {metric!r}. Choose one of: {', '.join(METRICS)}.")
+    return m
+
+
+def rows(db: Database, vendor: str, patient_code: str, metric: str, start: dt.date, end: dt.date
+         ) -> Iterator[list[str]]:
+    """The header, then one list of cells per row."""
+    vendor = check_vendor(vendor)
+    spec = METRICS[check_metric(metric)]
+    if end < start:
+        raise InvalidInput(f"The end date {end} is before the start date {start}. Swap them.")
+    yield [h for h, _ in spec.columns]
+    model: Any = spec.model
+    with db.session() as s:
+        pid = s.scalar(select(Patient.id).where(Patient.code == patient_code.strip(), Patient.deleted_at.is_(None)))
+        if pid is None:
+            raise NotFound(f"There is no patient {patient_code.strip()!r}.")
+        q = (select(*[getattr(model, a) for _, a in spec.columns])
+             .where(model.patient_id == pid, model.vendor == vendor,
+                    model.local_date >= start, model.local_date <= end)
+             .order_by(*[getattr(model, c) for c in spec.order]))
+        for r in s.execute(q.execution_options(yield_per=5000)):
+            yield [cell(v) for v in r]
+
+
+def write_csv(db: Database, out: TextIO, vendor: str, patient_code: str, metric: str, start: dt.date,
+              end: dt.date) -> int:
+    """Write the CSV to `out`; returns the number of data rows."""
+    it = rows(db, vendor, patient_code, metric, start, end)
+    header = next(it)  # validates everything before a byte is written
+    first = next(it, None)
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(header)
+    if first is None:
+        return 0
+    w.writerow(first)
+    n = 1
+    for r in it:
+        w.writerow(r)
+        n += 1
+    return n
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    rows: int
+
+
+def record_export(audit: AuditLog, actor: Actor, vendor: str, patient_code: str, metric: str, start: dt.date,
+                  end: dt.date, rows: int, where: str) -> None:
+    """Who took which patient data out of WearSync, and where to (no values, no file contents)."""
+    audit.record(actor, "export", f"{patient_code.strip()}/{vendor}",
+                 f"{metric} {start}..{end}: {rows} rows to {where}")
+
+
+def export_to_file(db: Database, audit: AuditLog, actor: Actor, path: Path | str, vendor: str,
+                   patient_code: str, metric: str, start: dt.date, end: dt.date) -> ExportResult:
+    """Write the CSV to `path` atomically (a half-written file never takes the name) and audit it."""
+    actor.require("export")
+    vendor = check_vendor(vendor)
+    metric = check_metric(metric)
+    if end < start:
+        raise InvalidInput(f"The end date {end} is before the start date {start}. Swap them.")
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise InvalidInput(f"The folder {target.parent} does not exist. Choose another place to save the file.")
+    tmp = target.with_name(target.name + ".part")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            n = write_csv(db, fh, vendor, patient_code, metric, start, end)
+        os.replace(tmp, target)
+    except PermissionError:
+        raise InvalidInput(f"WearSync may not write to {target}. Choose another folder.") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    record_export(audit, actor, vendor, patient_code, metric, start, end, n, target.name)
+    return ExportResult(target, n)

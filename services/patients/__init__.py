@@ -1,0 +1,1 @@
+"""Patients: enrolment, rename, delete with undo, consent withdrawal."""

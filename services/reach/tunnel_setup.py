@@ -1,0 +1,257 @@
+"""The app's tunnel: its options (settings + secrets), the TunnelService built from them, and the
+app's public address following the tunnel.
+
+One place, so that the window (gui/tunnel_controller.py), the tray and `main.py --headless` start
+the same tunnel from the same options, and so that enrolment links and redirect URIs use the
+tunnel's public address whenever it is up (`app.connections.public_url`).
+
+Options live in Settings (start_tunnel_with_app, ngrok_domain, ngrok_path, grafana_tunnel_user,
+grafana_tunnel_allow) and in the keyring (NGROK_AUTHTOKEN, GRAFANA_TUNNEL_PASSWORD).
+WEARSYNC_NGROK_PATH and WEARSYNC_NGROK_DOMAIN in the environment win over the settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from services import config
+from services.accounts.actor import Actor
+from services.errors import InvalidInput, WearSyncError
+from services.reach.tunnel import TunnelConfigError, TunnelService, TunnelStatus
+from services.settings import parse_cidrs
+
+if TYPE_CHECKING:
+    from services.app import WearSync
+
+log = logging.getLogger(__name__)
+
+PASSWORD_SECRET = "GRAFANA_TUNNEL_PASSWORD"
+AUTHTOKEN_SECRET = "NGROK_AUTHTOKEN"
+PATH_ENV = "WEARSYNC_NGROK_PATH"
+DOMAIN_ENV = "WEARSYNC_NGROK_DOMAIN"
+LEGACY_URL_SECRET = "DATAPLATFORM_URL"
+
+
+@dataclass(frozen=True)
+class TunnelOptions:
+    start_with_app: bool
+    domain: str
+    ngrok_path: str
+    grafana_user: str
+    allow_cidrs: tuple[str, ...]
+    has_grafana_password: bool
+    has_authtoken: bool
+    #: settings the environment overrides, e.g. {"ngrok_path": "WEARSYNC_NGROK_PATH"}
+    overridden: tuple[tuple[str, str], ...] = ()
+
+
+def load_options(app: WearSync) -> TunnelOptions:
+    s, env = app.settings, app.environ
+    overridden = tuple((key, var) for key, var in (("ngrok_path", PATH_ENV), ("ngrok_domain", DOMAIN_ENV))
+                       if env.get(var))
+    return TunnelOptions(
+        start_with_app=bool(s.get("start_tunnel_with_app")),
+        domain=str(s.get("ngrok_domain") or ""),
+        ngrok_path=str(s.get("ngrok_path") or ""),
+        grafana_user=str(s.get("grafana_tunnel_user") or ""),
+        allow_cidrs=parse_cidrs(s.get("grafana_tunnel_allow")),
+        has_grafana_password=bool(app.secrets.get(PASSWORD_SECRET)),
+        has_authtoken=bool(app.secrets.get(AUTHTOKEN_SECRET)),
+        overridden=overridden,
+    )
+
+
+def save_options(
+    app: WearSync,
+    *,
+    start_with_app: bool,
+    domain: str,
+    ngrok_path: str,
+    grafana_user: str,
+    allow_cidrs: str,
+    grafana_password: str | None = None,
+    authtoken: str | None = None,
+    actor: Actor | None = None,
+) -> TunnelOptions:
+    """Check every value first, then store them; bad input raises InvalidInput and changes nothing.
+
+    `grafana_password` / `authtoken`: None keeps the stored one, "" removes it.
+    The new options apply at the next start of the tunnel. `actor`: the person saving them (their role
+    must control the tunnel; the changes are audited); None for internal callers."""
+    if actor is not None:
+        actor.require("tunnel")
+    domain = domain.strip()
+    grafana_user = grafana_user.strip()
+    ngrok_path = ngrok_path.strip()
+    cidrs = parse_cidrs(allow_cidrs)
+    has_password = bool(app.secrets.get(PASSWORD_SECRET)) if grafana_password is None else bool(grafana_password)
+    # TunnelService checks domain, port, basic auth and ranges exactly as start() will use them
+    try:
+        TunnelService(state_dir=app.paths.home, callback_port=config.callback_port(app.environ),
+                      domain=domain or None, allow_cidrs=cidrs,
+                      basic_auth=f"{grafana_user}:{grafana_password}" if grafana_user and grafana_password else None)
+    except TunnelConfigError as exc:
+        raise InvalidInput(exc.message.replace("Fix it in Tunnel → Tunnel settings.", "").strip(),
+                           title="Tunnel settings") from None
+    if grafana_user and not has_password:
+        raise InvalidInput("Enter a password for the Grafana sign-in user too (8 to 128 characters), or clear "
+                           "the user to open Grafana through the tunnel without a sign-in.", title="Tunnel settings")
+    if grafana_password and not grafana_user:
+        raise InvalidInput("Enter the Grafana sign-in user name that goes with the password.",
+                           title="Tunnel settings")
+    s = app.settings
+    s.set("start_tunnel_with_app", bool(start_with_app), actor=actor)
+    s.set("ngrok_domain", domain, actor=actor)
+    s.set("ngrok_path", ngrok_path, actor=actor)
+    s.set("grafana_tunnel_user", grafana_user, actor=actor)
+    s.set("grafana_tunnel_allow", ", ".join(cidrs), actor=actor)
+    if grafana_password is not None:
+        _store(app, PASSWORD_SECRET, grafana_password, actor)
+    if authtoken is not None:
+        _store(app, AUTHTOKEN_SECRET, authtoken.strip(), actor)
+    return load_options(app)
+
+
+def _store(app: WearSync, name: str, value: str, actor: Actor | None = None) -> None:
+    if actor is not None:  # a person: role check and audit entry (services/secret_admin.py)
+        from services.secret_admin import delete_secret, set_secret
+
+        if value:
+            set_secret(app, actor, name, value)
+        else:
+            delete_secret(app, actor, name)
+    elif value:
+        app.secrets.set(name, value)
+    else:
+        app.secrets.delete(name)
+
+
+def start_tunnel(app: WearSync, service: TunnelService, actor: Actor) -> TunnelStatus:
+    """A person starts the tunnel (window or tray): refused unless their role controls the tunnel;
+    recorded in the audit trail with the public address it got."""
+    actor.require("tunnel")
+    status = service.start()
+    app.audit.record(actor, "tunnel.started", status.callback_url or "", status.state)
+    return status
+
+
+def stop_tunnel(app: WearSync, service: TunnelService, actor: Actor) -> None:
+    """A person stops the tunnel: the same check, and recorded."""
+    actor.require("tunnel")
+    service.stop()
+    app.audit.record(actor, "tunnel.stopped")
+
+
+def build_tunnel(app: WearSync, on_event: Callable[[TunnelStatus], None] | None = None,
+                 **kwargs: object) -> TunnelService:
+    """A TunnelService from the current options (reads the keyring: call off the UI thread)."""
+    s, env = app.settings, app.environ
+    user = str(s.get("grafana_tunnel_user") or "").strip()
+    password = app.secrets.get(PASSWORD_SECRET) if user else None
+    return TunnelService(
+        state_dir=app.paths.home,  # the same tunnel.json as `main.py tunnel ...`
+        callback_port=config.callback_port(env),
+        ngrok_path=env.get(PATH_ENV) or s.get("ngrok_path") or None,
+        authtoken=app.secrets.get(AUTHTOKEN_SECRET),
+        domain=env.get(DOMAIN_ENV) or s.get("ngrok_domain") or None,
+        grafana_port=int(s.get("grafana_port")) or None,
+        basic_auth=f"{user}:{password}" if user and password else None,
+        allow_cidrs=parse_cidrs(s.get("grafana_tunnel_allow")),
+        on_event=on_event,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+class PublicAddress:
+    """`app.connections.public_url` while a tunnel is known: its public address when it is up,
+    otherwise what WEARSYNC_PUBLIC_URL / the local callback port give. Thread-safe: read by the
+    callback listener and the sync workers, written from tunnel events (never the UI thread).
+
+    A new tunnel address is also kept as DATAPLATFORM_URL, the seed's name for the public address,
+    which the old scripts still read."""
+
+    def __init__(self, app: WearSync) -> None:
+        self._environ = app.environ
+        self._secrets = app.secrets
+        self._live: str | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str:
+        with self._lock:
+            live = self._live
+        return live or config.public_base_url(self._environ)
+
+    @property
+    def live(self) -> str | None:
+        with self._lock:
+            return self._live
+
+    def update(self, status: TunnelStatus) -> None:
+        with self._lock:
+            before = self._live
+            if status.state in ("up", "reconnecting") and status.callback_url:
+                self._live = status.callback_url.rstrip("/")
+            elif status.state in ("down", "error"):
+                self._live = None
+            new = self._live if self._live != before else None
+        if new:
+            self._remember(new)
+
+    def _remember(self, url: str) -> None:
+        try:
+            if self._secrets.get(LEGACY_URL_SECRET) != url:
+                self._secrets.set(LEGACY_URL_SECRET, url)
+        except WearSyncError as exc:  # a locked keyring must not break the tunnel
+            log.warning("could not store the public address as %s: %s", LEGACY_URL_SECRET, exc.message)
+
+
+def follow_tunnel(app: WearSync) -> PublicAddress:
+    """Make the app's redirect URIs and enrolment links use the tunnel's address (idempotent)."""
+    current = app.connections.public_url
+    if isinstance(current, PublicAddress):
+        return current
+    address = PublicAddress(app)
+    app.connections.public_url = address
+    return address
+
+
+def attach_tunnel(app: WearSync) -> None:
+    """For `--headless`: when "Start the tunnel when WearSync starts" is on, start it with the
+    background services (on its own thread: start() blocks for seconds) and stop it with them.
+    A tunnel that cannot start is logged and does not stop the rest of WearSync."""
+    keeper = _HeadlessTunnel(app)
+    app._background_starters.append(keeper.start)
+    app._background_stoppers.append(keeper.stop)
+
+
+class _HeadlessTunnel:
+    def __init__(self, app: WearSync) -> None:
+        self.app = app
+        self.service: TunnelService | None = None
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if not self.app.settings.get("start_tunnel_with_app"):
+            return
+        self.thread = threading.Thread(target=self._run, args=(follow_tunnel(self.app),),
+                                       name="wearsync-tunnel-start", daemon=True)
+        self.thread.start()
+
+    def _run(self, address: PublicAddress) -> None:
+        try:
+            self.service = build_tunnel(self.app, on_event=address.update)
+            status = self.service.start()
+            address.update(status)
+            log.info("tunnel started with WearSync: %s", status.callback_url)
+        except WearSyncError as exc:
+            log.error("the tunnel did not start: %s", exc.message)
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            self.thread.join(timeout=30)
+        if self.service is not None:
+            self.service.stop()
