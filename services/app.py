@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from db.engine import Database
-from db.migrate import upgrade
 from services import config
 from services.accounts.audit import AuditLog
 from services.accounts.keys import KeyService
@@ -50,6 +49,8 @@ class WearSync:
         self._background_starters: list[Callable[[], None]] = [self._start_callback_listener]
         self._background_stoppers: list[Callable[[], None]] = [self._stop_connect_and_sync]
         self.scheduler: SyncScheduler | None = None  # set by attach_flow()
+        #: existing patient IDs outside the allowed characters, found at start: to be renamed
+        self.codes_to_rename: list[str] = []
 
     @classmethod
     def open(cls, environ: Mapping[str, str] | None = None, migrate: bool = True) -> WearSync:
@@ -57,7 +58,13 @@ class WearSync:
         paths = config.paths(env).ensure()
         db = Database(config.database_url(env))
         if migrate:
-            backup = upgrade(db, backup_dir=paths.backups)
+            from services.schema import upgrade_at_start
+
+            try:
+                backup = upgrade_at_start(db, paths.backups, env)
+            except Exception:
+                db.dispose()
+                raise
             if backup:
                 log.info("backup made before the schema upgrade: %s", Path(backup).name)
         app = cls(db, paths, env)
@@ -69,6 +76,14 @@ class WearSync:
             app.keys.purge_expired_keys()
         except Exception:
             log.exception("purging expired registration keys failed")
+        try:
+            app.codes_to_rename = app.patients.codes_to_rename()
+        except Exception:
+            log.exception("checking the patient IDs failed")
+        if app.codes_to_rename:
+            # how many, never which: the log holds no patient data
+            log.warning("%d patient ID(s) use characters other than letters, digits, '-', '_' and '.'; rename "
+                        "them (marked on the Patients page and in `main.py patients list`)", len(app.codes_to_rename))
         return app
 
     def close(self) -> None:

@@ -51,7 +51,7 @@ def grafana_db() -> Iterator[GrafanaDb]:
         reader.dispose()
         admin = sa.create_engine(MYSQL_ADMIN_URL, poolclass=sa.NullPool)
         with admin.connect() as c:
-            for user in (setup.writer_user, setup.reader_user):
+            for user in (setup.writer_user, setup.reader_user, setup.owner_user):
                 for host in setup.client_hosts:
                     c.execute(sa.text("DROP USER IF EXISTS :u@:h"), {"u": user, "h": host})
             c.execute(sa.text(f"DROP DATABASE IF EXISTS `{setup.database}`"))

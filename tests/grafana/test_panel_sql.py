@@ -28,8 +28,12 @@ def _queries() -> Iterator[Any]:
 def run(db: GrafanaDb, panel: dict[str, Any], sql: str, patient: str | None = None,
         days: int = 7) -> tuple[list[str], list[tuple[Any, ...]]]:
     now = db.population.now + dt.timedelta(minutes=1)
-    expanded = expand_macros(sql, now - dt.timedelta(days=days), now, panel.get("interval", "1m"),
-                             {"patient": patient} if patient is not None else {})
+    variables = {}
+    if patient is not None:  # the variable's value is the row id, as PATIENT_VARIABLE_SQL lists it
+        with db.reader.connect() as c:
+            row_id = c.execute(sa.text("SELECT id FROM patient_ids WHERE code = :c"), {"c": patient}).scalar()
+        variables["patient"] = str(row_id)
+    expanded = expand_macros(sql, now - dt.timedelta(days=days), now, panel.get("interval", "1m"), variables)
     assert "$" not in expanded, expanded
     with db.reader.connect() as c:
         c.execute(sa.text("SET time_zone = '+00:00'"))  # what the data source's timezone setting does
@@ -98,8 +102,11 @@ def test_panel_query_runs_and_has_the_shape_its_panel_needs(grafana_db: GrafanaD
 @pytest.mark.mariadb
 def test_the_patient_variable_lists_only_patients_not_deleted(grafana_db: GrafanaDb) -> None:
     with grafana_db.reader.connect() as c:
-        codes = c.exec_driver_sql(PATIENT_VARIABLE_SQL).scalars().all()
-    assert sorted(codes) == sorted(grafana_db.population.active)
+        result = c.exec_driver_sql(PATIENT_VARIABLE_SQL)
+        assert list(result.keys()) == ["__value", "__text"]  # Grafana: value = row id, text = patient ID
+        rows = result.all()
+    assert sorted(r[1] for r in rows) == sorted(grafana_db.population.active)
+    assert all(isinstance(r[0], int) for r in rows)
 
 
 def _panel(stem: str, title: str) -> dict[str, Any]:
