@@ -215,6 +215,7 @@ def _copy_all(source: Database, target: Database, overwrite: bool, chunk_size: i
             # and it is put back whatever happens.
             try:
                 lift_audit_delete_guard(tconn)
+                tconn.commit()
             except DBAPIError:
                 raise MoveFailed(
                     "Nothing was copied: replacing the data in the target, audit trail included, is for the "

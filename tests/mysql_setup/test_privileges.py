@@ -1,0 +1,172 @@
+"""Least privilege on a real MariaDB (issue 12, item 2 and 3c): what the owner, the writer and the reader
+may do, that the audit trail cannot be changed by the writer (nor past its trigger by a session
+variable), that the reader sees no secrets, and that the whole app still works as the writer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+
+from services.reach.mysql_setup import AdminLogin, MySQLSetupResult, set_up_mysql
+from services.secrets import SecretStore
+from tests.mysql_setup.conftest import Names
+
+DENIED = (1044, 1045, 1142, 1143, 1227, 1370, 1410)  # access denied / command denied / grant refused
+
+
+@pytest.fixture
+def setup(admin_url: str, names: Names) -> MySQLSetupResult:
+    return set_up_mysql(AdminLogin.from_url(admin_url), database=names.database, writer_user=names.writer,
+                        reader_user=names.reader, secrets=SecretStore())
+
+
+@pytest.fixture
+def writer(setup: MySQLSetupResult) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(setup.database_url, poolclass=sa.NullPool)
+    yield engine
+    engine.dispose()
+
+
+def _error(engine: sa.Engine, *statements: str) -> int | None:
+    """The MySQL error number of the first statement refused, or None when all ran."""
+    try:
+        with engine.begin() as c:
+            for sql in statements:
+                c.exec_driver_sql(sql)
+    except DBAPIError as exc:
+        return int(exc.orig.args[0])  # type: ignore[union-attr]
+    return None
+
+
+def _add_audit_row(engine: sa.Engine) -> None:
+    with engine.begin() as c:
+        c.exec_driver_sql("INSERT INTO audit_log (at, actor, source, action, target, detail) "
+                          "VALUES ('2026-11-01 10:00:00', 'host', 'cli', 'patient.add', 'P-1', '')")
+
+
+def _audit_rows(engine: sa.Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as c:
+        return [tuple(r) for r in c.exec_driver_sql("SELECT id, action, target FROM audit_log ORDER BY id")]
+
+
+@pytest.mark.mariadb
+def test_the_writer_cannot_change_the_audit_trail_or_the_schema(setup: MySQLSetupResult, writer: sa.Engine,
+                                                                 names: Names) -> None:
+    _add_audit_row(writer)  # appending is what the app does
+    before = _audit_rows(writer)
+    assert len(before) == 1
+
+    for sql in ("UPDATE audit_log SET target = 'forged'",
+                "DELETE FROM audit_log",
+                "TRUNCATE TABLE audit_log",
+                "DROP TRIGGER audit_log_no_delete",
+                "DROP TRIGGER audit_log_no_update",
+                "ALTER TABLE audit_log ADD COLUMN x INT",
+                "ALTER TABLE patients ADD COLUMN x INT",
+                "DROP TABLE audit_log",
+                "CREATE TABLE sneaky (x INT)",
+                "CREATE VIEW sneaky AS SELECT 1",
+                f"GRANT SELECT ON `{names.database}`.* TO '{names.reader}'@'localhost'",
+                f"GRANT SELECT ON `{names.database}`.audit_log TO '{names.reader}'@'127.0.0.1'",
+                "CREATE TRIGGER t BEFORE INSERT ON patients FOR EACH ROW SET NEW.note = ''"):
+        assert _error(writer, sql) in DENIED, sql
+    # the old way round the trigger: a session variable any session could set
+    assert _error(writer, "SET @wearsync_replacing_database = 1", "DELETE FROM audit_log") in DENIED
+    assert _audit_rows(writer) == before
+
+    # the writer's everyday work on the data tables does go through
+    assert _error(writer,
+                  "INSERT INTO patients (code, note, created_at) VALUES ('P-1', '', '2026-11-01')",
+                  "UPDATE patients SET note = 'x' WHERE code = 'P-1'",
+                  "DELETE FROM patients WHERE code = 'P-1'") is None
+
+
+@pytest.mark.mariadb
+def test_the_trigger_stays_a_second_layer_without_a_session_variable_bypass(setup: MySQLSetupResult) -> None:
+    """Even the owner (who may DELETE) is stopped by the trigger; the variable no longer opens it."""
+    owner = sa.create_engine(setup.owner_url, poolclass=sa.NullPool)
+    try:
+        _add_audit_row(owner)
+        assert _error(owner, "SET @wearsync_replacing_database = 1", "DELETE FROM audit_log") == 1644
+        assert _error(owner, "UPDATE audit_log SET target = 'forged'") == 1644
+        assert [r[2] for r in _audit_rows(owner)] == ["P-1"]
+    finally:
+        owner.dispose()
+
+
+SECRET_TABLES = ("users", "registration_keys", "connections", "oauth_states", "enrolment_links", "settings",
+                 "audit_log", "patients", "alert_recipients", "undo_actions", "wearsync_db_accounts")
+
+
+@pytest.mark.mariadb
+def test_the_reader_sees_measurements_and_views_but_no_secret(setup: MySQLSetupResult, writer: sa.Engine) -> None:
+    with writer.begin() as c:
+        c.exec_driver_sql("INSERT INTO patients (id, code, note, created_at) VALUES (1, 'P-1', 'private', NOW())")
+        c.exec_driver_sql("INSERT INTO connections (patient_id, vendor, status, token_ciphertext, scopes_granted, "
+                          "scopes_missing, created_at, updated_at) VALUES (1, 'fitbit', 'connected', 'secret-bytes', "
+                          "'', '', NOW(), NOW())")
+        c.exec_driver_sql("INSERT INTO settings (`key`, value) VALUES ('alert_after_days', '4'), "
+                          "('grafana_tunnel_user', 'someone')")
+    reader = sa.create_engine(setup.reader_url, poolclass=sa.NullPool)
+    try:
+        for table in SECRET_TABLES:
+            assert _error(reader, f"SELECT * FROM `{table}`") in DENIED, table
+        with reader.connect() as c:
+            assert c.exec_driver_sql("SELECT * FROM patient_ids").keys() == ["id", "code", "deleted_at"]  # type: ignore[comparison-overlap]
+            status = c.exec_driver_sql("SELECT * FROM connection_status")
+            columns = list(status.keys())
+            assert status.all() and not any("token" in col or "scope" in col for col in columns), columns
+            assert c.exec_driver_sql("SELECT `key`, value FROM dashboard_settings").all() == [("alert_after_days", "4")]
+            for table in ("heart_rate_samples", "step_intervals", "sleep_stages", "devices", "coverage"):
+                c.exec_driver_sql(f"SELECT COUNT(*) FROM `{table}`")
+    finally:
+        reader.dispose()
+
+
+@pytest.mark.mariadb
+def test_the_whole_app_works_as_the_writer(setup: MySQLSetupResult, monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    """Sign-in (with a failed attempt counted), keys, patients (add, rename, delete, undo), connect, a
+    sync and an export, each audited: with exactly the writer's grants."""
+    from services.accounts.actor import HOST
+    from services.app import WearSync
+    from services.data.export import export_to_file
+    from services.sandbox import SandboxServer
+    from services.sync.devices import devices_by_patient
+    from tests.connect.conftest import TODAY, _wire, connect
+
+    monkeypatch.setenv("WEARSYNC_DATABASE_URL", setup.database_url)
+    app = WearSync.open()
+    try:
+        with SandboxServer(seed=1, today=TODAY) as srv:
+            _wire(app, srv)
+            admin = app.accounts.create_first_admin("alice", "correct horse battery staple")
+            with pytest.raises(Exception):  # noqa: B017 - any refusal; the count is what matters
+                app.accounts.authenticate("alice", "wrong password entirely")
+            assert app.accounts.authenticate("alice", "correct horse battery staple").username == "alice"
+            app.keys.generate(admin, "coordinator")
+            app.patients.add("P-1", ["fitbit"], admin)
+            app.patients.rename("P-1", "P-2", admin)
+            app.patients.add("P-3", [], admin)
+            app.patients.delete("P-3", admin)
+            app.patients.undo(admin)
+            assert connect(app, srv, "P-2", "fitbit", "anna").ok
+            cid = app.connections.connection_id("P-2", "fitbit")
+            start = TODAY - dt.timedelta(days=2)
+            assert app.sync.sync_connection(cid, start, TODAY - dt.timedelta(days=1)).ok
+            result = export_to_file(app.db, app.audit, HOST, tmp_path / "steps.csv", "fitbit", "P-2", "steps",
+                                    start, TODAY)
+            assert result.rows > 0
+            assert devices_by_patient(app.db)
+        actions = [e.action for e in app.audit.entries()]
+        for action in ("patient.add", "patient.rename", "connection.connect"):
+            assert action in actions, actions
+        assert app.db.engine.url.username == setup.writer_user
+    finally:
+        app.close()
