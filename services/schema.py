@@ -34,15 +34,31 @@ OWNER_NEEDED = (
 
 def schema_database(db: Database, environ: Mapping[str, str]) -> Database | None:
     """A connection that may change the schema of `db`: the owner's (a new Database, dispose it), `db`
-    itself when its account may, or None."""
+    itself when its account may and is not WearSync's writer (an administrator's URL), or None. An
+    older installation's writer, which still holds ALL, is not used: its upgrade goes through
+    `main.py db upgrade`, which restricts it."""
     if db.dialect != "mysql":
         return db
     owner = config.owner_database_url(environ)
     if owner is not None:
         return Database(owner)
-    if may_change_schema(db):
+    if not is_writer(db, environ) and may_change_schema(db):
         return db
     return None
+
+
+def is_writer(db: Database, environ: Mapping[str, str]) -> bool:
+    """Whether `db` connects as the writer the MySQL set-up stored (SECRET_USER)."""
+    from sqlalchemy.engine import make_url
+
+    from services.errors import WearSyncError
+    from services.secrets import SecretStore
+
+    try:
+        writer = SecretStore(environ).get("SECRET_USER")
+    except WearSyncError:
+        return False
+    return bool(writer) and make_url(db.url).username == writer
 
 
 def upgrade_at_start(db: Database, backups: Path, environ: Mapping[str, str]) -> str | None:

@@ -40,6 +40,8 @@ def _upgrade(args: argparse.Namespace) -> int:
     import os
 
     from db.migrate import current_revision, head_revision, upgrade
+    from services.cli.mysql import ADMIN_PASSWORD_ENV as ADMIN_ENV
+    from services.cli.mysql import admin_password_available
     from services.schema import schema_database
 
     db, paths = _db()
@@ -49,9 +51,14 @@ def _upgrade(args: argparse.Namespace) -> int:
             out(f"Database {db.safe_url()} is up to date (revision {before}).")
             return 0
         target = schema_database(db, os.environ)
-        if target is None:  # only the everyday writer: the admin makes the upgrade and restricts the accounts
+        if target is None:  # only WearSync's writer: the admin upgrades, and restricts the accounts
+            if not admin_password_available():
+                raise InvalidInput(
+                    "This upgrade is for the database's owner, and its login is not stored here: run `main.py db "
+                    f"upgrade` in a terminal (it asks for the MySQL administrator password) or set {ADMIN_ENV}.")
             _secure_with_admin(db, args.admin_user, paths)
-            out(f"Database {db.safe_url()} upgraded from {before or 'empty'} to {current_revision(db)}.")
+            out(f"Database {db.safe_url()} upgraded from {before or 'empty'} to {current_revision(db)}; "
+                "its accounts now have only the privileges they need.")
             return 0
         try:
             backup = upgrade(target, backup_dir=paths.backups, revision=args.revision)
@@ -75,16 +82,10 @@ def _secure_with_admin(db: Database, admin_user: str, paths: config.Paths) -> No
     once): creates the owner, restricts the writer and the reader, and migrates as the owner."""
     from sqlalchemy.engine import make_url
 
-    from services.cli.mysql import _admin_password, admin_password_available
-    from services.errors import InvalidInput
+    from services.cli.mysql import _admin_password
     from services.reach.mysql_setup import DEFAULT_READER, READER_USER_SECRET, AdminLogin, set_up_mysql
-    from services.schema import OWNER_NEEDED
     from services.secrets import SecretStore
 
-    if not admin_password_available():
-        raise InvalidInput(OWNER_NEEDED.replace("run `main.py db upgrade` in a terminal on this computer",
-                                                "run `main.py db upgrade` in a terminal on this computer, or set "
-                                                "WEARSYNC_MYSQL_ADMIN_PASSWORD,"))
     url = make_url(db.url)
     admin = AdminLogin(host=url.host or "127.0.0.1", port=url.port or 3306, user=admin_user,
                        password=_admin_password())

@@ -6,8 +6,8 @@ source, uses Grafana's MySQL macros, and leaves out soft-deleted patients
 (`deleted_at IS NULL`). The reader sees only the measurement, device and coverage tables and three
 views (db/privileges.py): `patient_ids` (row id and patient ID), `connection_status` (no tokens) and
 `dashboard_settings`. Patients are chosen by their numeric row id (the variable's value; its text is
-the patient ID), so no patient ID text ever reaches a query. Instants are naive UTC DATETIMEs; the data source's session time
-zone is UTC, so `$__timeFilter` and `UNIX_TIMESTAMP` agree with them. Patient-day columns
+the patient ID), so no patient ID text ever reaches a query. Instants are naive UTC DATETIMEs; the
+data source's session time zone is UTC, so `$__timeFilter` and `UNIX_TIMESTAMP` agree with them. Patient-day columns
 (`local_date`) are shown at midnight UTC of that day.
 """
 

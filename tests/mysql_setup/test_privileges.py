@@ -170,3 +170,94 @@ def test_the_whole_app_works_as_the_writer(setup: MySQLSetupResult, monkeypatch:
         assert app.db.engine.url.username == setup.writer_user
     finally:
         app.close()
+
+
+def _revision(url: str) -> str | None:
+    from db.engine import Database
+    from db.migrate import current_revision
+
+    db = Database(url)
+    try:
+        return current_revision(db)
+    finally:
+        db.dispose()
+
+
+@pytest.mark.mariadb
+def test_a_due_upgrade_with_only_the_writer_says_what_to_run_and_changes_nothing(
+        setup: MySQLSetupResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    from db.engine import Database
+    from db.migrate import downgrade, head_revision
+    from services import config
+    from services.app import WearSync
+    from services.schema import OwnerNeeded
+
+    owner = Database(setup.owner_url)
+    downgrade(owner, "0003_accounts")  # an upgrade is due
+    owner.dispose()
+    store = SecretStore()
+    store.delete(config.OWNER_USER_SECRET)  # the owner's login was not kept on this computer
+    store.delete(config.OWNER_PASSWORD_SECRET)
+    config.write_config_file({"database_url": setup.config_url})  # the writer, password from the keyring
+
+    with pytest.raises(OwnerNeeded) as err:
+        WearSync.open()
+    assert "`main.py db upgrade`" in err.value.message and "administrator password" in err.value.message
+    assert _revision(setup.owner_url) == "0003_accounts"
+    assert not list(config.paths().backups.glob("*")), "no backup is made for an upgrade that cannot run"
+
+    store.set(config.OWNER_USER_SECRET, setup.owner_user)  # with the owner kept apart, start-up upgrades
+    store.set(config.OWNER_PASSWORD_SECRET, setup.owner_password)
+    app = WearSync.open()
+    try:
+        assert _revision(setup.database_url) == head_revision()
+        assert app.db.engine.url.username == setup.writer_user  # daily work stays the writer's
+    finally:
+        app.close()
+
+
+@pytest.mark.mariadb
+def test_db_upgrade_restricts_an_older_installations_writer_with_the_admin_password(
+        run_cli, admin_url: str, admin_engine: sa.Engine, names: Names, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An installation made before least privilege: the writer holds ALL, no owner exists."""
+    from sqlalchemy.engine import make_url
+
+    from db.engine import Database
+    from db.migrate import upgrade
+
+    password = "Older-writer-pass-123"
+    with admin_engine.connect() as c:
+        c.execute(sa.text(f"CREATE DATABASE `{names.database}`"))
+        for host in ("localhost", "127.0.0.1"):
+            c.execute(sa.text("CREATE USER :u@:h IDENTIFIED BY :p"), {"u": names.writer, "h": host, "p": password})
+            c.execute(sa.text(f"GRANT ALL PRIVILEGES ON `{names.database}`.* TO :u@:h"), {"u": names.writer, "h": host})
+        c.commit()
+    writer_url = make_url(admin_url).set(username=names.writer, password=password,
+                                         database=names.database).render_as_string(hide_password=False)
+    older = Database(writer_url)
+    upgrade(older, revision="0003_accounts")
+    older.dispose()
+    home = tmp_path / "cli-home"
+    home.mkdir()
+    (home / "wearsync.json").write_text('{"database_url": "%s"}' % make_url(writer_url).set(password=None)
+                                        .render_as_string(hide_password=False))
+    env = {"WEARSYNC_HOME": str(home), "SECRET_USER": names.writer, "SECRET_PASSWORD": password,
+           "GRAFANA_DB_USER": names.reader}
+
+    refused = run_cli("db", "upgrade", env=env)  # no terminal, no admin password: one sentence, no change
+    assert refused.returncode == 1 and refused.stderr.startswith("wearsync: ") and refused.stderr.count("\n") == 1
+    assert "WEARSYNC_MYSQL_ADMIN_PASSWORD" in refused.stderr and "Traceback" not in refused.stderr
+    assert _revision(writer_url) == "0003_accounts"
+
+    done = run_cli("db", "upgrade", env={**env, "WEARSYNC_MYSQL_ADMIN_PASSWORD": make_url(admin_url).password or ""})
+    assert done.returncode == 0, done.stderr
+    assert "only the privileges they need" in done.stdout
+    writer = sa.create_engine(writer_url, poolclass=sa.NullPool)  # the same password still works
+    try:
+        _add_audit_row(writer)
+        assert _error(writer, "DELETE FROM audit_log") in DENIED
+        assert _error(writer, "DROP TRIGGER audit_log_no_delete") in DENIED
+        assert _error(writer, "ALTER TABLE patients ADD COLUMN x INT") in DENIED
+    finally:
+        writer.dispose()
+    assert run_cli("patients", "add", "P-9", env=env).returncode == 0  # and WearSync runs as the writer
