@@ -5,6 +5,7 @@ variable), that the reader sees no secrets, and that the whole app still works a
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -239,8 +240,8 @@ def test_db_upgrade_restricts_an_older_installations_writer_with_the_admin_passw
     older.dispose()
     home = tmp_path / "cli-home"
     home.mkdir()
-    (home / "wearsync.json").write_text('{"database_url": "%s"}' % make_url(writer_url).set(password=None)
-                                        .render_as_string(hide_password=False))
+    config_url = make_url(writer_url).set(password=None).render_as_string(hide_password=False)
+    (home / "wearsync.json").write_text(json.dumps({"database_url": config_url}))
     env = {"WEARSYNC_HOME": str(home), "SECRET_USER": names.writer, "SECRET_PASSWORD": password,
            "GRAFANA_DB_USER": names.reader}
 
