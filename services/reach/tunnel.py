@@ -146,6 +146,7 @@ class TunnelService:
         authtoken: str | None = None,
         domain: str | None = None,
         grafana_port: int | None = None,
+        grafana_domain: str | None = None,
         basic_auth: str | None = None,
         allow_cidrs: Sequence[str] = (),
         on_event: Callable[[TunnelStatus], None] | None = None,
@@ -159,6 +160,10 @@ class TunnelService:
         self._ngrok_path = ngrok_path or None
         self._authtoken = authtoken or None
         self._domain = _normalise_domain(domain) if domain else None
+        self._grafana_domain = _normalise_domain(grafana_domain) if grafana_domain else None
+        if self._grafana_domain and self._grafana_domain == self._domain:
+            raise TunnelConfigError("The consent page and Grafana need two different static domains. "
+                                    "Fix it in Tunnel → Tunnel settings.")
         self._basic_auth = _check_basic_auth(basic_auth) if basic_auth else None
         self._allow_cidrs = [_check_cidr(c) for c in allow_cidrs]
         self._on_event = on_event
@@ -394,8 +399,11 @@ class TunnelService:
         return options
 
     def _grafana_options(self) -> dict[str, Any]:
-        # The free plan's one static domain goes to the callback; Grafana gets a random address.
+        # The free plan's one static domain goes to the callback; Grafana gets a random address
+        # unless a second static domain is given for it.
         options: dict[str, Any] = {"inspect": False}
+        if self._grafana_domain:
+            options["domain"] = self._grafana_domain
         if self._basic_auth:
             options["basic_auth"] = [self._basic_auth]
         if self._allow_cidrs:
