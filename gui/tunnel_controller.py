@@ -32,6 +32,8 @@ class TunnelController(QObject):
     status_changed = Signal(TunnelStatus)
     failed = Signal(Exception)
     busy_changed = Signal(bool)
+    #: (user, password) of a Grafana sign-in made because none was set: shown to the coordinator once
+    grafana_signin_made = Signal(str, str)
     _from_service = Signal(TunnelStatus)  # any thread -> UI thread
 
     def __init__(self, app: WearSync, bridge: Bridge,
@@ -109,7 +111,8 @@ class TunnelController(QObject):
 
     # -- worker-thread side ------------------------------------------------------------------
     def _build_service(self) -> TunnelService:
-        return build_tunnel(self._app, on_event=self._from_service.emit)
+        return build_tunnel(self._app, on_event=self._from_service.emit,
+                            on_new_password=self.grafana_signin_made.emit)
 
     def _service_for(self, fresh: bool) -> TunnelService:
         # a running service keeps its instance (it owns the agent); a new start reads new settings
