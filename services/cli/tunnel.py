@@ -85,7 +85,7 @@ def service_from_env(env: Mapping[str, str], out: TextIO | None = None, **kwargs
     """The tunnel exactly as the window and `--headless` build it (tunnel_setup.build_tunnel). A sign-in
     made for Grafana now is printed once to `out`."""
     from services.app import WearSync
-    from services.reach.tunnel_setup import OPEN_NOTICE, build_tunnel
+    from services.reach.tunnel_setup import OPEN_NOTICE, build_tunnel, ensure_grafana_protection, grafana_port_of
 
     def shown_once(user: str, password: str) -> None:
         if out is not None:
@@ -94,10 +94,12 @@ def service_from_env(env: Mapping[str, str], out: TextIO | None = None, **kwargs
 
     app = WearSync.open(dict(env))
     try:
-        service = build_tunnel(app, on_new_password=shown_once, **kwargs)
-        if out is not None and app.settings.get("grafana_tunnel_open"):
-            print(OPEN_NOTICE, file=out)
-        return service
+        if out is not None and grafana_port_of(app):
+            # here, not in the detached keeper: the person who typed `tunnel start` sees a new sign-in
+            ensure_grafana_protection(app, shown_once)
+            if app.settings.get("grafana_tunnel_open"):
+                print(OPEN_NOTICE, file=out)
+        return build_tunnel(app, on_new_password=shown_once, **kwargs)
     finally:
         app.close()
 

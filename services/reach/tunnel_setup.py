@@ -208,10 +208,16 @@ def build_tunnel(app: WearSync, on_event: Callable[[TunnelStatus], None] | None 
     """A TunnelService from the current options (reads the keyring: call off the UI thread). The one
     way the window, `--headless` and `main.py tunnel` build their tunnel."""
     s, env = app.settings, app.environ
-    grafana_port = _grafana_port(app)
-    signin = ensure_grafana_protection(app, on_new_password) if grafana_port else None
-    if grafana_port and s.get("grafana_tunnel_open"):
-        log.warning("Grafana's protection through the tunnel is turned off")
+    grafana_port = grafana_port_of(app)
+    user = str(s.get("grafana_tunnel_user") or "").strip()
+    password = app.secrets.get(PASSWORD_SECRET) if user else None
+
+    def signin_at_start() -> str | None:  # made when the tunnel starts, not when its status is asked
+        made = ensure_grafana_protection(app, on_new_password)
+        if made is None and s.get("grafana_tunnel_open"):
+            log.warning("Grafana's protection through the tunnel is turned off")
+        return f"{made[0]}:{made[1]}" if made else None
+
     return TunnelService(
         state_dir=app.paths.home,  # the same tunnel.json as `main.py tunnel ...`
         callback_port=config.callback_port(env),
@@ -220,14 +226,15 @@ def build_tunnel(app: WearSync, on_event: Callable[[TunnelStatus], None] | None 
         domain=env.get(DOMAIN_ENV) or s.get("ngrok_domain") or None,
         grafana_port=grafana_port,
         grafana_domain=env.get(GRAFANA_DOMAIN_ENV) or s.get("grafana_domain") or None,
-        basic_auth=f"{signin[0]}:{signin[1]}" if signin else None,
+        basic_auth=f"{user}:{password}" if user and password else None,
         allow_cidrs=parse_cidrs(s.get("grafana_tunnel_allow")),
         on_event=on_event,
+        grafana_signin=signin_at_start,
         **kwargs,  # type: ignore[arg-type]
     )
 
 
-def _grafana_port(app: WearSync) -> int | None:
+def grafana_port_of(app: WearSync) -> int | None:
     raw = app.environ.get(GRAFANA_PORT_ENV, "").strip()
     if not raw:
         return int(app.settings.get("grafana_port")) or None

@@ -262,3 +262,42 @@ def test_db_upgrade_restricts_an_older_installations_writer_with_the_admin_passw
     finally:
         writer.dispose()
     assert run_cli("patients", "add", "P-9", env=env).returncode == 0  # and WearSync runs as the writer
+
+
+@pytest.mark.mariadb
+def test_replacing_a_database_with_an_audit_trail_is_the_owners_alone(setup: MySQLSetupResult, writer: sa.Engine,
+                                                                     tmp_path: Path) -> None:
+    """The database move's sanctioned "replace the target" path: refused to the writer (nothing
+    changed), done by the owner, and the audit trail's trigger is back afterwards."""
+    from db.engine import Database
+    from db.migrate import upgrade
+    from services.reach.db_move import MoveFailed, move_database
+
+    source_url = f"sqlite:///{tmp_path / 'source.sqlite3'}"
+    source = Database(source_url)
+    upgrade(source)
+    with source.engine.begin() as c:
+        c.exec_driver_sql("INSERT INTO patients (code, note, created_at) VALUES ('P-NEW', '', '2026-11-02')")
+    source.dispose()
+    _add_audit_row(writer)  # the target was used: its trail holds a line
+    before = _audit_rows(writer)
+
+    with pytest.raises(MoveFailed, match="owner account"):
+        move_database(source_url, setup.database_url, overwrite=True)
+    assert _audit_rows(writer) == before
+
+    report = move_database(source_url, setup.owner_url, overwrite=True)
+
+    assert report.ok and _audit_rows(writer) == []  # replaced by the source's (empty) trail
+    with writer.connect() as c:
+        assert c.exec_driver_sql("SELECT code FROM patients").scalars().all() == ["P-NEW"]
+    owner = sa.create_engine(setup.owner_url, poolclass=sa.NullPool)
+    try:
+        with owner.connect() as c:
+            triggers = set(c.exec_driver_sql("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS "
+                                             "WHERE TRIGGER_SCHEMA = DATABASE()").scalars())
+        assert triggers == {"audit_log_no_update", "audit_log_no_delete"}
+        _add_audit_row(owner)
+        assert _error(owner, "DELETE FROM audit_log") == 1644  # the second layer is back
+    finally:
+        owner.dispose()
