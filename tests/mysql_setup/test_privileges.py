@@ -301,3 +301,16 @@ def test_replacing_a_database_with_an_audit_trail_is_the_owners_alone(setup: MyS
         assert _error(owner, "DELETE FROM audit_log") == 1644  # the second layer is back
     finally:
         owner.dispose()
+
+
+@pytest.mark.mariadb
+def test_the_owner_login_is_kept_apart_from_the_secrets_page(setup: MySQLSetupResult) -> None:
+    from services.errors import InvalidInput
+
+    store = SecretStore()
+    assert store.get("WEARSYNC_DB_OWNER_PASSWORD") == setup.owner_password  # kept, for upgrades
+    assert all("OWNER" not in state.spec.name for state in store.states())  # not listed on the page
+    for name in ("WEARSYNC_DB_OWNER_PASSWORD", "WEARSYNC_DB_OWNER_USER", "WEARSYNC_TOKEN_KEY"):
+        with pytest.raises(InvalidInput):
+            store.reveal(name)  # and no "Reveal" can show it
+    assert store.reveal("SECRET_PASSWORD") == setup.writer_password  # the writer's: it can only change data rows
