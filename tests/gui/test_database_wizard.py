@@ -61,7 +61,7 @@ def populated_app():  # type: ignore[no-untyped-def]
     from services.app import WearSync
 
     app = WearSync.open()
-    for code in ("P001", "P002", "Ünïcode 3"):
+    for code in ("P001", "P002", "P003_x-y.z"):
         app.patients.add(code, ["fitbit", "withings"], HOST)
     app.settings.set("lookback_days", 5)
     return app
@@ -127,7 +127,7 @@ def test_wizard_moves_a_populated_database_switches_and_restarts(qtbot, home_she
     moved = WearSync.open()
     try:
         assert moved.db.dialect == "mysql"
-        assert [p.code for p in moved.patients.list_patients()] == ["P001", "P002", "Ünïcode 3"]
+        assert [p.code for p in moved.patients.list_patients()] == ["P001", "P002", "P003_x-y.z"]
         assert moved.settings.get("lookback_days") == 5
     finally:
         moved.close()
