@@ -47,7 +47,8 @@ def register(sub: Any) -> None:
     keep.add_argument("--keep-data", action="store_true", help="keep the data already downloaded")
     keep.add_argument("--delete-data", action="store_true", help="delete all of the patient's data at once (no undo)")
     wd.add_argument("--force", action="store_true",
-                    help="finish even when a vendor cannot be told (the patient then removes access in the vendor's app)")
+                    help="finish even when a vendor cannot be told "
+                    "(the patient then removes access in the vendor's app)")
     wd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     wd.set_defaults(func=_withdraw)
 
@@ -132,14 +133,13 @@ def _withdraw(args: argparse.Namespace) -> int:
             question = f"Withdraw {args.vendor} for patient {preview.code} (the data is kept)?"
             if not _confirm(question, args.yes):
                 return 1
-            result = app.connections.revoke(preview.code, args.vendor, HOST)
-            out(result.message)
+            out(app.connections.revoke(preview.code, args.vendor, HOST).message)
             return 0
         what = (f"and delete all {preview.total_rows:,} data rows at once" if args.delete_data
                 else "and keep the data already downloaded")
         if not _confirm(f"Withdraw patient {preview.code} {what}?", args.yes):
             return 1
-        result = withdraw_patient(app, preview.code, HOST, keep_data=args.keep_data,
-                                  revoke=vendor_revoke(app, HOST), force=args.force)
-    out(result.describe())
+        withdrawn = withdraw_patient(app, preview.code, HOST, keep_data=args.keep_data,
+                                     revoke=vendor_revoke(app, HOST), force=args.force)
+    out(withdrawn.describe())
     return 0

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.flow.conftest import clock, stepped  # noqa: F401  (fixtures)
 
 SECRET = "ngrok-test-value-9f3a71c2e4"
 
@@ -81,7 +80,7 @@ def test_secret_value_never_in_the_process_list(tmp_path: Path) -> None:
         time.sleep(0.5)
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode(errors="replace")
         assert "NGROK_AUTHTOKEN" in cmdline and SECRET[:10] not in cmdline
-        out, err = proc.communicate(SECRET[10:] + "\n", timeout=60)
+        _, err = proc.communicate(SECRET[10:] + "\n", timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -125,19 +124,3 @@ def test_settings_bad_input_changes_nothing(run_cli) -> None:
     assert run_cli("settings", "get", "sync_time").stdout.strip() == "00:00"
     assert run_cli("settings", "get", "alert_after_days").stdout.strip() == "5"
     assert run_cli("settings", "get", "close_to_tray").stdout.strip() == "ask"
-
-
-def test_daily_time_set_on_the_command_line_moves_the_scheduler(run_cli, stepped, clock) -> None:  # type: ignore[no-untyped-def]
-    from services.app import WearSync
-    from tests.flow.conftest import TZ, at
-
-    assert run_cli("settings", "set", "sync_time", "02:30").returncode == 0
-    app = WearSync.open()
-    try:
-        clock.set(at(2026, 11, 20, 9, 0))
-        sched = app.attach_flow(clock=clock, scheduler=stepped, timezone=TZ)
-        sched.start()
-        nxt = sched.status().next_run
-        assert nxt is not None and (nxt.hour, nxt.minute) == (2, 30) and nxt.date().isoformat() == "2026-11-21"
-    finally:
-        app.close()
