@@ -74,4 +74,5 @@ def smoke(folder: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(smoke(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "dist" / "WearSync"))
+    default = Path(__file__).resolve().parents[1] / "dist" / "WearSync"
+    sys.exit(smoke(Path(sys.argv[1]) if len(sys.argv) > 1 else default))
