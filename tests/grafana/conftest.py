@@ -41,11 +41,13 @@ def grafana_db() -> Iterator[GrafanaDb]:
                              reader_user=f"wgr{tag}", secrets=SecretStore({"PYTHON_KEYRING_BACKEND": "memory"}))
     finally:
         keyring.set_keyring(previous)
-    writer = Database(setup.database_url)
-    population = populate(writer)
-    writer.dispose()
     reader = sa.create_engine(setup.reader_url, poolclass=sa.NullPool)
-    try:
+    try:  # the accounts and the database go even when filling it fails
+        writer = Database(setup.database_url)
+        try:
+            population = populate(writer)
+        finally:
+            writer.dispose()
         yield GrafanaDb(setup, reader, population)
     finally:
         reader.dispose()
