@@ -314,3 +314,36 @@ def test_the_owner_login_is_kept_apart_from_the_secrets_page(setup: MySQLSetupRe
         with pytest.raises(InvalidInput):
             store.reveal(name)  # and no "Reveal" can show it
     assert store.reveal("SECRET_PASSWORD") == setup.writer_password  # the writer's: it can only change data rows
+
+
+@pytest.mark.mariadb
+def test_an_upgrade_by_the_owner_extends_the_grants_to_tables_it_adds(setup: MySQLSetupResult,
+                                                                     writer: sa.Engine, names: Names) -> None:
+    """A later migration adds tables; the owner's upgrade grants the registered writer and reader
+    their share of them, so daily work never needs the owner."""
+    from db.engine import Database
+    from db.migrate import upgrade
+
+    owner = Database(setup.owner_url)
+    try:
+        with owner.engine.begin() as c:  # as if sync_runs had come with a newer version, not yet granted
+            for host in setup.client_hosts:
+                c.exec_driver_sql(f"REVOKE ALL PRIVILEGES ON `{names.database}`.`sync_runs` "
+                                  f"FROM '{names.writer}'@'{host}'")
+            for host in setup.reader_hosts:
+                c.exec_driver_sql(f"REVOKE ALL PRIVILEGES ON `{names.database}`.`sync_runs` "
+                                  f"FROM '{names.reader}'@'{host}'")
+            c.exec_driver_sql("UPDATE alembic_version SET version_num = '0003_accounts'")  # a migration is due
+        assert _error(writer, "SELECT COUNT(*) FROM sync_runs") in DENIED
+        upgrade(owner)
+    finally:
+        owner.dispose()
+    assert _error(writer, "INSERT INTO sync_runs (`trigger`, started_at, status, connections_total, connections_ok, "
+                          "connections_failed, rows_written, summary) VALUES ('cli', NOW(), 'ok', 0, 0, 0, 0, '')",
+                  "UPDATE sync_runs SET status = 'done'", "DELETE FROM sync_runs") is None
+    reader = sa.create_engine(setup.reader_url, poolclass=sa.NullPool)
+    try:
+        assert _error(reader, "SELECT COUNT(*) FROM sync_runs") is None
+        assert _error(reader, "SELECT * FROM users") in DENIED  # and no more than its share
+    finally:
+        reader.dispose()

@@ -31,12 +31,13 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "mysql":
         return
-    op.create_table(
-        ACCOUNTS_TABLE,
-        sa.Column("role", sa.String(16), nullable=False),
-        sa.Column("user_name", sa.String(80), primary_key=True),
-        sa.Column("host", sa.String(255), primary_key=True),
-    )
+    if not sa.inspect(bind).has_table(ACCOUNTS_TABLE):  # kept when the revision was stamped back
+        op.create_table(
+            ACCOUNTS_TABLE,
+            sa.Column("role", sa.String(16), nullable=False),
+            sa.Column("user_name", sa.String(80), primary_key=True),
+            sa.Column("host", sa.String(255), primary_key=True),
+        )
     try:
         for name, event in AUDIT_TRIGGERS.items():
             bind.exec_driver_sql(f"DROP TRIGGER IF EXISTS `{name}`")
