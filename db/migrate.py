@@ -68,7 +68,7 @@ def upgrade(db: Database, backup_dir: Path | None = None, revision: str = "head"
     return backup
 
 
-_SCHEMA_PRIVILEGES = ("ALL PRIVILEGES", "ALTER", "CREATE")
+_SCHEMA_PRIVILEGES = ("CREATE", "ALTER")
 
 
 def may_change_schema(db: Database) -> bool:
@@ -88,7 +88,7 @@ def may_change_schema(db: Database) -> bool:
         if scope not in ("*.*", f"`{database}`.*"):
             continue
         privileges = head.removeprefix("GRANT ").upper()
-        if "ALL PRIVILEGES" in privileges or all(p in privileges for p in _SCHEMA_PRIVILEGES[1:]):
+        if "ALL PRIVILEGES" in privileges or all(p in privileges for p in _SCHEMA_PRIVILEGES):
             return True
     return False
 

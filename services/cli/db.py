@@ -82,13 +82,13 @@ def _secure_with_admin(db: Database, admin_user: str, paths: config.Paths) -> No
     once): creates the owner, restricts the writer and the reader, and migrates as the owner."""
     from sqlalchemy.engine import make_url
 
-    from services.cli.mysql import _admin_password
+    from services.cli.mysql import admin_password
     from services.reach.mysql_setup import DEFAULT_READER, READER_USER_SECRET, AdminLogin, set_up_mysql
     from services.secrets import SecretStore
 
     url = make_url(db.url)
     admin = AdminLogin(host=url.host or "127.0.0.1", port=url.port or 3306, user=admin_user,
-                       password=_admin_password())
+                       password=admin_password())
     store = SecretStore()
     set_up_mysql(admin, database=url.database or "", writer_user=url.username or "",
                  reader_user=store.get(READER_USER_SECRET) or DEFAULT_READER, writer_password=url.password or None,

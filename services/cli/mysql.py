@@ -52,7 +52,7 @@ def register(sub: Any) -> None:
         func=_use_sqlite)
 
 
-def _admin_password() -> str:
+def admin_password() -> str:
     if os.environ.get(ADMIN_PASSWORD_ENV) is not None:
         return os.environ[ADMIN_PASSWORD_ENV]
     if sys.stdin.isatty():
@@ -78,7 +78,7 @@ def schema_url(admin_user: str, what: str) -> str:
     if not admin_password_available():
         raise InvalidInput(f"{what} needs the MySQL administrator password: set {ADMIN_PASSWORD_ENV} or run "
                            "this in a terminal, which asks for it.")
-    url = make_url(config.database_url()).set(username=admin_user, password=_admin_password() or None)
+    url = make_url(config.database_url()).set(username=admin_user, password=admin_password() or None)
     return url.render_as_string(hide_password=False)
 
 
@@ -87,7 +87,7 @@ def _setup(args: argparse.Namespace) -> int:
     from services.reach.db_move import move_database
     from services.reach.mysql_setup import AdminLogin, set_up_mysql, switch_to_mysql
 
-    password = _admin_password()
+    password = admin_password()
     if args.admin_url:
         admin = AdminLogin.from_url(args.admin_url, password or None)
     else:
