@@ -91,6 +91,8 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("idle_lock_minutes", 15, int, "Lock the window after idle minutes"),
     SettingSpec("enrol_link_hours", 72, int, "Enrolment links expire after (hours)"),
     SettingSpec("sandbox_mode", False, bool, "Use sandbox vendors (demo)"),
+    SettingSpec("valid_day_minutes", 600, int, "Fitbit valid day: minutes with heart rate",
+                "A Fitbit day counts as worn when at least this many minutes hold a heart-rate reading."),
 )
 BY_KEY = {s.key: s for s in SPECS}
 
