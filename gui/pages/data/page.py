@@ -39,6 +39,7 @@ from gui.pages.data.plots import (
     draw_band,
     draw_bars,
     draw_markers,
+    draw_scores,
     draw_stacked_nights,
     local_text,
     nearest,
@@ -190,8 +191,9 @@ class DataPage(Page):
         self.hr = ChartBox("Heart rate", "bpm", height=200)
         self.steps = ChartBox("Steps", "steps")
         self.sleep = ChartBox("Sleep by stage, per night", "minutes", height=170)
+        self.score = ChartBox("Sleep score", "score", height=120)
         self.activity = ChartBox("Daily activity (Polar)", "steps")
-        self.main_boxes = [self.hr, self.steps, self.sleep, self.activity]
+        self.main_boxes = [self.hr, self.steps, self.sleep, self.score, self.activity]
         for box in self.main_boxes:
             col.addWidget(box)
             if box is not self.hr:
@@ -364,6 +366,7 @@ class DataPage(Page):
         self.hr.setVisible(bool(has & {"fitbit", "polar"}) or not has)
         self.steps.setVisible("fitbit" in has or not has)
         self.sleep.setVisible(bool(has & {"fitbit", "withings"}))
+        self.score.setVisible(bool(has & {"fitbit", "withings"}))
         self.night_card.setVisible(bool(has & {"fitbit", "withings"}))
         self.activity.setVisible("polar" in has)
         self.exercise_card.setVisible("polar" in has)
@@ -421,8 +424,15 @@ class DataPage(Page):
         nights = list(view.nights)
         self.sleep.set_empty(not nights)
         if not nights:
+            self.score.set_empty(True, "No sleep score for this patient in these days")
             return
         draw_stacked_nights(self.sleep, nights)
+        scored = [n for n in nights if n.score is not None]
+        self.score.set_empty(not scored, "No sleep score for this patient in these days")
+        if scored:
+            draw_scores(self.score, scored)
+            self.score.readout = lambda x: "; ".join(
+                f"{n.vendor.capitalize()} sleep score {n.score}" for n in scored if n.start_x <= x <= n.end_x) or None
 
         def at(x: float) -> str | None:
             for n in nights:

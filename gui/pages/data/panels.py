@@ -88,7 +88,7 @@ class NightPanel(QWidget):
         col.addWidget(self.empty)
         self.hypnogram = ChartBox("Sleep stages", "stage", height=150)
         self.vitals = ChartBox("Heart rate and breathing during the night", "per minute", height=150)
-        self.snoring = ChartBox("Snoring", "snoring", height=90)
+        self.snoring = ChartBox("Snoring", "snoring", height=100)
         for box in (self.hypnogram, self.vitals, self.snoring):
             box.title.setProperty("role", "muted")
             col.addWidget(box)
@@ -166,13 +166,15 @@ class NightPanel(QWidget):
         self.vitals.set_empty(not drawn, "No heart rate or breathing was recorded during this night")
         self.vitals.readout = lambda x: _vitals_at(hyp, x)
         if hyp.snoring:
-            x0 = np.asarray([a for a, _b in hyp.snoring], dtype=float)
-            w = np.asarray([b - a for a, b in hyp.snoring], dtype=float)
-            bars = pg.BarGraphItem(x0=x0, width=w, height=np.ones(len(x0)), brush=pg.mkBrush("#a16207"),
-                                   pen=pg.mkPen(None))
+            # (x, value) samples: each a bar until the next sample
+            x0 = np.asarray([a for a, _v in hyp.snoring], dtype=float)
+            gaps = np.diff(x0) if len(x0) > 1 else np.asarray([300.0])
+            w = np.append(gaps, np.median(gaps) if len(gaps) else 300.0).clip(max=1800) * 0.9
+            h = np.asarray([v for _a, v in hyp.snoring], dtype=float)
+            bars = pg.BarGraphItem(x0=x0, width=w, height=h, brush=pg.mkBrush("#a16207"), pen=pg.mkPen(None))
             self.snoring.item.addItem(bars)
-            self.snoring.item.getAxis("left").setTicks([[(1, "snoring")]])
             self.snoring.items["snoring"] = bars
+            self.snoring.item.setYRange(0, max(1.0, float(h.max()) * 1.1), padding=0)
         self.snoring.set_empty(not hyp.snoring, "No snoring was recorded during this night")
         self.hypnogram.item.setXRange(night.start_x, night.end_x, padding=0.02)
 

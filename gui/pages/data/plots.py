@@ -84,6 +84,7 @@ def make_plot(y_label: str, height: int = 170, time_axis: bool = True) -> pg.Plo
     font.setPointSizeF(8.5)
     for name in ("left", "bottom"):
         item.getAxis(name).setTickFont(font)
+        item.getAxis(name).enableAutoSIPrefix(False)
     return w
 
 
@@ -92,7 +93,10 @@ def breaks(x: Sequence[float], gap: float) -> np.ndarray:
     arr = np.asarray(x, dtype=float)
     if len(arr) < 2:
         return np.ones(len(arr), dtype=np.int32)
-    joined = np.diff(arr) <= gap
+    steps = np.diff(arr)
+    # a device that reports every 10 minutes has 10-minute steps: only a longer silence is a gap
+    gap = max(gap, 2.5 * float(np.median(steps)))
+    joined = steps <= gap
     return np.append(joined, False).astype(np.int32)
 
 
@@ -108,6 +112,7 @@ class ChartBox(QWidget):
         self.title = label(title, "section")
         col.addWidget(self.title)
         self.plot = make_plot(y_label, height, time_axis)
+        self.plot.setFixedHeight(height)
         col.addWidget(self.plot)
         self.empty = label(EMPTY_TEXT, "muted")
         self.empty.setObjectName("emptyChart")
@@ -168,8 +173,7 @@ def draw_band(box: ChartBox, kind: str, band: Any, bucket_s: float) -> None:
     fill_colour = QColor(qc)
     fill_colour.setAlpha(55)
     fill = pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(fill_colour))
-    avg = pg.PlotCurveItem(x, np.asarray(band.avg, dtype=float), connect=connect, pen=pg.mkPen(colour, width=1.4),
-                           name=words)
+    avg = pg.PlotCurveItem(x, np.asarray(band.avg, dtype=float), connect=connect, pen=pg.mkPen(colour, width=1.4))
     for it in (lo, hi, fill, avg):
         box.item.addItem(it)
     box.legend().addItem(avg, words)
@@ -189,11 +193,19 @@ def draw_bars(box: ChartBox, bars: Any, colour: str, name: str) -> pg.BarGraphIt
 
 
 def draw_stacked_nights(box: ChartBox, nights: Sequence[Any]) -> dict[str, pg.BarGraphItem]:
-    """Each night as a bar spanning its sleep, split by minutes per stage (deep at the bottom)."""
+    """Each night as a bar spanning its sleep, split by minutes per stage (deep at the bottom).
+
+    When two device types recorded the same nights (a watch and a sleep mat), each gets its own
+    half of the night's width, so neither hides the other.
+    """
     drawn: dict[str, pg.BarGraphItem] = {}
+    vendors = sorted({n.vendor for n in nights})
+    share = 1.0 / len(vendors) if vendors else 1.0
+    spans = np.asarray([max(n.end_x - n.start_x, 3600.0) for n in nights], dtype=float)
+    x0 = np.asarray([n.start_x for n in nights], dtype=float) + spans * share * np.asarray(
+        [vendors.index(n.vendor) for n in nights], dtype=float)
+    width = spans * share * 0.94
     base = np.zeros(len(nights))
-    x0 = np.asarray([n.start_x for n in nights], dtype=float)
-    width = np.asarray([max(n.end_x - n.start_x, 3600.0) for n in nights], dtype=float)
     legend = box.legend()
     for stage in STAGE_ORDER:
         heights = np.asarray([float(n.minutes_by_stage.get(stage, 0) or 0) for n in nights])
@@ -206,11 +218,8 @@ def draw_stacked_nights(box: ChartBox, nights: Sequence[Any]) -> dict[str, pg.Ba
         legend.addItem(item, words)
         drawn[stage] = item
         base = base + heights
-    for n, top in zip(nights, base, strict=True):
-        if n.score is not None:
-            text = pg.TextItem(f"score {n.score}", color="#374151", anchor=(0.5, 1.0))
-            text.setPos(n.start_x + (n.end_x - n.start_x) / 2, float(top))
-            box.item.addItem(text)
+    if len(base):
+        box.item.setYRange(0, float(base.max()) * 1.3, padding=0)
     box.items.update({f"stage:{k}": v for k, v in drawn.items()})
     return drawn
 
@@ -242,3 +251,25 @@ def draw_markers(box: ChartBox, markers: Any, *, with_labels: bool) -> None:
                                labelOpts={"position": 0.92, "color": SWAP_COLOUR, "fill": (255, 255, 255, 200)})
         box.item.addItem(line)
         box.items[f"swap:{i}"] = line
+
+
+VENDOR_COLOURS = {"fitbit": "#2563eb", "withings": "#7c3aed", "polar": "#ea580c"}
+
+
+def draw_scores(box: ChartBox, nights: Sequence[Any]) -> int:
+    """The vendors' sleep scores, one dot per night at the night's middle, a line per device type."""
+    count = 0
+    for vendor in sorted({n.vendor for n in nights}):
+        pts = [((n.start_x + n.end_x) / 2, float(n.score)) for n in nights
+               if n.vendor == vendor and n.score is not None]
+        if not pts:
+            continue
+        colour = VENDOR_COLOURS.get(vendor, "#374151")
+        item = pg.PlotDataItem([p[0] for p in pts], [p[1] for p in pts], pen=pg.mkPen(colour, width=1.2),
+                               symbol="o", symbolSize=7, symbolBrush=colour, symbolPen=None)
+        box.item.addItem(item)
+        box.legend().addItem(item, f"{vendor.capitalize()} sleep score")
+        box.items[f"score:{vendor}"] = item
+        count += len(pts)
+    box.item.setYRange(0, 100, padding=0.05)
+    return count
