@@ -170,7 +170,7 @@ class ChartService:
         bucket = floor_to(x, size, d).label("bucket")
         lo_utc, hi_utc = utc_bounds(start, end)
         lo_x, hi_x = date_x(start), date_x(end + dt.timedelta(days=1))
-        q = (sa.select(H.kind, bucket, sa.func.min(H.bpm), sa.func.avg(H.bpm), sa.func.max(H.bpm), sa.func.count())
+        q = (sa.select(H.kind, bucket, sa.func.min(H.bpm), sa.func.sum(H.bpm), sa.func.max(H.bpm), sa.func.count())
              .where(H.patient_id == sa.bindparam("pid"), H.ts_utc >= lo_utc, H.ts_utc < hi_utc, H.bpm > 0,
                     x >= lo_x, x < hi_x)
              .group_by(H.kind, sa.literal_column("bucket"))
@@ -178,11 +178,11 @@ class ChartService:
         bands: dict[str, Band] = {}
         with self._db.session() as s:
             pid = patient_id(s, patient)
-            for kind, b, mn, mean, mx, n in s.execute(q, {"pid": pid}):
+            for kind, b, mn, total, mx, n in s.execute(q, {"pid": pid}):
                 band = bands.setdefault(kind, Band())
                 band.x.append(float(b))
                 band.lo.append(float(mn))
-                band.avg.append(float(mean))
+                band.avg.append(float(total) / int(n))  # SUM and COUNT in SQL: exact on both dialects
                 band.hi.append(float(mx))
                 band.n.append(int(n))
             resting = [(date_x(day) + 43200.0, float(bpm)) for day, bpm in s.execute(
@@ -304,13 +304,13 @@ class ChartService:
         """min/avg/max of `value` per `size`-second bucket of patient-local time, computed in SQL."""
         d = self._dialect
         bucket = floor_to(local_s(ts, offset, d), size, d).label("bucket")
-        q = (sa.select(bucket, sa.func.min(value), sa.func.avg(value), sa.func.max(value), sa.func.count())
+        q = (sa.select(bucket, sa.func.min(value), sa.func.sum(value), sa.func.max(value), sa.func.count())
              .where(*where).group_by(sa.literal_column("bucket")).order_by(sa.literal_column("bucket")))
         band = Band()
-        for b, mn, mean, mx, n in s.execute(q):
+        for b, mn, total, mx, n in s.execute(q):
             band.x.append(float(b))
             band.lo.append(float(mn))
-            band.avg.append(float(mean))
+            band.avg.append(float(total) / int(n))
             band.hi.append(float(mx))
             band.n.append(int(n))
         return band
