@@ -101,11 +101,13 @@ def test_compliance_filters_and_threshold(cli, db, charted) -> None:  # type: ig
     assert r.stdout == expected_csv(db, FIRST, LAST, vendor="fitbit", patient="C-AKL")
     from services.settings import Settings
 
-    Settings(db).set("valid_day_minutes", 1400)
     try:
-        r = cli("compliance", "--start", str(FIRST), "--end", str(LAST), "--csv", "--vendor", "fitbit")
-        assert r.stdout == expected_csv(db, FIRST, LAST, threshold=1400, vendor="fitbit")
-        assert r.stdout != expected_csv(db, FIRST, LAST, threshold=600, vendor="fitbit")
+        for threshold in (1400, 400):  # 400: exactly the minutes of C-LA's 4 November, which is then valid
+            Settings(db).set("valid_day_minutes", threshold)
+            r = cli("compliance", "--start", str(FIRST), "--end", str(LAST), "--csv", "--vendor", "fitbit")
+            assert r.stdout == expected_csv(db, FIRST, LAST, threshold=threshold, vendor="fitbit")
+            assert r.stdout != expected_csv(db, FIRST, LAST, threshold=600, vendor="fitbit")
+        assert "C-LA,fitbit,2026-11-04,400,1\n" in r.stdout
     finally:
         Settings(db).set("valid_day_minutes", 600)
     table = cli("compliance", "--start", str(FIRST), "--end", str(LAST))
