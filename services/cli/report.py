@@ -66,6 +66,8 @@ def write_report(data: ReportData, target: Path, render: Renderer) -> None:
         os.replace(tmp, target)
     except PermissionError:
         raise InvalidInput(f"WearSync may not write to {target}. Choose another place.") from None
+    except OSError as exc:
+        raise WearSyncError(f"The report could not be written to {target} ({exc.strerror or exc}).") from None
     finally:
         tmp.unlink(missing_ok=True)
 

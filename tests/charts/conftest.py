@@ -56,6 +56,7 @@ def charted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     try:
         upgrade(db)
         store(db, PATIENTS, FIRST, LAST, NOW)
+        _watch_off_early(db, "C-LA", dt.date(2026, 11, 4), keep=400)
         db.dispose()
         yield Charted(url, request.param)
     finally:
@@ -64,6 +65,18 @@ def charted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             with admin.connect() as c:
                 c.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
             admin.dispose()
+
+
+def _watch_off_early(db: object, code: str, day: dt.date, keep: int) -> None:
+    """A day the patient took the watch off early: only the first `keep` heart-rate samples remain."""
+    from db.models import HeartRateSample, Patient
+
+    with db.session() as s:  # type: ignore[attr-defined]
+        pid = s.scalar(sa.select(Patient.id).where(Patient.code == code))
+        ids = s.scalars(sa.select(HeartRateSample.id).where(
+            HeartRateSample.patient_id == pid, HeartRateSample.vendor == "fitbit",
+            HeartRateSample.local_date == day).order_by(HeartRateSample.ts_utc).offset(keep)).all()
+        s.execute(sa.delete(HeartRateSample).where(HeartRateSample.id.in_(ids)))
 
 
 @pytest.fixture
