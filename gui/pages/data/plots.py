@@ -130,14 +130,13 @@ class ChartBox(QWidget):
         head.setSpacing(12)
         self.title = label(title, "section")
         head.addWidget(self.title)
-        head.addStretch(1)
         self.key = QLabel()
         self.key.setObjectName("chartKey")
         self.key.setTextFormat(Qt.TextFormat.RichText)
         self.key.setWordWrap(True)
         self.key.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.key.setStyleSheet("QLabel { color: #4b5563; font-size: 9pt; }")
-        head.addWidget(self.key)
+        head.addWidget(self.key, 1)
         col.addLayout(head)
         self.keys: list[tuple[str, str]] = []
         self.plot = make_plot(y_label, height, time_axis)
@@ -205,7 +204,7 @@ def draw_band(box: ChartBox, kind: str, band: Any, bucket_s: float) -> None:
     avg = pg.PlotCurveItem(x, np.asarray(band.avg, dtype=float), connect=connect, pen=pg.mkPen(colour, width=1.4))
     for it in (lo, hi, fill, avg):
         box.item.addItem(it)
-    box.add_key(colour, words + (" (line: average, band: lowest to highest)" if kind == "sample" else ""))
+    box.add_key(colour, words + (" (line: average, band: lowest–highest)" if kind == "sample" else ""))
     box.items[f"band:{kind}"] = avg
     box.items[f"fill:{kind}"] = fill
 
