@@ -91,9 +91,13 @@ def documents_dir() -> Path:
 def build_report(app: Any, patient: str, start: dt.date, end: dt.date, out: Path) -> Path:
     """Runs on a worker: the report service gathers, `render_pdf` draws (QPainter is thread-safe on a PDF)."""
     from gui.report_pdf import render_pdf
+    from services.errors import InvalidInput
 
     data = app.reports.build(patient, start, end)
-    render_pdf(data, out)
+    try:
+        render_pdf(data, out)
+    except OSError:
+        raise InvalidInput(f"WearSync could not save the report in {out.parent}. Choose another folder.") from None
     return out
 
 

@@ -137,3 +137,21 @@ def test_viewer_sees_the_charts_but_may_not_save_reports(chart_app: Any, qtbot: 
     assert page.hr.plot.isVisibleTo(page) or page.hr.empty.isVisibleTo(page)
     assert not page.report_button.isEnabled()
     assert "viewer" in page.report_button.toolTip()
+
+
+def test_a_folder_that_cannot_be_written_says_so_inline(chart_app: Any, qtbot: Any, make_shell: Any,
+                                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shell = make_shell()
+    page = shell.window.show_page("data")
+    qtbot.waitUntil(lambda: page.patient.count() == 2, timeout=10_000)
+    wait_idle(qtbot, shell)
+    page.patient.setCurrentIndex(page.patient.findText("C-AKL"))
+    page._set_dates(FIRST, LAST)
+    missing = tmp_path / "no such folder" / "r.pdf"
+    monkeypatch.setattr(page, "ask_report_path", lambda _suggested: missing)
+    page.report_button.click()
+    qtbot.waitUntil(lambda: page.banner.isVisibleTo(page), timeout=20_000)
+    assert page.banner.text.text() == (f"WearSync could not save the report in {missing.parent}. "
+                                       "Choose another folder.")
+    assert not missing.parent.exists()
+    assert page.report_button.isEnabled()
