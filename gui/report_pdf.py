@@ -98,7 +98,7 @@ def nice_step(span: float, target: int = 4) -> float:
         return 1.0
     raw = span / target
     mag = 10 ** math.floor(math.log10(raw))
-    return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    return float(next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw))
 
 
 @dataclass

@@ -274,7 +274,7 @@ class LocationDialog(QDialog):
         buttons.addStretch(1)
         self.open_buttons: dict[str, QPushButton] = {}
         for words, where in opens or []:
-            b = button(words, on_click=lambda w=where: self.open(w))
+            b = button(words, on_click=lambda w=where: self.open_target(w))
             self.open_buttons[words] = b
             buttons.addWidget(b)
         close = button("Close", primary=True, on_click=self.accept)
@@ -288,7 +288,7 @@ class LocationDialog(QDialog):
         self.note.setText("Copied.")
         self.note.show()
 
-    def open(self, where: str) -> bool:
+    def open_target(self, where: str) -> bool:
         ok = bool(type(self).opener(where))
         if not ok:
             self.field.setText(where)

@@ -271,10 +271,14 @@ class CompliancePage(Page):
         self.table.clear()
         self.table.setRowCount(len(order))
         self.table.setColumnCount(2 + len(days))
-        headers = ["Patient", "Valid days"] + [f"{d:%a}\n{d.day}" for d in days]
+        today = clinic_today(self.ctx.app)
+        headers = ["Patient", "Valid days"] + ["Today\n" + str(d.day) if d == today else f"{d:%a}\n{d.day}"
+                                               for d in days]
         self.table.setHorizontalHeaderLabels(headers)
         for c, d in enumerate(days, start=2):
-            self.table.horizontalHeaderItem(c).setToolTip(f"{d:%A %d %B %Y}")
+            head = self.table.horizontalHeaderItem(c)
+            if head is not None:
+                head.setToolTip(f"{d:%A %d %B %Y}")
         bold = QFont()
         bold.setBold(True)
         for r, summ in enumerate(order):
@@ -299,7 +303,9 @@ class CompliancePage(Page):
                 item.setData(CELL_ROLE, (summ.patient, d, state))
                 wear = wear_words(grid.vendor, row.wear_minutes if row is not None else 0)
                 verdict = {"valid": "a valid day", "short": "not a valid day", "none": "not a valid day"}[state]
-                item.setToolTip(f"{summ.patient} · {d:%a %d %b %Y}: {wear} — {verdict}. Click to see this day.")
+                so_far = " so far (the day is not over yet)" if d == today else ""
+                item.setToolTip(f"{summ.patient} · {d:%a %d %b %Y}: {wear}{so_far} — {verdict}. "
+                                "Click to see this day.")
                 self.table.setItem(r, c, item)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
