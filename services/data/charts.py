@@ -273,7 +273,8 @@ class ChartService:
         return out
 
     def hypnogram(self, patient: str, night_id: int) -> Hypnogram:
-        """One night: its stages, and heart rate, breathing rate and snoring during it."""
+        """One night: its stages, and the heart rate, breathing rate and snoring that the same device
+        recorded during it (a Withings mat's night shows the mat's readings, not the watch's)."""
         with self._db.session() as s:
             pid = patient_id(s, patient)
             n = s.scalar(sa.select(SleepSession).where(SleepSession.id == night_id, SleepSession.patient_id == pid))
@@ -287,7 +288,8 @@ class ChartService:
             size = _fine_bucket((n.end_utc - n.start_utc).total_seconds())
             H = HeartRateSample
             heart = self._band(s, H.bpm, H.ts_utc, H.utc_offset_s, size,
-                               [H.patient_id == pid, H.ts_utc >= n.start_utc, H.ts_utc < n.end_utc, H.bpm > 0])
+                               [H.patient_id == pid, H.vendor == n.vendor, H.ts_utc >= n.start_utc,
+                                H.ts_utc < n.end_utc, H.bpm > 0])
             R = RespiratorySample
             breathing = self._band(s, R.breaths_per_minute, R.ts_utc, R.utc_offset_s, size,
                                    [R.patient_id == pid, R.vendor == n.vendor, R.ts_utc >= n.start_utc,

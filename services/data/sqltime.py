@@ -8,6 +8,7 @@ the patient's wall clock, and `x // 86400` is the patient-local civil day (days 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,9 +25,15 @@ EPOCH = dt.date(1970, 1, 1)
 _MYSQL_EPOCH_S = 62167219200
 
 
+# unixepoch() (SQLite 3.38+) reads the stored text about twice as fast as strftime('%s')
+_SQLITE_UNIXEPOCH = sqlite3.sqlite_version_info >= (3, 38, 0)
+
+
 def epoch_s(col: Any, dialect: str) -> ColumnElement[int]:
     """A naive-UTC DATETIME column as whole seconds since 1970-01-01 UTC, computed in SQL."""
     if dialect == "sqlite":
+        if _SQLITE_UNIXEPOCH:
+            return sa.func.unixepoch(col, type_=sa.Integer)
         return sa.cast(sa.func.strftime("%s", col), sa.Integer)
     return sa.cast(sa.func.to_seconds(col) - sa.literal_column(str(_MYSQL_EPOCH_S)), sa.BigInteger)
 

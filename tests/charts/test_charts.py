@@ -166,8 +166,8 @@ def test_nights_and_hypnogram(db) -> None:  # type: ignore[no-untyped-def]
     assert hyp.segments[0][0] == withings.start_x
     with db.session() as s:
         hr_n = s.scalar(sa.select(sa.func.count()).select_from(HeartRateSample).where(
-            HeartRateSample.patient_id == pid, HeartRateSample.ts_utc >= row.start_utc,
-            HeartRateSample.ts_utc < row.end_utc))
+            HeartRateSample.patient_id == pid, HeartRateSample.vendor == "withings",
+            HeartRateSample.ts_utc >= row.start_utc, HeartRateSample.ts_utc < row.end_utc))
     assert sum(hyp.heart_rate.n) == hr_n and len(hyp.heart_rate.x) <= MAX_POINTS
     assert all(withings.start_x <= x < withings.end_x for x in hyp.heart_rate.x + hyp.breathing.x)
     assert sum(hyp.breathing.n) > 0 and hyp.snoring
