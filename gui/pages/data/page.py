@@ -45,7 +45,8 @@ from gui.pages.data.plots import (
     nearest,
     x_range_for,
 )
-from gui.widgets import Banner, Card, LocationDialog, button, label
+from gui.pages.data.report_saved import LocationDialog
+from gui.widgets import Banner, Card, button, label
 
 # (words in the picker, days shown); None = the dates the user picks
 RANGES: list[tuple[str, int | None]] = [

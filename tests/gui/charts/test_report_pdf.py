@@ -15,8 +15,8 @@ import pytest
 from PySide6.QtGui import QGuiApplication
 
 from gui import report_pdf
+from gui.pages.data.report_saved import LocationDialog
 from gui.report_pdf import render_pdf
-from gui.widgets import LocationDialog
 from services.accounts.actor import Actor
 from tests.gui.charts.helpers import FIRST, LAST, in_range, local_points
 from tests.gui.conftest import wait_idle
@@ -155,3 +155,19 @@ def test_a_folder_that_cannot_be_written_says_so_inline(chart_app: Any, qtbot: A
                                        "Choose another folder.")
     assert not missing.parent.exists()
     assert page.report_button.isEnabled()
+
+
+def test_opening_goes_through_the_shared_desktop_seam(qtbot: Any, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from gui import widgets
+
+    asked: list[str] = []
+    monkeypatch.setattr(widgets, "desktop_open", lambda url: asked.append(url.toLocalFile()) or False,
+                        raising=False)
+    dlg = LocationDialog("Report saved", "The report is saved here:", str(tmp_path / "r.pdf"),
+                         [("Open the report", str(tmp_path / "r.pdf"))])
+    qtbot.addWidget(dlg)
+    assert dlg.open_buttons["Open the report"].isEnabled()
+    dlg.open_buttons["Open the report"].click()
+    assert asked == [str(tmp_path / "r.pdf")]
+    assert dlg.note.isVisibleTo(dlg) and "No program on this computer opened it" in dlg.note.text()
