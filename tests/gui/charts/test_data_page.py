@@ -243,9 +243,11 @@ def test_window_answers_while_a_slow_90_day_view_loads_and_the_newer_request_win
     assert page.status.text() == "Loading…"
     qtbot.wait(800)
     timer.stop()
-    # while the query ran, the event loop kept turning and nothing was drawn yet
+    # while the query ran (it is held for up to 3 s), the event loop kept turning: a 20 ms timer fired
+    # all along. The bound is loose because the test machine is shared; run on the UI thread, the
+    # query would stop the timer for the whole 3 s.
     gaps = np.diff(ticks)
-    assert len(ticks) >= 20 and gaps.max() < 0.15, f"the window stalled for {gaps.max():.2f} s"
+    assert len(ticks) >= 10 and gaps.max() < 0.4, f"the window stalled for {gaps.max():.2f} s"
     assert page.view is shown_before and page.status.text() == "Loading…"
     # the user does not wait: they pick 7 days, which is shown at once
     page.range.setCurrentIndex(1)
