@@ -42,7 +42,8 @@ def show(qtbot: Any, shell: Any, page: Any, code: str, start: dt.date, end: dt.d
     page._set_dates(start, end)
     page.reload()
     qtbot.waitUntil(lambda: page.view is not None and page.view.request.patient == code
-                    and (page.view.request.start, page.view.request.end) == (start, end), timeout=15_000)
+                    and (page.view.request.start, page.view.request.end) == (start, end)
+                    and not page.drawing, timeout=15_000)
     wait_idle(qtbot, shell)
     return page.view
 

@@ -132,7 +132,7 @@ def test_report_button_saves_and_shows_the_path_with_copy(chart_app: Any, qtbot:
 def test_viewer_sees_the_charts_but_may_not_save_reports(chart_app: Any, qtbot: Any, make_shell: Any) -> None:
     shell = make_shell(actor=Actor("vera.viewer", "viewer", "gui"))
     page = shell.window.show_page("data")
-    qtbot.waitUntil(lambda: page.view is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: page.view is not None and not page.drawing, timeout=10_000)
     wait_idle(qtbot, shell)
     assert page.hr.plot.isVisibleTo(page) or page.hr.empty.isVisibleTo(page)
     assert not page.report_button.isEnabled()
