@@ -255,7 +255,7 @@ class DataPage(Page):
         self.patient.blockSignals(True)
         self.patient.clear()
         self.patient.addItems(codes)
-        wanted = self._pending_day[0] if self._pending_day else current
+        wanted = self._pending_day[0] if self._pending_day else (current or self._patient_selected_elsewhere())
         if wanted in codes:
             self.patient.setCurrentIndex(codes.index(wanted))
         self.patient.blockSignals(False)
@@ -271,6 +271,13 @@ class DataPage(Page):
             self.open_day(code, day)
         else:
             self.reload()
+
+    def _patient_selected_elsewhere(self) -> str:
+        """The first time the page opens: the patient selected on the Patients page, if any."""
+        pages = getattr(self.window(), "pages", {})
+        selected = getattr(pages.get("patients"), "selected_code", None)
+        code = selected() if callable(selected) else None
+        return str(code or "")
 
     def open_day(self, patient: str, day: dt.date) -> None:
         """Show one patient's day (the compliance grid's cells open this)."""

@@ -260,3 +260,16 @@ def test_window_answers_while_a_slow_90_day_view_loads_and_the_newer_request_win
     assert page.loader.dropped == dropped_before + 1
     assert (page.view.request.end - page.view.request.start).days == 6
     assert page.status.text() == ""
+
+
+def test_opens_on_the_patient_selected_on_the_patients_page(chart_app: Any, qtbot: Any, make_shell: Any) -> None:
+    shell = make_shell()
+    patients = shell.window.show_page("patients")
+    wait_idle(qtbot, shell)
+    qtbot.waitUntil(lambda: patients.model.rowCount() == 2, timeout=10_000)
+    patients.select("C-LA")
+    qtbot.waitUntil(lambda: patients.detail.patient is not None and patients.detail.patient.code == "C-LA",
+                    timeout=10_000)
+    page = shell.window.show_page("data")
+    qtbot.waitUntil(lambda: page.view is not None and not page.drawing, timeout=10_000)
+    assert page.patient.currentText() == "C-LA" and page.view.request.patient == "C-LA"
