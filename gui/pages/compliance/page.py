@@ -313,6 +313,8 @@ class CompliancePage(Page):
         for c in range(2, 2 + len(days)):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
             self.table.setColumnWidth(c, 34 if len(days) > 20 else 44)
+            if days[c - 2] == today:  # "Today" is wider than a day number
+                self.table.setColumnWidth(c, self.table.fontMetrics().horizontalAdvance("Today") + 22)
         self.table.verticalHeader().setDefaultSectionSize(28)
         self.table.setVisible(bool(order))
         self.empty.setVisible(not order)
