@@ -81,7 +81,8 @@ def test_clicking_a_day_opens_it_on_the_data_page(chart_app: Any, qtbot: Any, ma
     data = shell.window.current_page()
     assert data.key == "data"
     qtbot.waitUntil(lambda: data.view is not None and data.view.request.patient == "C-LA"
-                    and data.view.request.start == day, timeout=10_000)
+                    and data.view.request.start == day and not data.drawing, timeout=10_000)
+    wait_idle(qtbot, shell)  # nothing left in flight when the window closes
     assert (data.view.request.start, data.view.request.end) == (day, day)
     assert data.patient.currentText() == "C-LA"
 

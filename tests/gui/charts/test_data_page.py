@@ -32,7 +32,8 @@ from tests.gui.conftest import wait_idle
 def open_page(qtbot: Any, make_shell: Any) -> tuple[Any, Any]:
     shell = make_shell()
     page = shell.window.show_page("data")
-    qtbot.waitUntil(lambda: page.patient.count() == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: page.patient.count() == 2 and page.view is not None and not page.drawing,
+                    timeout=10_000)
     wait_idle(qtbot, shell)
     return shell, page
 
@@ -272,4 +273,5 @@ def test_opens_on_the_patient_selected_on_the_patients_page(chart_app: Any, qtbo
                     timeout=10_000)
     page = shell.window.show_page("data")
     qtbot.waitUntil(lambda: page.view is not None and not page.drawing, timeout=10_000)
+    wait_idle(qtbot, shell)
     assert page.patient.currentText() == "C-LA" and page.view.request.patient == "C-LA"

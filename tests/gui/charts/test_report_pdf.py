@@ -115,6 +115,7 @@ def test_report_button_saves_and_shows_the_path_with_copy(chart_app: Any, qtbot:
     assert page.report_button.isEnabled()
     page.report_button.click()
     qtbot.waitUntil(lambda: getattr(page, "last_dialog", None) is not None, timeout=20_000)
+    wait_idle(qtbot, shell)
     dlg = page.last_dialog
     assert target.is_file() and target.read_bytes().startswith(b"%PDF")
     assert asked[0].name == "WearSync report C-LA 2026-10-30 to 2026-11-02.pdf"
@@ -151,6 +152,7 @@ def test_a_folder_that_cannot_be_written_says_so_inline(chart_app: Any, qtbot: A
     monkeypatch.setattr(page, "ask_report_path", lambda _suggested: missing)
     page.report_button.click()
     qtbot.waitUntil(lambda: page.banner.isVisibleTo(page), timeout=20_000)
+    wait_idle(qtbot, shell)
     assert page.banner.text.text() == (f"WearSync could not save the report in {missing.parent}. "
                                        "Choose another folder.")
     assert not missing.parent.exists()
