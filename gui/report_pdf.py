@@ -98,7 +98,7 @@ def nice_step(span: float, target: int = 4) -> float:
         return 1.0
     raw = span / target
     mag = 10 ** math.floor(math.log10(raw))
-    return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    return float(next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw))
 
 
 @dataclass
@@ -182,7 +182,7 @@ class ReportPainter:
 
     # -- charts -------------------------------------------------------------------------------
     def chart_frame(self, top: float, title: str, y_max: float, unit: str,
-                    legend: Sequence[tuple[str, QColor]] = ()) -> Chart:
+                    legend: Sequence[tuple[str, QColor]] = (), y_min: float = 0.0) -> Chart:
         d = self.data
         self.text(MARGIN, top, f"{title} ({unit})" if unit and unit not in title.lower() else title, 10.5, bold=True)
         lx = PAGE_W - MARGIN
@@ -195,11 +195,12 @@ class ReportPainter:
             lx -= 10
         area = QRectF(MARGIN + 38, top + 20, PAGE_W - 2 * MARGIN - 42, CHART_H - 36)
         x0, x1 = _day_x(d.start), _day_x(d.end + dt.timedelta(days=1))
-        step = nice_step(y_max)
-        top_value = max(step, math.ceil(y_max / step) * step)
-        chart = Chart(area, x0, x1, 0.0, top_value)
+        step = nice_step(y_max - y_min)
+        bottom_value = math.floor(y_min / step) * step
+        top_value = max(bottom_value + step, math.ceil(y_max / step) * step)
+        chart = Chart(area, x0, x1, bottom_value, top_value)
         # horizontal grid and values
-        v = 0.0
+        v = bottom_value
         while v <= top_value + 1e-9:
             y = chart.py(v)
             self.p.setPen(QPen(GRID, 0.6))
@@ -241,10 +242,11 @@ class ReportPainter:
         hr = self.data.heart_rate
         bands = [b for b in hr.bands.values() if b.x]
         y_max = max([max(b.hi) for b in bands] + [y for _x, y in hr.resting] + [60.0])
+        y_min = max(0.0, min([min(b.lo) for b in bands] + [y for _x, y in hr.resting] + [y_max]) - 10)
         legend = [("Heart rate (average, with lowest–highest band)", HR_COLOUR)]
         if hr.resting:
             legend.append(("Resting heart rate", RESTING_COLOUR))
-        chart = self.chart_frame(top, "Heart rate", y_max * 1.05, "bpm", legend)
+        chart = self.chart_frame(top, "Heart rate", y_max * 1.05, "bpm", legend, y_min=y_min)
         self.p.save()
         self.p.setClipRect(chart.rect.adjusted(0, -2, 0, 2))
         self.p.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -297,7 +299,7 @@ class ReportPainter:
         nights = list(self.data.nights)
         stages = [s for s in STAGE_COLOURS if any(n.minutes_by_stage.get(s) for n in nights)]
         totals = [sum(v or 0 for k, v in n.minutes_by_stage.items() if k in STAGE_COLOURS) for n in nights]
-        chart = self.chart_frame(top, "Sleep per night, minutes by stage", max([*totals, 60]) * 1.05, "minutes",
+        chart = self.chart_frame(top, "Sleep per night", max([*totals, 60]) * 1.05, "minutes",
                                  [(STAGE_WORDS[s], QColor(STAGE_COLOURS[s])) for s in stages])
         vendors = sorted({n.vendor for n in nights})
         share = 1.0 / len(vendors) if vendors else 1.0

@@ -7,11 +7,9 @@ from collections.abc import Callable
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
-    QDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QSizePolicy,
     QStyle,
@@ -228,82 +226,3 @@ class EmptyState(QWidget):
             row.addStretch(1)
             col.addLayout(row)
         col.addStretch(2)
-
-
-def open_location(target: str) -> bool:
-    """Ask the desktop to open a file, folder or web address; False when nothing answered."""
-    from PySide6.QtCore import QUrl
-    from PySide6.QtGui import QDesktopServices
-
-    url = QUrl(target) if "://" in target else QUrl.fromLocalFile(target)
-    return bool(QDesktopServices.openUrl(url))
-
-
-class LocationDialog(QDialog):
-    """Shows a path or address with a Copy button, and "open" buttons that say so when nothing opens.
-
-    Every "open" action (a saved report, its folder, a web page) goes through here or through
-    `open_or_show`, so a computer without a browser or file manager still tells the user where to go.
-    """
-
-    #: replaced in tests: called with the target, returns whether a program answered
-    opener: Callable[[str], bool] = staticmethod(open_location)
-
-    def __init__(self, title: str, text: str, target: str, opens: list[tuple[str, str]] | None = None,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(title)
-        self.setMinimumWidth(520)
-        col = QVBoxLayout(self)
-        col.setSpacing(10)
-        col.addWidget(label(text, wrap=True))
-        row = QHBoxLayout()
-        self.field = QLineEdit(target)
-        self.field.setObjectName("locationField")
-        self.field.setReadOnly(True)
-        self.field.setCursorPosition(0)
-        row.addWidget(self.field, 1)
-        self.copy_button = button("Copy", "copy", on_click=self.copy)
-        self.copy_button.setObjectName("copyLocation")
-        row.addWidget(self.copy_button)
-        col.addLayout(row)
-        self.note = label("", "help", wrap=True)
-        self.note.hide()
-        col.addWidget(self.note)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        self.open_buttons: dict[str, QPushButton] = {}
-        for words, where in opens or []:
-            b = button(words, on_click=lambda w=where: self.open(w))
-            self.open_buttons[words] = b
-            buttons.addWidget(b)
-        close = button("Close", primary=True, on_click=self.accept)
-        buttons.addWidget(close)
-        col.addLayout(buttons)
-
-    def copy(self) -> None:
-        from PySide6.QtGui import QGuiApplication
-
-        QGuiApplication.clipboard().setText(self.field.text())
-        self.note.setText("Copied.")
-        self.note.show()
-
-    def open(self, where: str) -> bool:
-        ok = bool(type(self).opener(where))
-        if not ok:
-            self.field.setText(where)
-            self.note.setText("No program on this computer opened it. Copy the location above and open it "
-                              "yourself (for example in the file manager or a browser).")
-            self.note.show()
-        return ok
-
-
-def open_or_show(parent: QWidget | None, target: str, title: str, what: str) -> LocationDialog | None:
-    """Open `target`; when nothing answers, show it with a Copy button instead of doing nothing."""
-    if LocationDialog.opener(target):
-        return None
-    dlg = LocationDialog(title, f"No program on this computer opened {what}. Copy it and open it yourself:",
-                         target, parent=parent)
-    dlg.open_buttons.clear()
-    dlg.show()
-    return dlg

@@ -11,14 +11,17 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtCore import QDate, QModelIndex, QPersistentModelIndex, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDateEdit,
     QHBoxLayout,
     QHeaderView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableWidget,
     QTableWidgetItem,
     QWidget,
@@ -44,6 +47,34 @@ RULES = {
 RANGES: list[tuple[str, int | None]] = [("Last 7 days", 7), ("Last 14 days", 14), ("Last 30 days", 30),
                                         ("Custom dates", None)]
 CELL_ROLE = Qt.ItemDataRole.UserRole + 1  # (patient, date, state) of a day cell
+
+
+class DayCellDelegate(QStyledItemDelegate):
+    """Paints a day cell as a coloured tile with its mark (the stylesheet would hide item colours)."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        cell = index.data(CELL_ROLE)
+        if not cell:
+            super().paint(painter, option, index)
+            return
+        bg, fg, mark, _words = CELL_STYLE[cell[2]]
+        r = QRectF(option.rect).adjusted(2, 3, -2, -3)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(bg))
+        painter.drawRoundedRect(r, 4, 4)
+        if option.state & QStyle.StateFlag.State_MouseOver:
+            painter.setPen(QColor("#111827"))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(r, 4, 4)
+        font = QFont(option.font)
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(QColor(fg))
+        painter.drawText(r, Qt.AlignmentFlag.AlignCenter, mark)
+        painter.restore()
 
 
 @dataclass(frozen=True)
@@ -104,6 +135,12 @@ class CompliancePage(Page):
         self.range.setCurrentIndex(1)
         self.range.currentIndexChanged.connect(self._range_picked)
         row.addWidget(self.range)
+        row.addStretch(1)
+        self.status = label("", "muted")
+        row.addWidget(self.status)
+        card.body.addLayout(row)
+        row = QHBoxLayout()
+        row.setSpacing(8)
         row.addWidget(label("From"))
         self.start_edit = QDateEdit()
         self.start_edit.setObjectName("startDate")
@@ -117,8 +154,6 @@ class CompliancePage(Page):
             edit.setDisplayFormat("dd MMM yyyy")
             edit.dateChanged.connect(self._dates_edited)
         row.addStretch(1)
-        self.status = label("", "muted")
-        row.addWidget(self.status)
         row.addWidget(button("Refresh", "refresh", on_click=self.reload))
         card.body.addLayout(row)
         self.rule = label("", "help", wrap=True)
@@ -136,6 +171,8 @@ class CompliancePage(Page):
         self.table.setShowGrid(False)
         self.table.setMouseTracking(True)
         self.table.cellClicked.connect(self._clicked)
+        self.table.setItemDelegate(DayCellDelegate(self.table))
+        self.table.setStyleSheet("QTableView::item { padding: 0px 2px; }")
         self.layout_.addWidget(self.table, 1)
         self.empty = label("No patient is enrolled for this device type yet.", "muted")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -152,7 +189,8 @@ class CompliancePage(Page):
             chip = label(mark)
             chip.setAlignment(Qt.AlignmentFlag.AlignCenter)
             chip.setFixedSize(22, 20)
-            chip.setStyleSheet(f"QLabel {{ background: {bg}; color: {fg}; border-radius: 4px; font-weight: 700; }}")
+            chip.setStyleSheet(f"QLabel {{ background: {bg}; color: {fg}; border-radius: 4px; font-weight: 700;"
+                               " border: 1px solid #d1d5db; }")
             pair = QHBoxLayout()
             pair.setSpacing(6)
             pair.addWidget(chip)
@@ -233,10 +271,14 @@ class CompliancePage(Page):
         self.table.clear()
         self.table.setRowCount(len(order))
         self.table.setColumnCount(2 + len(days))
-        headers = ["Patient", "Valid days"] + [f"{d:%a}\n{d.day}" for d in days]
+        today = clinic_today(self.ctx.app)
+        headers = ["Patient", "Valid days"] + ["Today\n" + str(d.day) if d == today else f"{d:%a}\n{d.day}"
+                                               for d in days]
         self.table.setHorizontalHeaderLabels(headers)
         for c, d in enumerate(days, start=2):
-            self.table.horizontalHeaderItem(c).setToolTip(f"{d:%A %d %B %Y}")
+            head = self.table.horizontalHeaderItem(c)
+            if head is not None:
+                head.setToolTip(f"{d:%A %d %B %Y}")
         bold = QFont()
         bold.setBold(True)
         for r, summ in enumerate(order):
@@ -261,7 +303,9 @@ class CompliancePage(Page):
                 item.setData(CELL_ROLE, (summ.patient, d, state))
                 wear = wear_words(grid.vendor, row.wear_minutes if row is not None else 0)
                 verdict = {"valid": "a valid day", "short": "not a valid day", "none": "not a valid day"}[state]
-                item.setToolTip(f"{summ.patient} · {d:%a %d %b %Y}: {wear} — {verdict}. Click to see this day.")
+                so_far = " so far (the day is not over yet)" if d == today else ""
+                item.setToolTip(f"{summ.patient} · {d:%a %d %b %Y}: {wear}{so_far} — {verdict}. "
+                                "Click to see this day.")
                 self.table.setItem(r, c, item)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)

@@ -45,7 +45,8 @@ from gui.pages.data.plots import (
     nearest,
     x_range_for,
 )
-from gui.widgets import Banner, Card, LocationDialog, button, label
+from gui.pages.data.report_saved import LocationDialog
+from gui.widgets import Banner, Card, button, label
 
 # (words in the picker, days shown); None = the dates the user picks
 RANGES: list[tuple[str, int | None]] = [
@@ -91,9 +92,13 @@ def documents_dir() -> Path:
 def build_report(app: Any, patient: str, start: dt.date, end: dt.date, out: Path) -> Path:
     """Runs on a worker: the report service gathers, `render_pdf` draws (QPainter is thread-safe on a PDF)."""
     from gui.report_pdf import render_pdf
+    from services.errors import InvalidInput
 
     data = app.reports.build(patient, start, end)
-    render_pdf(data, out)
+    try:
+        render_pdf(data, out)
+    except OSError:
+        raise InvalidInput(f"WearSync could not save the report in {out.parent}. Choose another folder.") from None
     return out
 
 
@@ -155,30 +160,36 @@ class DataPage(Page):
         self.range.setCurrentIndex(1)
         self.range.currentIndexChanged.connect(self._range_picked)
         row.addWidget(self.range)
-        row.addSpacing(8)
-        row.addWidget(label("From"))
+        row.addStretch(1)
+        self.status = label("", "muted")
+        self.status.setObjectName("loadingStatus")
+        row.addWidget(self.status)
+        card.body.addLayout(row)
+        row2 = QHBoxLayout()
+        row2.setSpacing(8)
+        row2.addWidget(label("From"))
         self.start_edit = QDateEdit()
         self.start_edit.setObjectName("startDate")
-        row.addWidget(self.start_edit)
-        row.addWidget(label("to"))
+        row2.addWidget(self.start_edit)
+        row2.addWidget(label("to"))
         self.end_edit = QDateEdit()
         self.end_edit.setObjectName("endDate")
-        row.addWidget(self.end_edit)
+        row2.addWidget(self.end_edit)
         for edit in (self.start_edit, self.end_edit):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("dd MMM yyyy")
             edit.dateChanged.connect(self._dates_edited)
         self.earlier = button("◀ Earlier", on_click=lambda: self._step(-1))
         self.earlier.setObjectName("earlierButton")
+        self.earlier.setToolTip("The same number of days, just before these")
         self.later = button("Later ▶", on_click=lambda: self._step(1))
         self.later.setObjectName("laterButton")
-        row.addWidget(self.earlier)
-        row.addWidget(self.later)
-        row.addStretch(1)
-        self.status = label("", "muted")
-        self.status.setObjectName("loadingStatus")
-        row.addWidget(self.status)
-        card.body.addLayout(row)
+        self.later.setToolTip("The same number of days, just after these")
+        row2.addSpacing(8)
+        row2.addWidget(self.earlier)
+        row2.addWidget(self.later)
+        row2.addStretch(1)
+        card.body.addLayout(row2)
         self.devices_line = label("", "help")
         card.body.addWidget(self.devices_line)
         self.layout_.addWidget(card)
@@ -203,19 +214,19 @@ class DataPage(Page):
         col.addWidget(self.legend_note)
         self.night = NightPanel()
         self.exercise = ExercisePanel()
-        for panel in (self.night, self.exercise):
-            card = Card(margins=14)
-            card.body.addWidget(panel)
-            col.addWidget(card)
-        self.night_card = self.night.parentWidget()
-        self.exercise_card = self.exercise.parentWidget()
+        self.night_card = Card(margins=14)
+        self.night_card.body.addWidget(self.night)
+        self.exercise_card = Card(margins=14)
+        self.exercise_card.body.addWidget(self.exercise)
+        col.addWidget(self.night_card)
+        col.addWidget(self.exercise_card)
         col.addStretch(1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(inner)
-        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.layout_.addWidget(self.scroll, 1)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setWidget(inner)
+        self.scroll_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.layout_.addWidget(self.scroll_area, 1)
         # hover: one crosshair across the linked charts, one read-out line above them
         self.crosshairs: list[pg.InfiniteLine] = []
         for box in [*self.main_boxes, self.night.hypnogram, self.night.vitals, self.night.snoring, self.exercise.curve]:
@@ -363,7 +374,7 @@ class DataPage(Page):
 
     def _show_devices(self, devices: list[str]) -> None:
         has = set(devices)
-        self.hr.setVisible(bool(has & {"fitbit", "polar"}) or not has)
+        self.hr.setVisible(True)  # every device type records heart rate (the mat during sleep)
         self.steps.setVisible("fitbit" in has or not has)
         self.sleep.setVisible(bool(has & {"fitbit", "withings"}))
         self.score.setVisible(bool(has & {"fitbit", "withings"}))
@@ -392,7 +403,7 @@ class DataPage(Page):
             line = pg.PlotDataItem(xs, ys, pen=pg.mkPen(RESTING_COLOUR, width=2, style=Qt.PenStyle.DashLine),
                                    symbol="o", symbolSize=6, symbolBrush=RESTING_COLOUR, symbolPen=None)
             self.hr.item.addItem(line)
-            self.hr.legend().addItem(line, "Resting heart rate")
+            self.hr.add_key(RESTING_COLOUR, "Resting heart rate", "●")
             self.hr.items["resting"] = line
 
         def at(x: float) -> str | None:

@@ -74,7 +74,7 @@ class NightPanel(QWidget):
         row.addSpacing(12)
         self.picker = QComboBox()
         self.picker.setObjectName("nightPicker")
-        self.picker.setMinimumWidth(320)
+        self.picker.setMinimumWidth(400)
         self.picker.currentIndexChanged.connect(self._picked)
         row.addWidget(self.picker)
         row.addStretch(1)
@@ -160,7 +160,7 @@ class NightPanel(QWidget):
             curve = pg.PlotCurveItem(x, np.asarray(hyp.breathing.avg, dtype=float),
                                      connect=breaks(hyp.breathing.x, 1800), pen=pg.mkPen("#059669", width=1.6))
             self.vitals.item.addItem(curve)
-            self.vitals.legend().addItem(curve, "Breaths per minute")
+            self.vitals.add_key("#059669", "Breaths per minute")
             self.vitals.items["breathing"] = curve
             drawn = True
         self.vitals.set_empty(not drawn, "No heart rate or breathing was recorded during this night")
@@ -229,7 +229,6 @@ class ExercisePanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setMaximumHeight(150)
         self.table.itemSelectionChanged.connect(self._picked)
         col.addWidget(self.table)
         self.curve = ChartBox("Heart rate during the chosen exercise", "bpm", height=150)
@@ -251,6 +250,9 @@ class ExercisePanel(QWidget):
             for c, text in enumerate(cells):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.blockSignals(False)
+        header_h = self.table.horizontalHeader().sizeHint().height()
+        shown = range(min(len(self.exercises), 6))
+        self.table.setFixedHeight(header_h + 4 + sum(self.table.rowHeight(r) for r in shown))
         has = bool(self.exercises)
         self.empty.setVisible(not has)
         self.table.setVisible(has)

@@ -9,6 +9,7 @@ formats seconds as UTC shows the patient's own clock, and so does every read-out
 from __future__ import annotations
 
 import datetime as dt
+import html
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.widgets import label
 
@@ -69,6 +70,22 @@ class LocalTimeAxis(pg.DateAxisItem):
     def __init__(self, orientation: str = "bottom") -> None:
         super().__init__(orientation=orientation, utcOffset=0)
 
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        out = []
+        for v in values:
+            try:
+                t = dt.datetime.fromtimestamp(v, dt.UTC)
+            except (OverflowError, ValueError, OSError):
+                out.append("")
+                continue
+            if spacing >= 86400:
+                out.append(t.strftime("%a %d" if spacing < 2 * 86400 else "%d %b"))
+            elif t.hour == 0 and t.minute == 0:
+                out.append(t.strftime("%a %d %b"))
+            else:
+                out.append(t.strftime("%H:%M"))
+        return out
+
 
 def make_plot(y_label: str, height: int = 170, time_axis: bool = True) -> pg.PlotWidget:
     axes = {"bottom": LocalTimeAxis()} if time_axis else {}
@@ -109,8 +126,19 @@ class ChartBox(QWidget):
         col = QVBoxLayout(self)
         col.setContentsMargins(0, 0, 0, 0)
         col.setSpacing(4)
+        head = QHBoxLayout()
+        head.setSpacing(12)
         self.title = label(title, "section")
-        col.addWidget(self.title)
+        head.addWidget(self.title)
+        self.key = QLabel()
+        self.key.setObjectName("chartKey")
+        self.key.setTextFormat(Qt.TextFormat.RichText)
+        self.key.setWordWrap(True)
+        self.key.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.key.setStyleSheet("QLabel { color: #4b5563; font-size: 9pt; }")
+        head.addWidget(self.key, 1)
+        col.addLayout(head)
+        self.keys: list[tuple[str, str]] = []
         self.plot = make_plot(y_label, height, time_axis)
         self.plot.setFixedHeight(height)
         col.addWidget(self.plot)
@@ -130,9 +158,8 @@ class ChartBox(QWidget):
 
     def clear(self) -> None:
         self.item.clear()
-        legend = self.item.legend
-        if legend is not None:
-            legend.clear()
+        self.keys = []
+        self.key.setText("")
         self.items = {}
         self.readout = lambda _x: None
 
@@ -141,10 +168,11 @@ class ChartBox(QWidget):
         self.empty.setVisible(empty)
         self.plot.setVisible(not empty)
 
-    def legend(self) -> pg.LegendItem:
-        if self.item.legend is None:
-            self.item.addLegend(offset=(8, 4), labelTextSize="8pt", colCount=4, brush=(255, 255, 255, 200))
-        return self.item.legend
+    def add_key(self, colour: str, words: str, mark: str = "■") -> None:
+        """The chart's key, beside its title (a key inside the plot would hide the data)."""
+        self.keys.append((colour, words))
+        self.key.setText("&nbsp;&nbsp;&nbsp;".join(
+            f'<span style="color:{c}; font-size:12pt">{mark}</span>&nbsp;{html.escape(w)}' for c, w in self.keys))
 
 
 def nearest(x: Sequence[float], at: float, tolerance: float) -> int | None:
@@ -176,7 +204,7 @@ def draw_band(box: ChartBox, kind: str, band: Any, bucket_s: float) -> None:
     avg = pg.PlotCurveItem(x, np.asarray(band.avg, dtype=float), connect=connect, pen=pg.mkPen(colour, width=1.4))
     for it in (lo, hi, fill, avg):
         box.item.addItem(it)
-    box.legend().addItem(avg, words)
+    box.add_key(colour, words + (" (line: average, band: lowest–highest)" if kind == "sample" else ""))
     box.items[f"band:{kind}"] = avg
     box.items[f"fill:{kind}"] = fill
 
@@ -206,7 +234,6 @@ def draw_stacked_nights(box: ChartBox, nights: Sequence[Any]) -> dict[str, pg.Ba
         [vendors.index(n.vendor) for n in nights], dtype=float)
     width = spans * share * 0.94
     base = np.zeros(len(nights))
-    legend = box.legend()
     for stage in STAGE_ORDER:
         heights = np.asarray([float(n.minutes_by_stage.get(stage, 0) or 0) for n in nights])
         if not heights.any():
@@ -215,11 +242,11 @@ def draw_stacked_nights(box: ChartBox, nights: Sequence[Any]) -> dict[str, pg.Ba
         item = pg.BarGraphItem(x0=x0, width=width, y0=base.copy(), height=heights, brush=pg.mkBrush(colour),
                                pen=pg.mkPen("w", width=0.5))
         box.item.addItem(item)
-        legend.addItem(item, words)
+        box.add_key(colour, words)
         drawn[stage] = item
         base = base + heights
     if len(base):
-        box.item.setYRange(0, float(base.max()) * 1.3, padding=0)
+        box.item.setYRange(0, float(base.max()) * 1.45, padding=0)
     box.items.update({f"stage:{k}": v for k, v in drawn.items()})
     return drawn
 
@@ -268,7 +295,7 @@ def draw_scores(box: ChartBox, nights: Sequence[Any]) -> int:
         item = pg.PlotDataItem([p[0] for p in pts], [p[1] for p in pts], pen=pg.mkPen(colour, width=1.2),
                                symbol="o", symbolSize=7, symbolBrush=colour, symbolPen=None)
         box.item.addItem(item)
-        box.legend().addItem(item, f"{vendor.capitalize()} sleep score")
+        box.add_key(colour, f"{vendor.capitalize()} sleep score", "●")
         box.items[f"score:{vendor}"] = item
         count += len(pts)
     box.item.setYRange(0, 100, padding=0.05)
