@@ -377,7 +377,7 @@ class DataPage(Page):
         self.hr.setVisible(True)  # every device type records heart rate (the mat during sleep)
         self.steps.setVisible("fitbit" in has or not has)
         self.sleep.setVisible(bool(has & {"fitbit", "withings"}))
-        self.score.setVisible(bool(has & {"fitbit", "withings"}))
+        self.score.setVisible("withings" in has)  # the mat scores every night; Fitbit scores only in its app
         self.night_card.setVisible(bool(has & {"fitbit", "withings"}))
         self.activity.setVisible("polar" in has)
         self.exercise_card.setVisible("polar" in has)
@@ -439,6 +439,8 @@ class DataPage(Page):
             return
         draw_stacked_nights(self.sleep, nights)
         scored = [n for n in nights if n.score is not None]
+        if scored:
+            self.score.setVisible(True)
         self.score.set_empty(not scored, "No sleep score for this patient in these days")
         if scored:
             draw_scores(self.score, scored)

@@ -94,11 +94,8 @@ class NightPanel(QWidget):
             col.addWidget(box)
         self.vitals.plot.setXLink(self.hypnogram.plot)
         self.snoring.plot.setXLink(self.hypnogram.plot)
-        levels = sorted({(lvl, words) for _c, words, lvl in STAGE_STYLE.values()})
-        ticks: dict[int, list[str]] = {}
-        for lvl, words in levels:
-            ticks.setdefault(lvl, []).append(words)
-        self.hypnogram.item.getAxis("left").setTicks([[(lvl, " / ".join(w)) for lvl, w in ticks.items()]])
+        # restless shares REM's level and "asleep" (classic stages) shares light's: the colours tell them apart
+        self.hypnogram.item.getAxis("left").setTicks([[(4, "Awake"), (3, "REM"), (2, "Light"), (1, "Deep")]])
         self.hypnogram.item.setYRange(0.5, 4.5, padding=0)
         self.nights: list[Any] = []
         self.current: Any = None

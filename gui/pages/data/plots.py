@@ -45,6 +45,7 @@ STAGE_STYLE: dict[str, tuple[str, str, int]] = {
 }
 STAGE_ORDER = ("deep", "light", "asleep", "rem", "restless", "wake")
 SWAP_COLOUR = "#0f766e"
+LEFT_AXIS_WIDTH = 64
 NOT_SYNCED_COLOUR = (156, 163, 175, 70)
 
 
@@ -102,6 +103,7 @@ def make_plot(y_label: str, height: int = 170, time_axis: bool = True) -> pg.Plo
     for name in ("left", "bottom"):
         item.getAxis(name).setTickFont(font)
         item.getAxis(name).enableAutoSIPrefix(False)
+    item.getAxis("left").setWidth(LEFT_AXIS_WIDTH)  # one width for all: linked charts line up in time
     return w
 
 
