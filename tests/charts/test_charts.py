@@ -253,3 +253,22 @@ def test_devices_and_bad_input(db) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidInput, match="at most 366 days"):
         charts.nights("C-LA", dt.date(2025, 1, 1), dt.date(2026, 1, 2))
     assert charts.heart_rate("C-LA", dt.date(2025, 1, 1), dt.date(2025, 12, 31)).bands == {}
+
+
+def test_mysql_session_time_zone_does_not_shift_charts(db, charted) -> None:  # type: ignore[no-untyped-def]
+    """A MariaDB server or session set to another time zone must not move anything on the axis."""
+    if charted.dialect != "mariadb":
+        pytest.skip("MySQL/MariaDB only")
+
+    def far_zone(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET time_zone = '+13:00'")
+
+    db.engine.dispose()
+    sa.event.listen(db.engine, "connect", far_zone)
+    day = dt.date(2026, 11, 3)
+    chart = ChartService(db).heart_rate("C-AKL", day, day)
+    with db.engine.connect() as c:
+        assert c.exec_driver_sql("SELECT @@session.time_zone").scalar() == "+13:00"
+    for kind, band in chart.bands.items():
+        same(as_tuples(band), expected_bands(db, "C-AKL", day, day, chart.bucket_s)[kind])

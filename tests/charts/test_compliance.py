@@ -142,3 +142,15 @@ def test_summary_sorts_worst_first(db) -> None:  # type: ignore[no-untyped-def]
     for c in summary:
         assert c.days == (LAST - FIRST).days + 1
         assert c.valid_days == sum(r.valid for r in rows if (r.patient, r.vendor) == (c.patient, c.vendor))
+
+
+def test_valid_day_minutes_setting_refuses_impossible_days(sqlite_app) -> None:  # type: ignore[no-untyped-def]
+    from services.errors import InvalidInput
+
+    assert sqlite_app.settings.get("valid_day_minutes") == 600
+    for bad in (0, 1441, -5):
+        with pytest.raises(InvalidInput):
+            sqlite_app.settings.set("valid_day_minutes", bad)
+    assert sqlite_app.settings.get("valid_day_minutes") == 600
+    sqlite_app.settings.set("valid_day_minutes", 1440)
+    assert sqlite_app.compliance.threshold() == 1440
