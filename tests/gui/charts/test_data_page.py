@@ -209,15 +209,23 @@ def test_hover_reads_out_local_time_and_values(chart_app: Any, qtbot: Any, make_
     assert page.readout.text() == text
 
 
-def test_bad_range_is_one_sentence_and_loads_nothing(chart_app: Any, qtbot: Any, make_shell: Any) -> None:
+@pytest.mark.parametrize(("start", "end", "sentence"), [
+    (LAST, FIRST, "The end date is before the start date. Pick an end date on or after the start."),
+    (FIRST - dt.timedelta(days=366), FIRST, "That is more than 366 days. Pick a shorter period."),
+])
+def test_bad_range_is_one_sentence_and_loads_nothing(chart_app: Any, qtbot: Any, make_shell: Any, start: dt.date,
+                                                     end: dt.date, sentence: str) -> None:
     _shell, page = open_page(qtbot, make_shell)
     before = page.loader.generation
-    page._set_dates(LAST, FIRST)
+    page._set_dates(start, end)
     page.reload()
     assert page.banner.isVisibleTo(page)
-    assert page.banner.text.text() == ("The end date is before the start date. Pick an end date on or after the "
-                                       "start.")
+    assert page.banner.text.text() == sentence
     assert page.loader.generation == before
+    # the report button says the same and writes nothing
+    page.ask_report_path = lambda _p: pytest.fail("no save dialog for a bad range")  # type: ignore[method-assign]
+    page.report_button.click()
+    assert page.banner.text.text() == sentence
 
 
 def test_window_answers_while_a_slow_90_day_view_loads_and_the_newer_request_wins(
