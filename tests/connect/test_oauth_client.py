@@ -84,7 +84,8 @@ def test_google_narrower_grant_is_recorded_not_refused(srv: SandboxServer) -> No
 def test_withings_requesttoken_action_and_envelope(srv: SandboxServer) -> None:
     withings = oauth(srv, "withings")
     consent = withings.authorize("w-1", REDIRECT)
-    assert consent.verifier is None and query(consent.url)["scope"] == "user.info,user.metrics,user.activity,user.sleepevents"
+    assert consent.verifier is None
+    assert query(consent.url)["scope"] == "user.info,user.metrics,user.activity,user.sleepevents"
     code = query(srv.approve(consent.url, "emil"))["code"]
     tokens = withings.exchange_code(code, REDIRECT, None, now=NOW)
     assert tokens.user_id == srv.user("withings", "emil").user_id  # type: ignore[union-attr]
