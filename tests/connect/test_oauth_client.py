@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -191,3 +192,17 @@ def test_no_token_reaches_the_log_even_at_debug(srv: SandboxServer, tmp_path: Pa
                 root.addHandler(h)
     assert "requests_oauthlib" not in text  # its DEBUG lines print whole token answers
     assert tokens.access_token not in text and str(tokens.refresh_token) not in text and code not in text
+
+
+def test_an_unreadable_token_answer_is_one_plain_sentence(srv: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    google = oauth(srv, "fitbit")
+
+    def garble(resp: requests.Response) -> requests.Response:
+        resp._content = json.dumps({**resp.json(), "expires_in": "soon"}).encode()
+        return resp
+
+    monkeypatch.setattr(google, "comply", lambda s: s.register_compliance_hook("access_token_response", garble))
+    consent = google.authorize("state-5", REDIRECT)
+    code = query(srv.approve(consent.url, "anna"))["code"]
+    with pytest.raises(OAuthError, match=r"^Fitbit \(Google\) sent a sign-in answer WearSync could not read\."):
+        google.exchange_code(code, REDIRECT, consent.verifier, now=NOW)
