@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from services.connect.oauth.base import OAuth2Implementation, TokenSet
+from services.connect.oauth.base import ConsentRevoked, OAuth2Implementation, TokenSet
 from services.sandbox import SandboxServer
 
 from .conftest import connect
@@ -102,3 +102,26 @@ def test_two_workers_with_an_expiring_token_refresh_once(sapp: Any, srv: Sandbox
     assert got == [stored.access_token, stored.access_token] and stored.access_token != before.access_token
     if vendor == "withings":  # the rotated refresh token was kept, not the retired one
         assert stored.refresh_token != before.refresh_token
+
+
+@pytest.mark.usefixtures("slow_refresh")
+def test_two_workers_on_a_withdrawn_grant_ask_once_and_both_hear_it(sapp: Any, srv: SandboxServer) -> None:
+    assert connect(sapp, srv, "P-3", "fitbit", "anna").ok
+    cid = sapp.connections.connection_id("P-3", "fitbit")
+    _, before = sapp.tokens.load(cid)
+    srv.revoke("fitbit", "anna")  # the patient withdrew consent in their Google account
+    srv.clear_calls()
+    told: list[str] = []
+    sapp.tokens.on_reconsent.append(lambda _cid, message: told.append(message))
+
+    def renew() -> str:
+        try:
+            return sapp.tokens.refresh(cid, before.access_token)
+        except ConsentRevoked as exc:
+            return "refused: " + exc.message
+
+    got = at_once(renew)
+
+    assert len(refresh_calls(srv, "fitbit")) == 1
+    assert all(g.startswith("refused: ") and "connect" in g for g in got)
+    assert len(told) == 1 and sapp.connections.get("P-3", "fitbit").status == "needs_reconsent"
