@@ -203,10 +203,9 @@ class OAuth2Implementation:
         """
         session = OAuth2Session(client=client or WebApplicationClient(self.client_id), redirect_uri=redirect_uri,
                                 scope=scope, pkce="S256" if pkce else None)
-        for url in (self.endpoints.authorize_url, self.endpoints.token_url):
-            origin = loopback_http_origin(url)
-            if origin is not None:
-                session.mount("https" + origin[4:] + "/", _LoopbackHttp())
+        origin = loopback_http_origin(self.endpoints.token_url)  # the one endpoint the session talks to
+        if origin is not None:
+            session.mount("https" + origin[4:] + "/", _LoopbackHttp())
         session.hooks["response"].append(self._readable_answer)
         self.comply(session)
         return session
@@ -316,6 +315,9 @@ class OAuth2Implementation:
             self.token_error(exc.error, refreshing)
         if isinstance(exc, OAuth2Error):
             self.token_error(str(exc.error or "refused"), refreshing)
+        if isinstance(exc, ValueError):  # e.g. an expires_in that is not a number
+            raise OAuthError(f"{self.label} sent a sign-in answer WearSync could not read. Try again; if it "
+                             "keeps happening, tell the WearSync administrator.") from None
         raise exc
 
     def token_error(self, error: str, refreshing: bool) -> NoReturn:
