@@ -11,16 +11,18 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from requests_oauthlib import OAuth2Session
 
 from services.connect.oauth.base import ConsentRevoked, OAuth2Implementation, OAuthError, loopback_http_origin
 from services.logging_setup import setup_logging
 from services.sandbox import SandboxServer
 from services.vendors import VendorRegistry
 
-from .conftest import query
+from .conftest import connect, query
 
 REDIRECT = "http://127.0.0.1:8765/oauth2_callback"
 NOW = dt.datetime(2031, 3, 30, 0, 30)  # far from the real date: expiry must come from the clock we pass
@@ -206,3 +208,28 @@ def test_an_unreadable_token_answer_is_one_plain_sentence(srv: SandboxServer, mo
     code = query(srv.approve(consent.url, "anna"))["code"]
     with pytest.raises(OAuthError, match=r"^Fitbit \(Google\) sent a sign-in answer WearSync could not read\."):
         google.exchange_code(code, REDIRECT, consent.verifier, now=NOW)
+
+
+def test_requests_oauthlib_does_the_oauth_work_for_every_vendor(lapp: Any, srv: SandboxServer,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Consent URL, code exchange and refresh of the app's own connect and token services all go
+    through OAuth2Session (no hand-written token requests left beside it)."""
+    used: list[tuple[str, str]] = []
+    for name in ("authorization_url", "fetch_token", "refresh_token"):
+        real = getattr(OAuth2Session, name)
+
+        def spy(self: OAuth2Session, *a: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
+            used.append((_name, str(self.client_id)))
+            return _real(self, *a, **kw)
+
+        monkeypatch.setattr(OAuth2Session, name, spy)
+    ids = {v: srv.client(v)[0] for v in ("fitbit", "withings", "polar")}
+    for code, vendor, user in (("P-F", "fitbit", "anna"), ("P-W", "withings", "emil"), ("P-P", "polar", "greta")):
+        assert connect(lapp, srv, code, vendor, user).ok
+    for code, vendor in (("P-F", "fitbit"), ("P-W", "withings")):
+        cid = lapp.connections.connection_id(code, vendor)
+        lapp.tokens.refresh(cid, lapp.tokens.load(cid)[1].access_token)
+    token_requests = [c for c in srv.calls if c.kind == "token"]
+    assert len(token_requests) == 5
+    assert sorted(used) == sorted([("authorization_url", ids[v]) for v in ids] + [("fetch_token", ids[v]) for v in ids]
+                                  + [("refresh_token", ids["fitbit"]), ("refresh_token", ids["withings"])])
