@@ -21,17 +21,18 @@ from .conftest import connect
 # The whole header of each metric, in order. DESIGN.md fixes the leading columns; the rest are what
 # scripts and the clinic's spreadsheets read today — a change here is a change of the contract.
 COLUMNS = {
-    "heart_rate": "timestamp,bpm,kind,date",
-    "steps": "timestamp,steps,end,date",
+    "heart_rate": "timestamp,bpm,kind,date,local_time",
+    "steps": "timestamp,steps,end,date,local_time,end_local",
     "resting_heart_rate": "date,bpm",
     "sleep": "start,end,minutes_asleep,minutes_awake,deep_minutes,light_minutes,rem_minutes,date,main_sleep,score,"
-             "efficiency,hr_average,rr_average,snoring_s,apnea_hypopnea_index",
-    "sleep_stages": "start,end,stage,date",
-    "respiratory_rate": "timestamp,breaths_per_minute,date",
-    "exercises": "start,end,sport,avg_hr,max_hr,calories,distance_m,date",
-    "snoring": "timestamp,value,date",
+             "efficiency,hr_average,rr_average,snoring_s,apnea_hypopnea_index,wakeup_count,sleep_latency_s,hr_min,"
+             "hr_max,rr_min,rr_max,snoring_episodes,external_id,start_local,end_local",
+    "sleep_stages": "start,end,stage,date,start_local,end_local",
+    "respiratory_rate": "timestamp,breaths_per_minute,date,local_time",
+    "exercises": "start,end,sport,avg_hr,max_hr,calories,distance_m,date,device,external_id,start_local,end_local",
+    "snoring": "timestamp,value,date,local_time",
     "daily_activity": "date,steps,calories,active_minutes",
-    "body_measures": "timestamp,measure_type,value,date",
+    "body_measures": "timestamp,measure_type,value,date,local_time",
 }
 SOURCE = {"heart_rate": "fitbit", "steps": "fitbit", "resting_heart_rate": "fitbit", "sleep": "withings",
           "sleep_stages": "fitbit", "respiratory_rate": "withings", "exercises": "polar", "snoring": "withings",
@@ -100,6 +101,8 @@ def test_a_fitbit_night_begun_before_midnight_belongs_to_its_morning(sapp: Any, 
 
     _, on_morning = export(sapp, "fitbit", "P-N", "sleep", morning, morning)
     assert [(r["start"], r["date"]) for r in on_morning if r["main_sleep"] == "true"] == [(started, str(morning))]
+    [row] = [r for r in on_morning if r["start"] == started]
+    assert (row["start_local"], row["end_local"]) == (bed.isoformat(), up.isoformat())  # evening before, morning
     _, stages = export(sapp, "fitbit", "P-N", "sleep_stages", morning, morning)
     assert stages[0]["start"] == started and {r["date"] for r in stages} == {str(morning)}
     _, evening = export(sapp, "fitbit", "P-N", "sleep", morning - dt.timedelta(days=1), morning - dt.timedelta(days=1))
