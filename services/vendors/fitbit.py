@@ -50,6 +50,9 @@ class GoogleOAuth(OAuth2Implementation):
     scopes = (ACTIVITY, METRICS, SLEEP, SETTINGS)
     uses_pkce = True
 
+    # Google's token endpoint is standard OAuth 2.0: no compliance hooks. Its quirks are in the consent
+    # URL (requests-oauthlib has no hook there): PKCE S256 (uses_pkce) and offline access below.
+
     def extra_authorize_params(self) -> dict[str, str]:
         # offline + consent: Google sends a refresh token only then (again on re-consent)
         return {"access_type": "offline", "prompt": "consent"}
