@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     from services.errors import WearSyncError
 
     try:
+        if args.command == "report":
+            _register_report_renderer()
         if args.command:
             return int(args.func(args))
         if args.headless:
@@ -53,6 +55,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("wearsync: interrupted\n")
         return 130
+
+
+def _register_report_renderer() -> None:
+    """The PDF is drawn with Qt, which services/ never imports: the entry point hands it over."""
+    try:
+        from gui.report_pdf import render_pdf
+    except ImportError:
+        return  # services.cli.report says plainly that reports cannot be drawn
+    from services.cli.report import set_renderer
+
+    set_renderer(render_pdf)
 
 
 if __name__ == "__main__":

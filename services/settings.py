@@ -80,6 +80,13 @@ def _check_cidrs(raw: Any) -> str:
     return ", ".join(parse_cidrs(raw))
 
 
+def _check_day_minutes(raw: Any) -> int:
+    minutes = int(raw)
+    if not 1 <= minutes <= 1440:
+        raise InvalidInput(f"A day has 1,440 minutes: choose between 1 and 1440 for a valid Fitbit day, not {minutes}.")
+    return minutes
+
+
 SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("sync_time", "00:00", str, "Daily download time", "Local time, HH:MM.", check=_check_hhmm),
     SettingSpec("lookback_days", 3, int, "Re-check the last N days",
@@ -104,6 +111,9 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("idle_lock_minutes", 15, int, "Lock the window after idle minutes"),
     SettingSpec("enrol_link_hours", 72, int, "Enrolment links expire after (hours)"),
     SettingSpec("sandbox_mode", False, bool, "Use sandbox vendors (demo)"),
+    SettingSpec("valid_day_minutes", 600, int, "Fitbit valid day: minutes with heart rate",
+                "A Fitbit day counts as worn when at least this many minutes hold a heart-rate reading.",
+                check=_check_day_minutes),
 )
 BY_KEY = {s.key: s for s in SPECS}
 
