@@ -89,8 +89,9 @@ class WearSync:
         except Exception:
             log.exception("checking the patient IDs failed")
         if app.codes_to_rename:
-            # how many, never which: the log holds no patient data
-            log.warning("%d patient ID(s) use characters other than letters, digits, '-', '_' and '.'; rename "
+            # how many, never which: the log holds no patient data. INFO: the log file, not a command's
+            # stderr (one line there, for its own failure); the window and `patients list` show which
+            log.info("%d patient ID(s) use characters other than letters, digits, '-', '_' and '.'; rename "
                         "them (marked on the Patients page and in `main.py patients list`)", len(app.codes_to_rename))
         return app
 
