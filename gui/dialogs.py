@@ -72,3 +72,20 @@ class Dialogs:
         if clicked is quit_btn:
             return "quit"
         return None
+
+    def ask_unsaved(self, parent: QWidget | None, page_title: str) -> str | None:
+        """Leaving a page with changes not yet saved: "save", "discard", or None (stay on the page)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Save your changes?",
+                          f"You changed settings on the {page_title} page without saving them.", parent=parent)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        save = box.addButton(QMessageBox.StandardButton.Save)
+        discard = box.addButton(QMessageBox.StandardButton.Discard)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(save)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is save:
+            return "save"
+        if clicked is discard:
+            return "discard"
+        return None

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QAbstractScrollArea,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QPlainTextEdit,
     QPushButton,
     QSizePolicy,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -226,3 +233,50 @@ class EmptyState(QWidget):
             row.addStretch(1)
             col.addLayout(row)
         col.addStretch(2)
+
+
+class KeyboardAndWheel(QObject):
+    """One application-wide rule set for every widget, in every page and dialog, present and future:
+
+    - Tab moves between widgets: tables, lists and text areas never trap it (arrows move inside them);
+    - a drop-down or number box changes with the mouse wheel only once it has the keyboard focus
+      (clicked or tabbed into); otherwise the wheel scrolls the page under it, as the user meant.
+    """
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind == QEvent.Type.Polish:
+            if isinstance(obj, QAbstractItemView):
+                obj.setTabKeyNavigation(False)
+            elif isinstance(obj, QPlainTextEdit | QTextEdit):
+                obj.setTabChangesFocus(True)
+            elif isinstance(obj, QAbstractSpinBox | QComboBox):
+                obj.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not WheelFocus: the wheel gives no focus
+        elif kind == QEvent.Type.Wheel and isinstance(obj, QAbstractSpinBox | QComboBox) and not obj.hasFocus():
+            area = _scroll_area_of(obj)
+            if area is not None:
+                QApplication.sendEvent(area.verticalScrollBar(), event)
+            return True  # the setting stays as it is
+        return False
+
+
+def _scroll_area_of(widget: QWidget) -> QAbstractScrollArea | None:
+    parent = widget.parentWidget()
+    while parent is not None:
+        if isinstance(parent, QAbstractScrollArea) and not isinstance(parent, QAbstractItemView | QPlainTextEdit):
+            return parent
+        parent = parent.parentWidget()
+    return None
+
+
+_KEYBOARD_AND_WHEEL: KeyboardAndWheel | None = None
+
+
+def install_keyboard_and_wheel_rules() -> None:
+    """Idempotent: the window calls it once it exists (tests build many windows in one process)."""
+    global _KEYBOARD_AND_WHEEL
+    app = QApplication.instance()
+    if app is None or _KEYBOARD_AND_WHEEL is not None:
+        return
+    _KEYBOARD_AND_WHEEL = KeyboardAndWheel(app)
+    app.installEventFilter(_KEYBOARD_AND_WHEEL)

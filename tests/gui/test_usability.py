@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog
 
 from tests.gui.conftest import wait_idle
 from tests.gui.shells import home_shell  # noqa: F401 - fixture
@@ -39,3 +40,222 @@ def test_tunnel_failure_stays_on_the_page_and_in_the_tray(qtbot, home_shell, ngr
     assert not page.error.isVisible()
     assert "authtoken" not in tray.icon.toolTip()
     tray.hide()
+
+
+# -- 2. the keyboard reaches everything, visibly --------------------------------------------------
+def focused():  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.focusWidget()
+
+
+def tab_walk(qtbot, window, start, presses: int, back: bool = False) -> list:  # type: ignore[no-untyped-def]
+    start.setFocus(Qt.FocusReason.TabFocusReason)
+    seen = [focused()]
+    for _ in range(presses):
+        qtbot.keyClick(focused(), Qt.Key.Key_Backtab if back else Qt.Key.Key_Tab,
+                       Qt.KeyboardModifier.ShiftModifier if back else Qt.KeyboardModifier.NoModifier)
+        seen.append(focused())
+    return seen
+
+
+def test_tab_goes_round_the_whole_window_and_never_sticks_in_the_table(qtbot, make_shell) -> None:
+    from services.accounts.actor import HOST
+
+    shell = make_shell()
+    shell.app.patients.add("P-001", ["fitbit"], HOST)
+    shell.app.patients.add("P-002", ["polar"], HOST)
+    window = shell.window
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.isActiveWindow())
+    page = window.show_page("patients")
+    page.refresh()
+    qtbot.waitUntil(lambda: len(page.model.rows) == 2)
+    page.select("P-001")
+    qtbot.waitUntil(lambda: page.detail.action_buttons["fitbit"]["connect"].isVisible())
+
+    seen = tab_walk(qtbot, window, window.nav, 30)
+    table_at = seen.index(page.table)
+    assert seen[table_at + 1] is not page.table  # one Tab leaves the table
+    order = [w for i, w in enumerate(seen) if i == 0 or w is not seen[i - 1]]
+    assert page.search in order and page.add_button in order
+    # after the table: the selected patient's actions (made after the page was built), then round to the list
+    actions = list(page.detail.action_buttons["fitbit"].values())
+    assert order[order.index(page.table) + 1] is actions[0]
+    assert page.detail.rename_button in order and page.detail.delete_button in order
+    assert window.nav in order[1:]  # the page list is reached again: a full round
+
+    back = tab_walk(qtbot, window, page.table, 3, back=True)
+    assert back[1] is not page.table
+
+
+def test_ctrl_number_opens_each_page_in_the_order_of_the_pages_list(qtbot, make_shell, monkeypatch) -> None:
+    import gui.main_window as main_window
+    from gui.pages import PAGES, Page
+
+    class ExtraPage(Page):  # another engineer's page: one line in PAGES, nothing else
+        key = "extra"
+        title = "Extra"
+        icon = "log"
+
+    monkeypatch.setattr(main_window, "PAGES", [*PAGES, ExtraPage])
+    shell = make_shell()
+    window = shell.window
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.isActiveWindow())
+    for number, cls in reversed(list(enumerate([*PAGES, ExtraPage], start=1))):
+        qtbot.keyClick(window, getattr(Qt.Key, f"Key_{number}"), Qt.KeyboardModifier.ControlModifier)
+        assert window.current_page().key == cls.key
+        assert window.nav.currentItem().data(Qt.ItemDataRole.UserRole) == cls.key
+    # the focus lands in the page, so the next Tab is not lost in the list
+    assert window.current_page().isAncestorOf(focused())
+
+
+def test_patient_table_keys_enter_f2_delete(qtbot, make_shell) -> None:
+    from services.accounts.actor import HOST
+
+    shell = make_shell()
+    shell.app.patients.add("P-001", ["fitbit"], HOST)
+    window = shell.window
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.isActiveWindow())
+    page = window.show_page("patients")
+    page.refresh()
+    qtbot.waitUntil(lambda: len(page.model.rows) == 1)
+    qtbot.waitUntil(lambda: page.detail.action_buttons["fitbit"]["connect"].isVisible())
+    page.table.setFocus()
+    qtbot.keyClick(page.table, Qt.Key.Key_Return)
+    assert focused() is page.detail.action_buttons["fitbit"]["connect"]
+    page.table.setFocus()
+    qtbot.keyClick(page.table, Qt.Key.Key_F2)
+    dialogs = [w for w in page.findChildren(QDialog) if w.isVisible()]
+    assert [type(d).__name__ for d in dialogs] == ["RenamePatientDialog"]
+    qtbot.waitUntil(lambda: dialogs[0].isActiveWindow())
+    qtbot.keyClick(focused(), Qt.Key.Key_Escape)  # Esc closes a dialog
+    assert not dialogs[0].isVisible()
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.isActiveWindow())
+    page.table.setFocus()
+    shell.dialogs.confirm_answer = False
+    qtbot.keyClick(page.table, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: len(shell.dialogs.confirms) == 1)
+    assert shell.dialogs.confirms[0][0] == "Delete P-001?"
+
+
+def test_every_kind_of_button_shows_where_the_focus_is(qtbot) -> None:
+    from PySide6.QtWidgets import QApplication, QCheckBox, QTableView, QVBoxLayout, QWidget
+
+    from gui import theme
+    from gui.widgets import button
+
+    app = QApplication.instance()
+    before = app.styleSheet()
+    theme.apply(app)
+    try:
+        host = QWidget()
+        qtbot.addWidget(host)
+        col = QVBoxLayout(host)
+        widgets = [button("Plain"), button("Primary", primary=True), button("Danger", danger=True),
+                   button("Link", link=True), QCheckBox("Tick"), QTableView()]
+        for w in widgets:
+            col.addWidget(w)
+        col.addWidget(button("elsewhere"))
+        host.show()
+        host.activateWindow()
+        qtbot.waitUntil(lambda: host.isActiveWindow())
+        for w in widgets:
+            host.findChildren(type(widgets[0]))[-1].setFocus()
+            qtbot.wait(10)
+            plain = w.grab().toImage()
+            w.setFocus()
+            qtbot.wait(10)
+            assert w.hasFocus()
+            assert w.grab().toImage() != plain, f"{type(w).__name__} {getattr(w, 'text', lambda: '')()} " \
+                                                f"looks the same with the focus"
+    finally:
+        app.setStyleSheet(before)
+
+
+# -- 3. the wheel changes no setting it merely passes over; unsaved edits are never dropped -------
+def wheel(qtbot, widget, steps: int = -1) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    pos = QPointF(widget.rect().center())
+    event = QWheelEvent(pos, QPointF(widget.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, 120 * steps),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                        False)
+    QApplication.sendEvent(widget, event)
+
+
+def settings_page(qtbot, shell):  # type: ignore[no-untyped-def]
+    page = shell.window.show_page("settings")
+    wait_idle(qtbot, shell)
+    qtbot.waitUntil(lambda: bool(page.general.values))
+    return page
+
+
+def test_the_wheel_changes_a_setting_only_once_it_has_the_focus(qtbot, make_shell) -> None:
+    shell = make_shell()
+    shell.window.activateWindow()
+    qtbot.waitUntil(lambda: shell.window.isActiveWindow())
+    page = settings_page(qtbot, shell)
+    close = page.general.fields["close_to_tray"]
+    days = page.general.fields["alert_after_days"]
+    shell.window.nav.setFocus()
+    assert close.currentData() == "ask" and days.value() == 3
+    for _ in range(3):
+        wheel(qtbot, close)
+        wheel(qtbot, days, steps=1)
+    assert close.currentData() == "ask" and days.value() == 3  # scrolling past them changed nothing
+    assert not close.hasFocus() and not days.hasFocus()  # and the wheel did not give them the focus
+
+    days.setFocus()
+    qtbot.waitUntil(days.hasFocus)
+    wheel(qtbot, days, steps=1)
+    assert days.value() == 4  # clicked or tabbed into: the wheel works as usual
+
+
+def test_leaving_a_page_with_unsaved_changes_asks_save_discard_cancel(qtbot, make_shell) -> None:
+    shell = make_shell()
+    page = settings_page(qtbot, shell)
+    days = page.general.fields["alert_after_days"]
+    days.setValue(5)
+
+    shell.dialogs.unsaved_answer = None  # Cancel: stay, with the edit
+    shell.window.show_page("patients")
+    assert shell.dialogs.unsaved_asks == ["Settings"]
+    assert shell.window.current_page() is page and shell.window.nav.currentItem().text() == "Settings"
+    assert days.value() == 5
+
+    shell.dialogs.unsaved_answer = "save"
+    shell.window.show_page("patients")
+    wait_idle(qtbot, shell)
+    assert shell.window.current_page().key == "patients"
+    assert shell.app.settings.get("alert_after_days") == 5
+
+    page = settings_page(qtbot, shell)
+    days.setValue(9)
+    shell.dialogs.unsaved_answer = "discard"
+    shell.window.show_page("sync")
+    wait_idle(qtbot, shell)
+    assert shell.app.settings.get("alert_after_days") == 5
+    assert days.value() == 5  # the stored value is back in the field
+    assert len(shell.dialogs.unsaved_asks) == 3
+
+    shell.window.show_page("settings")  # nothing changed: no question
+    wait_idle(qtbot, shell)
+    shell.window.show_page("patients")
+    assert len(shell.dialogs.unsaved_asks) == 3
+
+
+def test_tunnel_settings_edits_are_not_dropped_either(qtbot, make_shell) -> None:
+    shell = make_shell()
+    page = shell.window.show_page("tunnel")
+    wait_idle(qtbot, shell)
+    qtbot.waitUntil(lambda: page.settings.options is not None)
+    page.settings.domain.setText("clinic-example.ngrok-free.app")
+    shell.dialogs.unsaved_answer = None
+    shell.window.show_page("patients")
+    assert shell.dialogs.unsaved_asks == ["Tunnel"] and shell.window.current_page() is page

@@ -188,6 +188,11 @@ class PatientDetail(Card):
         self.action_buttons[v] = buttons
         return row
 
+    def focus_order(self) -> list[QWidget]:
+        """Tab order inside the panel: each device type's actions top to bottom, then the patient's."""
+        order: list[QWidget] = [b for buttons in self.action_buttons.values() for b in buttons.values()]
+        return [*order, self.grafana_button, self.rename_button, self.delete_button, self.withdraw_button]
+
     def _clear_devices(self) -> None:
         while self.devices.count():
             item = self.devices.takeAt(0)

@@ -7,12 +7,13 @@ The table refreshes by itself when a consent arrives at the callback listener (g
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSize, Qt
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -174,6 +175,14 @@ class PatientsPage(Page):
             hdr.resizeSection(col, 128 if col <= len(VENDORS) else 100)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self.table.doubleClicked.connect(lambda _i: self.open_rename_dialog())
+        # the keyboard on the table: Enter/Space go to the patient's actions, F2 renames, Delete deletes
+        for key, slot in ((Qt.Key.Key_Return, self.focus_actions), (Qt.Key.Key_Enter, self.focus_actions),
+                          (Qt.Key.Key_Space, self.focus_actions), (Qt.Key.Key_F2, self.open_rename_dialog),
+                          (Qt.Key.Key_Delete, self.delete_selected)):
+            shortcut = QShortcut(QKeySequence(key), self.table)
+            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+            shortcut.activated.connect(slot)
+        self.table.setToolTip("Enter: this patient's actions · F2: rename · Delete: delete")
 
         self.empty = EmptyState(
             "patients", "No patients yet",
@@ -278,6 +287,20 @@ class PatientsPage(Page):
         code = self.selected_code()
         return next((p for p in self.model.rows if p.code == code), None)
 
+    def focus_actions(self) -> None:
+        """Enter on a patient: the focus moves to the first thing one can do for them (side panel)."""
+        if self.selected_patient() is None:
+            return
+        for buttons in self.detail.action_buttons.values():
+            for b in buttons.values():
+                if b.isEnabled() and not b.isHidden():
+                    b.setFocus(Qt.FocusReason.TabFocusReason)
+                    return
+        target = next((b for b in (self.detail.grafana_button, self.detail.rename_button)
+                       if b.isEnabled() and not b.isHidden()), None)
+        if target is not None:
+            target.setFocus(Qt.FocusReason.TabFocusReason)
+
     def select(self, code: str) -> None:
         for i, p in enumerate(self.model.rows):
             if p.code == code:
@@ -288,6 +311,10 @@ class PatientsPage(Page):
         patient = self.selected_patient()
         syncing = {v for c, v in self.connect_events.syncing if patient is not None and c == patient.code}
         self.detail.show_patient(patient, self.devices.get(patient.code, []) if patient else [], syncing)
+        # buttons made just now would come last in the window's Tab order: put them after the table
+        chain: list[QWidget] = [self.table, *self.detail.focus_order()]
+        for before, after in itertools.pairwise(chain):
+            QWidget.setTabOrder(before, after)
         self.apply_permissions()
 
     def apply_permissions(self) -> None:

@@ -106,6 +106,11 @@ class GeneralBox(Card):
                 out[key] = field.text().strip()
         return out
 
+    def has_unsaved_changes(self) -> bool:
+        if not self.values or not self.ctx.session.can("settings"):
+            return False  # not loaded yet, or nothing this person could have changed
+        return any(self.values.get(k) != v for k, v in self.current().items())
+
     def apply_permissions(self) -> None:
         allowed = self.ctx.session.can("settings")
         for field in self.fields.values():

@@ -99,6 +99,15 @@ class TunnelPage(Page):
         self.ctx.tunnel.refresh()
         self.settings.refresh()
 
+    def has_unsaved_changes(self) -> bool:
+        return self.settings.has_unsaved_changes()
+
+    def save_changes(self) -> None:
+        self.settings.save()
+
+    def discard_changes(self) -> None:
+        self.settings.refresh()
+
     def show_settings(self) -> None:
         self.scroll.ensureWidgetVisible(self.settings)
         self.settings.authtoken.setFocus()
