@@ -77,7 +77,7 @@ class MainWindow(QMainWindow):
         self.nav.currentRowChanged.connect(self._on_nav)
         ctx.navigate = self.show_page
         ctx.bridge.unhandled.connect(self.show_error)
-        ctx.bridge.busy_changed.connect(lambda busy: self.busy.setText("Working…" if busy else ""))
+        ctx.bridge.busy_changed.connect(self._show_busy)  # a method: disconnected with the window
         ctx.session.changed.connect(lambda _a: self._show_user())
         self._show_user()
         self.nav.setCurrentRow(0)
@@ -131,6 +131,9 @@ class MainWindow(QMainWindow):
                       "your real data is kept apart.")
         row.addWidget(text, 1)
         return bar
+
+    def _show_busy(self, busy: bool) -> None:
+        self.busy.setText("Working…" if busy else "")
 
     def _show_user(self) -> None:
         actor = self.ctx.session.actor

@@ -56,6 +56,24 @@ def button(text: str, icon_name: str | None = None, *, primary: bool = False, da
     return btn
 
 
+def fix_width(btn: QPushButton, *texts: str) -> None:
+    """A button whose text changes keeps one width, wide enough for each of its texts."""
+    widest = 0
+    current = btn.text()
+    for text in texts:
+        btn.setText(text)
+        widest = max(widest, btn.sizeHint().width())
+    btn.setText(current)
+    btn.setFixedWidth(widest + 8)  # a focus ring is 1px wider on each side
+
+
+def keep_place(widget: QWidget) -> None:
+    """Hidden, the widget still holds its place, so its neighbours never move."""
+    policy = widget.sizePolicy()
+    policy.setRetainSizeWhenHidden(True)
+    widget.setSizePolicy(policy)
+
+
 def repolish(widget: QWidget) -> None:
     """Re-apply the stylesheet after a dynamic property changed."""
     widget.style().unpolish(widget)

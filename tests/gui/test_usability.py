@@ -259,3 +259,41 @@ def test_tunnel_settings_edits_are_not_dropped_either(qtbot, make_shell) -> None
     shell.dialogs.unsaved_answer = None
     shell.window.show_page("patients")
     assert shell.dialogs.unsaved_asks == ["Tunnel"] and shell.window.current_page() is page
+
+
+# -- 4 and 6. one backfill at a time, its progress wherever Backfill is opened; buttons stay put ----
+def test_reopening_backfill_shows_the_running_one_and_its_buttons_never_move(qtbot, make_shell, sqlite_app) -> None:
+    from tests.flow.conftest import add_connection
+    from tests.gui.test_sync_page import SteppedBackfill
+
+    add_connection(sqlite_app, "P-001", "fitbit")
+    shell = make_shell()
+    page = shell.window.show_page("sync")
+    wait_idle(qtbot, shell)
+    runner = SteppedBackfill()
+    page.backfill_runner = runner
+    qtbot.mouseClick(page.backfill_button, Qt.MouseButton.LeftButton)
+    dialog = page.backfill_dialog
+    qtbot.waitUntil(lambda: dialog.start_button.isEnabled(), timeout=5000)
+    places = {b.objectName(): b.geometry() for b in (dialog.close_button, dialog.start_button)}
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.progress.maximum() == 4)
+    runner.go.release()
+    qtbot.waitUntil(lambda: dialog.progress.value() == 1)
+    qtbot.wait(20)
+    assert {b.objectName(): b.geometry() for b in (dialog.close_button, dialog.start_button)} == places
+
+    dialog.close()  # it keeps downloading in the background
+    assert not dialog.isVisible() and dialog.running
+    qtbot.mouseClick(page.backfill_button, Qt.MouseButton.LeftButton)
+    assert page.backfill_dialog is dialog and dialog.isVisible()  # the same one, not a second backfill
+    assert dialog.cancel_button.isVisible() and dialog.progress.isVisible() and "1 of 4" in dialog.status.text()
+
+    qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.running)
+    qtbot.wait(20)
+    assert {b.objectName(): b.geometry() for b in (dialog.close_button, dialog.start_button)} == places
+    assert dialog.start_button.text() == "Start again (resume)"
+    assert runner.calls == 1
+    qtbot.waitUntil(lambda: dialog.estimate.text() != "Estimating…", timeout=5000)
+    wait_idle(qtbot, shell)

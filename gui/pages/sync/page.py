@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -56,6 +57,7 @@ theme.BADGES.update({
     "run:partial": ("Some problems", "#fef3c7", "#92400e"),
     "run:failed": ("Failed", "#fee2e2", "#991b1b"),
     "run:running": ("Running / stopped", "#e0ecff", "#1e40af"),
+    "run:cancelled": ("Cancelled", "#eef1f4", "#374151"),
 })
 TRIGGERS = {"schedule": "Daily schedule", "catchup": "Catch-up", "manual": "Update now", "backfill": "Backfill",
             "cli": "Command line", "sandbox": "Sandbox demo"}
@@ -273,11 +275,14 @@ class SyncPage(Page):
         t.setRowCount(len(runs))
         for i, r in enumerate(runs):
             result = QTableWidgetItem("")
-            result.setData(STATUS_ROLE, f"run:{r.status}" if r.status in ("ok", "partial", "failed") else "run:running")
+            known = ("ok", "partial", "failed", "cancelled")
+            result.setData(STATUS_ROLE, f"run:{r.status}" if r.status in known else "run:running")
             started = QTableWidgetItem(when(r.started_at))
             started.setToolTip(f"Finished: {when(r.finished_at, never='not finished')}")
-            n = r.connections_ok + r.connections_failed
+            n = max(r.connections_total, r.connections_ok + r.connections_failed)
             conns = QTableWidgetItem(f"{r.connections_ok} of {n} ok" if n else "—")
+            if r.status == "cancelled":
+                conns.setToolTip("Cancelled: the others were not finished. What was downloaded is kept.")
             problems = QTableWidgetItem(r.problems)
             problems.setToolTip(r.summary)
             for col, item in enumerate((started, QTableWidgetItem(TRIGGERS.get(r.trigger, r.trigger)), result, conns,
@@ -365,7 +370,15 @@ class SyncPage(Page):
     def open_backfill(self) -> None:
         from gui.pages.sync.backfill_dialog import BackfillDialog
 
-        dialog = BackfillDialog(self.ctx, self)
+        running = getattr(self, "backfill_dialog", None)
+        if running is not None and shiboken6.isValid(running) and (running.running or running.isVisible()):
+            # one backfill at a time: the one under way, with its progress and Cancel, comes back
+            running.show()
+            running.raise_()
+            running.activateWindow()
+            return
+        runner = getattr(self, "backfill_runner", None)  # a seam for tests; the real download otherwise
+        dialog = BackfillDialog(self.ctx, self, **({"runner": runner} if runner is not None else {}))
         dialog.finished_run.connect(lambda _run: self.refresh())
         dialog.show()  # non-modal: the window stays usable while it downloads
         self.backfill_dialog = dialog
