@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QRect, QRectF, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QDesktopServices, QFont, QFontMetrics, QGuiApplication, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QAbstractScrollArea,
     QAbstractSpinBox,
     QApplication,
     QComboBox,
+    QDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
@@ -298,3 +300,54 @@ def install_keyboard_and_wheel_rules() -> None:
         return
     _KEYBOARD_AND_WHEEL = KeyboardAndWheel(app)
     app.installEventFilter(_KEYBOARD_AND_WHEEL)
+
+
+# -- "open it" with a way out when the desktop does not answer ---------------------------------------
+#: how addresses and folders are handed to the desktop; tests replace it (returns False: nothing answered)
+desktop_open: Callable[[QUrl], bool] = QDesktopServices.openUrl
+
+
+class CopyTargetDialog(QDialog):
+    """Shows an address or a folder that could not be opened, with Copy: the user opens it elsewhere."""
+
+    def __init__(self, target: str, *, folder: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("copyTargetDialog")
+        self.setWindowTitle("Open the folder yourself" if folder else "Open the address yourself")
+        self.setMinimumWidth(480)
+        col = QVBoxLayout(self)
+        col.setContentsMargins(20, 18, 20, 16)
+        col.setSpacing(10)
+        col.addWidget(label(
+            "No file manager opened this folder. Copy its path and open it in your file manager:" if folder else
+            "No web browser opened this address. Copy it and paste it into a browser:", wrap=True))
+        self.field = QLineEdit(target)
+        self.field.setObjectName("copyTarget")
+        self.field.setReadOnly(True)
+        self.field.setCursorPosition(0)  # the start of the address shows, not its end
+        col.addWidget(self.field)
+        row = QHBoxLayout()
+        self.copied = label("", "ok")
+        row.addWidget(self.copied, 1)
+        self.copy_button = button("Copy", "copy", primary=True, on_click=self.copy)
+        self.copy_button.setObjectName("copyTargetCopy")
+        row.addWidget(self.copy_button)
+        row.addWidget(button("Close", on_click=self.accept))
+        col.addLayout(row)
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.field.text())
+        self.field.setCursorPosition(0)
+        self.copied.setText("Copied.")
+
+
+def open_or_show(parent: QWidget | None, target: str, *, folder: bool = False) -> CopyTargetDialog | None:
+    """Open a web address in the browser (or a folder in the file manager). When nothing answers,
+    show the address or path with a Copy button instead of doing nothing. Returns that dialog, if shown."""
+    url = QUrl.fromLocalFile(target) if folder else QUrl(target)
+    if desktop_open(url):
+        return None
+    dialog = CopyTargetDialog(target, folder=folder, parent=parent)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.open()
+    return dialog

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from PySide6.QtCore import QFileSystemWatcher, QTimer, QUrl
-from PySide6.QtGui import QDesktopServices, QTextCursor
+from PySide6.QtCore import QFileSystemWatcher, QTimer
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QComboBox, QPlainTextEdit, QWidget
 
 from gui.context import PageContext
 from gui.pages.base import Page
-from gui.widgets import button, label
+from gui.widgets import button, label, open_or_show
 
 TAIL_BYTES = 256_000
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -109,4 +109,4 @@ class LogPage(Page):
 
     def open_folder(self) -> None:
         if self.path is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.path.parent)))
+            self.folder_dialog = open_or_show(self, str(self.path.parent), folder=True)

@@ -297,3 +297,38 @@ def test_reopening_backfill_shows_the_running_one_and_its_buttons_never_move(qtb
     assert runner.calls == 1
     qtbot.waitUntil(lambda: dialog.estimate.text() != "Estimating…", timeout=5000)
     wait_idle(qtbot, shell)
+
+
+# -- 5. nothing answers "open": the address or folder is shown with Copy ---------------------------
+def test_open_log_folder_and_open_in_grafana_show_what_to_copy_when_nothing_opens(qtbot, make_shell, tmp_path,
+                                                                                monkeypatch) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    import gui.widgets as widgets
+    from gui.widgets import CopyTargetDialog
+    from services.accounts.actor import HOST
+
+    asked: list[str] = []
+    monkeypatch.setattr(widgets, "desktop_open", lambda url: asked.append(url.toString()) and False)
+    shell = make_shell()
+    log_page = shell.window.show_page("log")
+    log_page.path = tmp_path / "logs" / "wearsync.log"
+    log_page.open_folder()
+    dialog = log_page.folder_dialog
+    assert isinstance(dialog, CopyTargetDialog) and dialog.isVisible()
+    assert dialog.field.text() == str(tmp_path / "logs") and asked == [f"file://{tmp_path / 'logs'}"]
+    qtbot.mouseClick(dialog.copy_button, Qt.MouseButton.LeftButton)
+    assert QApplication.clipboard().text() == str(tmp_path / "logs")
+    dialog.close()
+
+    shell.app.patients.add("P-001", ["fitbit"], HOST)
+    page = shell.window.show_page("patients")
+    page.refresh()
+    qtbot.waitUntil(lambda: len(page.model.rows) == 1)
+    qtbot.waitUntil(lambda: page.detail.grafana_button.isVisible())
+    qtbot.mouseClick(page.detail.grafana_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: getattr(page.detail.grafana_button, "copy_dialog", None) is not None)
+    shown = page.detail.grafana_button.copy_dialog
+    assert shown.isVisible() and shown.field.text() == page.detail.grafana_button.last_url
+    assert "P-001" in shown.field.text() or "var-patient" in shown.field.text()
+    assert len(asked) == 2
