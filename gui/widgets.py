@@ -194,6 +194,7 @@ class Banner(QFrame):
         self.text = label("", wrap=True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.button = button("")
+        self.button.setAutoDefault(False)  # in a dialog, Enter stays with the dialog's own default button
         self.button.clicked.connect(self.action_clicked)
         self.button.hide()
         row.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
@@ -202,6 +203,7 @@ class Banner(QFrame):
         if closable:
             close = QPushButton()
             close.setObjectName("bannerClose")
+            close.setAutoDefault(False)
             close.setIcon(theme.icon("close", theme.MUTED))
             close.setFlat(True)
             close.setToolTip("Hide")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
@@ -332,3 +334,97 @@ def test_open_log_folder_and_open_in_grafana_show_what_to_copy_when_nothing_open
     assert shown.isVisible() and shown.field.text() == page.detail.grafana_button.last_url
     assert "P-001" in shown.field.text() or "var-patient" in shown.field.text()
     assert len(asked) == 2
+
+
+# -- 2. the whole job with the keyboard alone: enrol, connect, download, export -------------------
+def press(qtbot, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:  # type: ignore[no-untyped-def]
+    qtbot.keyClick(focused(), key, modifier)
+
+
+def tab_to(qtbot, target, limit: int = 40) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(limit):
+        if focused() is target:
+            return
+        press(qtbot, Qt.Key.Key_Tab)
+    raise AssertionError(f"Tab never reached {target.objectName() or target}")
+
+
+def active(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    """The window manager activates the window left on top (the offscreen platform needs asking)."""
+    window.activateWindow()
+    qtbot.waitUntil(lambda: (window.isActiveWindow() and focused() is not None and window.isAncestorOf(focused()))
+                    or focused() is window, timeout=5000)
+
+
+def test_enrol_connect_download_and_export_with_the_keyboard_alone(qtbot, make_shell, sqlite_app, tmp_path) -> None:
+    from services.sandbox import SandboxServer
+    from tests.gui.test_connect_gui import patient_browser, status, wire
+
+    with SandboxServer(seed=1, today=dt.date(2026, 11, 28)) as srv:
+        wire(sqlite_app, srv)
+        sqlite_app.start_background()
+        try:
+            shell = make_shell()
+            window = shell.window
+            opened: list[str] = []
+            page = window.pages["patients"]
+            page.open_url = lambda url: opened.append(url) or True
+            page.ask_path = lambda _parent, suggested: str(tmp_path / suggested)
+            window.activateWindow()
+            qtbot.waitUntil(window.isActiveWindow)
+
+            # enrol: Ctrl+1, Tab to Add patient, Space, type the ID, Tab to Fitbit, Space, Enter
+            press(qtbot, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+            tab_to(qtbot, page.add_button)
+            press(qtbot, Qt.Key.Key_Space)
+            add = next(d for d in page.findChildren(QDialog) if d.isVisible())
+            active(qtbot, add)
+            tab_to(qtbot, add.code)
+            qtbot.keyClicks(focused(), "P-KEY")
+            tab_to(qtbot, add.vendor_boxes["fitbit"])
+            press(qtbot, Qt.Key.Key_Space)
+            press(qtbot, Qt.Key.Key_Return)
+
+            # connect: the choice dialog opens; Tab to "Connect here", Space; the patient allows it
+            qtbot.waitUntil(lambda: getattr(page, "choice_dialog", None) is not None and page.choice_dialog.isVisible())
+            choice = page.choice_dialog
+            active(qtbot, choice)
+            tab_to(qtbot, choice.buttons_by_vendor["fitbit"][0])
+            press(qtbot, Qt.Key.Key_Space)
+            qtbot.waitUntil(lambda: len(opened) == 1, timeout=10_000)
+            patient_browser(srv, opened[0], "anna")
+            qtbot.waitUntil(lambda: status(page, "P-KEY", "fitbit") == "connected", timeout=10_000)
+            wait = page.wait_dialog
+            active(qtbot, wait)
+            press(qtbot, Qt.Key.Key_Escape)
+            qtbot.waitUntil(lambda: not wait.isVisible())
+            active(qtbot, choice)
+            press(qtbot, Qt.Key.Key_Escape)
+            qtbot.waitUntil(lambda: not choice.isVisible())
+
+            # download: back in the window, Tab to the table, Enter goes to the patient's actions: Sync now
+            active(qtbot, window)
+            tab_to(qtbot, page.table)
+            qtbot.waitUntil(lambda: page.detail.action_buttons.get("fitbit", {}).get("sync") is not None)
+            qtbot.waitUntil(lambda: page.detail.action_buttons["fitbit"]["sync"].isVisible())
+            press(qtbot, Qt.Key.Key_Return)
+            assert focused() is page.detail.action_buttons["fitbit"]["sync"]
+            with qtbot.waitSignal(page.connect_events.sync_finished, timeout=30_000):
+                press(qtbot, Qt.Key.Key_Space)
+            assert page.sync_bar.text.text().startswith("Downloaded P-KEY")
+
+            # export: Enter on the table again, Tab to Export…, Space, Enter saves (to Documents, here tmp)
+            qtbot.waitUntil(lambda: "export" in page.detail.action_buttons.get("fitbit", {}), timeout=10_000)
+            qtbot.waitUntil(lambda: page.detail.action_buttons["fitbit"]["export"].isVisible())
+            page.table.setFocus()
+            press(qtbot, Qt.Key.Key_Return)
+            tab_to(qtbot, page.detail.action_buttons["fitbit"]["export"])
+            press(qtbot, Qt.Key.Key_Space)
+            export = page.export_dialog
+            active(qtbot, export)
+            press(qtbot, Qt.Key.Key_Return)
+            qtbot.waitUntil(lambda: any(tmp_path.glob("*.csv")), timeout=10_000)
+            written = next(tmp_path.glob("*.csv"))
+            assert written.read_text().splitlines()[0].startswith(("timestamp", "date", "start"))
+        finally:
+            sqlite_app.stop_background()

@@ -128,6 +128,7 @@ class ExportDialog(QDialog):
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         v.addWidget(buttons)
+        self.save_button.setDefault(True)  # again, now that it is in the dialog: Enter saves
         self.patient_box.currentIndexChanged.connect(lambda _i: self._fill_vendors())
         if patient_code in self.patients:
             self.patient_box.setCurrentIndex(self.patient_box.findData(patient_code))
