@@ -86,7 +86,7 @@ class MainWindow(QMainWindow):
     def _navigation(self) -> QWidget:
         box = QWidget()
         box.setObjectName("BrandBox")
-        box.setFixedWidth(210)
+        box.setFixedWidth(196)
         col = QVBoxLayout(box)
         col.setContentsMargins(0, 18, 0, 14)
         col.setSpacing(6)

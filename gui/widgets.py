@@ -42,6 +42,43 @@ def label(text: str = "", role: str | None = None, *, wrap: bool = False) -> QLa
     return lbl
 
 
+class ElidedLabel(QLabel):
+    """One line that never pushes its page wider: when the room is short the text ends in "…" and the
+    whole of it is in the tooltip (a long client ID, a patient ID, an address)."""
+
+    def __init__(self, text: str = "", role: str | None = None, *,
+                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight) -> None:
+        super().__init__()
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        if role:
+            self.setProperty("role", role)
+        self.setProperty("elided", True)  # tests: cut short on purpose, the tooltip has it all
+        self._mode = mode
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(48)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # type: ignore[override]
+        self._full = text
+        self._elide()
+
+    def text(self) -> str:  # type: ignore[override]
+        return self._full
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance(self._full) + 4, super().sizeHint().height())
+
+    def resizeEvent(self, event: object) -> None:
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, self._mode, max(0, self.width() - 2))
+        QLabel.setText(self, shown)
+        self.setToolTip(self._full if shown != self._full else "")
+
+
 def button(text: str, icon_name: str | None = None, *, primary: bool = False, danger: bool = False,
            link: bool = False, on_click: Callable[[], object] | None = None) -> QPushButton:
     btn = QPushButton(text)
@@ -156,10 +193,14 @@ class BadgeDelegate(QStyledItemDelegate):
         font.setPointSizeF(max(7.5, font.pointSizeF() * 0.88))
         font.setBold(True)
         fm = QFontMetrics(font)
-        w = fm.horizontalAdvance(text) + 20
-        h = fm.height() + 6
         r: QRect = option.rect
-        pill = QRectF(r.left() + 8, r.center().y() - h / 2 + 1, w, h)
+        pad = 20 if r.width() >= fm.horizontalAdvance(text) + 32 else 14  # tighter in a narrow column
+        room = max(24, r.width() - 10)
+        if fm.horizontalAdvance(text) + pad > room:  # still too narrow: "Needs re-co…", whole in the tooltip
+            text = fm.elidedText(text, Qt.TextElideMode.ElideRight, room - pad)
+        w = fm.horizontalAdvance(text) + pad
+        h = fm.height() + 6
+        pill = QRectF(r.left() + (8 if pad == 20 else 4), r.center().y() - h / 2 + 1, w, h)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)

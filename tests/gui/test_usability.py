@@ -428,3 +428,59 @@ def test_enrol_connect_download_and_export_with_the_keyboard_alone(qtbot, make_s
             assert written.read_text().splitlines()[0].startswith(("timestamp", "date", "start"))
         finally:
             sqlite_app.stop_background()
+
+
+# -- 7, 9, 10. nothing clipped and no sideways scrolling at 1024×640 ------------------------------
+def clipped(root) -> list[str]:  # type: ignore[no-untyped-def]
+    """Visible labels and buttons narrower (or, wrapped, shorter) than their text needs, and scroll
+    areas that scroll sideways. A label that elides on purpose says so with the "elided" property."""
+    from PySide6.QtWidgets import QAbstractButton, QAbstractScrollArea, QLabel
+
+    out: list[str] = []
+    for w in root.findChildren(QLabel) + root.findChildren(QAbstractButton):
+        if not w.isVisibleTo(root) or not w.isVisible() or w.property("elided") or not w.text():
+            continue
+        if isinstance(w, QLabel) and w.pixmap() is not None and not w.pixmap().isNull():
+            continue
+        name = f"{type(w).__name__} {w.objectName()!r} {w.text()[:50]!r}"
+        if isinstance(w, QLabel) and w.wordWrap():
+            need = w.heightForWidth(w.width()) if w.hasHeightForWidth() else w.sizeHint().height()
+            if w.height() + 1 < need:
+                out.append(f"{name}: {w.height()} px high, needs {need}")
+        elif w.width() + 1 < w.minimumSizeHint().width() or w.width() + 1 < w.sizeHint().width():
+            out.append(f"{name}: {w.width()} px wide, needs {w.sizeHint().width()}")
+    for area in root.findChildren(QAbstractScrollArea):
+        if area.isVisible() and area.horizontalScrollBar().maximum() > 0:
+            out.append(f"{type(area).__name__} {area.objectName()!r} scrolls sideways "
+                       f"({area.horizontalScrollBar().maximum()} px)")
+    return out
+
+
+def test_every_page_fits_1024x640_with_nothing_clipped(qtbot, make_shell, sqlite_app) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from gui import theme
+    from tests.flow.conftest import add_connection
+
+    for i in range(1, 4):
+        add_connection(sqlite_app, f"DEMO-{i:02d}", ("fitbit", "withings", "polar")[i - 1])
+    sqlite_app.secrets.set("FITBIT_CLIENT_ID", "a-long-client-id-" + "x" * 60 + ".apps.googleusercontent.com")
+    app = QApplication.instance()
+    before = app.styleSheet()
+    theme.apply(app)  # the real look: padding and fonts decide what fits
+    try:
+        shell = make_shell()
+        window = shell.window
+        window.resize(1024, 640)
+        problems: dict[str, list[str]] = {}
+        for key in window.pages:
+            page = window.show_page(key)
+            wait_idle(qtbot, shell)
+            qtbot.wait(150)
+            wait_idle(qtbot, shell)
+            found = clipped(page) + [p for p in clipped(window) if "Nav" in p or "NavFooter" in p]
+            if found:
+                problems[key] = found
+        assert problems == {}
+    finally:
+        app.setStyleSheet(before)

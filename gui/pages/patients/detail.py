@@ -53,7 +53,7 @@ class PatientDetail(Card):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, margins=18)
         self.setObjectName("patientDetail")
-        self.setFixedWidth(300)
+        self.setFixedWidth(272)
         self.code = label("", "title")
         self.code.setTextFormat(Qt.TextFormat.PlainText)  # IDs that look like HTML stay literal
         self.code.setWordWrap(True)

@@ -109,6 +109,8 @@ class PatientTableModel(QAbstractTableModel):
             font = QFont()
             font.setWeight(QFont.Weight.DemiBold)
             return font
+        if role == Qt.ItemDataRole.ToolTipRole and col == 0:
+            return p.code
         if role == Qt.ItemDataRole.ToolTipRole and conn is not None:
             return conn.last_error or theme.badge_style(conn.status)[0]
         return None
@@ -169,10 +171,17 @@ class PatientsPage(Page):
         self.table.verticalHeader().setDefaultSectionSize(40)
         hdr = self.table.horizontalHeader()
         hdr.setHighlightSections(False)
-        hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # the ID and "Last sync" as wide as their contents, the device types share the rest: every
+        # column in view at 1024×640 (an overlong ID ends in "…"; its tooltip has it whole)
+        hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        hdr.setMaximumSectionSize(220)
         for col in range(1, self.model.columnCount()):
-            hdr.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
-            hdr.resizeSection(col, 128 if col <= len(VENDORS) else 100)
+            last = col == self.model.columnCount() - 1
+            hdr.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents if last
+                                     else QHeaderView.ResizeMode.Stretch)
+        hdr.setMinimumSectionSize(40)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self.table.doubleClicked.connect(lambda _i: self.open_rename_dialog())
         # the keyboard on the table: Enter/Space go to the patient's actions, F2 renames, Delete deletes

@@ -41,7 +41,7 @@ class GeneralBox(Card):
             col.setContentsMargins(0, 0, 0, 0)
             col.addWidget(field)
             if spec.help and spec.type is not bool:
-                col.addWidget(label(spec.help, "help"), 1)
+                col.addWidget(label(spec.help, "help", wrap=True), 1)
             else:
                 col.addStretch(1)
             self.form.addRow(spec.label, cell)

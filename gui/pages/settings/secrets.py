@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QWidget
 
 from gui.context import PageContext
 from gui.errors import advice_for
-from gui.widgets import Badge, Banner, Card, button, label
+from gui.widgets import Badge, Banner, Card, ElidedLabel, button, label
 from services import secret_admin
 from services.errors import SecretsLocked, SecretsUnavailable, WearSyncError
 from services.secrets import SECRETS, SecretState, SecretStore
@@ -41,7 +41,7 @@ class SecretRow:
         self.name = state.spec.name
         name = label(state.spec.label)
         name.setToolTip(f"{state.spec.help}\nEnvironment variable: {self.name}")
-        self.value = label("", "mono")
+        self.value = ElidedLabel("", "mono", mode=Qt.TextElideMode.ElideMiddle)  # long IDs never widen the page
         self.value.setObjectName(f"value_{self.name}")
         self.value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.badge = Badge()

@@ -17,6 +17,7 @@ import shiboken6
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -179,7 +180,7 @@ class SyncPage(Page):
         self._table_style(t)
         hdr = t.horizontalHeader()
         hdr.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 120), (1, 120), (2, 170), (3, 16 + STRIP_DAYS * 15)):
+        for col, width in ((0, 104), (1, 96), (2, 164), (3, 16 + STRIP_DAYS * 15)):
             hdr.resizeSection(col, width)
         t.setWordWrap(True)
         return t
@@ -208,19 +209,23 @@ class SyncPage(Page):
         hdr.setHighlightSections(False)
 
     def _legend(self) -> QWidget:
+        """Three to a row, so every explanation is readable whole at any window width."""
         box = QWidget()
-        row = QHBoxLayout(box)
-        row.setContentsMargins(4, 4, 0, 0)
-        row.setSpacing(6)
-        for status in ("complete", "partial", "missing", "not_worn", "failed", "none"):
+        grid = QGridLayout(box)
+        grid.setContentsMargins(4, 4, 0, 0)
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(2)
+        for i, status in enumerate(("complete", "partial", "missing", "not_worn", "failed", "none")):
             colour, text = COLOURS[status]
             swatch = QLabel()
             swatch.setFixedSize(10, 10)
-            swatch.setStyleSheet(f"background: {colour}; border-radius: 2px;")
-            row.addWidget(swatch)
-            row.addWidget(label(text, "help"))
-            row.addSpacing(8)
-        row.addStretch(1)
+            # the empty-day colour is near white: a border keeps its swatch visible
+            swatch.setStyleSheet(f"background: {colour}; border: 1px solid #9ca3af; border-radius: 2px;")
+            r, c = divmod(i, 3)
+            grid.addWidget(swatch, r, c * 2)
+            grid.addWidget(label(text, "help"), r, c * 2 + 1)
+        for c in range(3):
+            grid.setColumnStretch(c * 2 + 1, 1)
         return box
 
     # -- permissions and refresh ------------------------------------------------------------
