@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QRect, QRectF, QSize, Qt, QUrl, Signal
+import shiboken6
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    QTimer,
+    QUrl,
+    Signal,
+)
 from PySide6.QtGui import QColor, QDesktopServices, QFont, QFontMetrics, QGuiApplication, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -111,6 +124,23 @@ def keep_place(widget: QWidget) -> None:
     policy = widget.sizePolicy()
     policy.setRetainSizeWhenHidden(True)
     widget.setSizePolicy(policy)
+
+
+def grow_to_fit(window: QWidget) -> None:
+    """After a message appeared in a dialog: make it tall enough for every wrapped line (a window
+    does not grow by itself for text that wraps), so nothing is ever cut off."""
+
+    def fit() -> None:
+        lay = window.layout()
+        if lay is None or not shiboken6.isValid(window):
+            return
+        lay.activate()
+        need = (lay.totalHeightForWidth(window.width()) if lay.hasHeightForWidth()
+                else lay.totalSizeHint().height())
+        if need > window.height():
+            window.resize(window.width(), need)
+
+    QTimer.singleShot(0, window, fit)
 
 
 def repolish(widget: QWidget) -> None:
@@ -267,6 +297,8 @@ class Banner(QFrame):
         self.button.setText(action or "")
         self.button.setVisible(bool(action))
         self.show()
+        if isinstance(self.window(), QDialog):
+            grow_to_fit(self.window())
 
 
 class EmptyState(QWidget):

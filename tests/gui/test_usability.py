@@ -484,3 +484,45 @@ def test_every_page_fits_1024x640_with_nothing_clipped(qtbot, make_shell, sqlite
         assert problems == {}
     finally:
         app.setStyleSheet(before)
+
+
+def test_connect_without_credentials_shows_the_whole_message(qtbot, make_shell, sqlite_app, monkeypatch) -> None:
+    from services.accounts.actor import HOST
+
+    for name in ("FITBIT_CLIENT_ID", "FITBIT_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+        sqlite_app.environ.pop(name, None)
+    from tests.gui.test_connect_gui import free_port
+
+    sqlite_app.environ["WEARSYNC_CALLBACK_PORT"] = str(free_port())
+    sqlite_app.patients.add("P-001", ["fitbit"], HOST)
+    sqlite_app.start_background()
+    try:
+        shell = make_shell()
+        page = shell.window.show_page("patients")
+        page.refresh()
+        qtbot.waitUntil(lambda: len(page.model.rows) == 1)
+        dialog = page.connect_here("P-001", "fitbit")
+        qtbot.waitUntil(lambda: dialog.result_bar.isVisible(), timeout=10_000)
+        qtbot.wait(100)
+        assert "client" in dialog.result_bar.text.text().lower()
+        assert clipped(dialog) == []
+    finally:
+        sqlite_app.stop_background()
+
+
+def test_add_patient_with_an_error_shows_it_whole_and_keeps_its_buttons(qtbot, make_shell) -> None:
+    shell = make_shell()
+    page = shell.window.show_page("patients")
+    dialog = page.open_add_dialog()
+    qtbot.waitUntil(dialog.isVisible)
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)  # no ID typed
+    assert dialog.error_label.isVisible() and "ID" in dialog.error_label.text()
+    assert dialog.code.hasFocus() or dialog.code.property("invalid")
+    dialog.code.setText("P 1 with spaces & a very long tail that the service refuses " * 2)
+    dialog.vendor_boxes["fitbit"].setChecked(True)
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.error_label.isVisible() and "ID" in dialog.error_label.text(), timeout=5000)
+    qtbot.wait(100)
+    assert clipped(dialog) == []
+    assert dialog.ok_button.geometry().bottom() <= dialog.rect().bottom()

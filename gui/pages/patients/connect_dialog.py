@@ -204,6 +204,9 @@ class ConnectWaitDialog(QDialog):
 
     def _to_settings(self) -> None:
         self.reject()
+        parent = self.parentWidget()
+        if isinstance(parent, QDialog):  # the "connect this patient" choice under it: Settings comes first
+            parent.reject()
         self.ctx.navigate("settings")
 
     def reject(self) -> None:
