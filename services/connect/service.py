@@ -29,7 +29,7 @@ from services.connect.callback_server import CallbackServer, Page
 from services.connect.oauth.base import ConsentRevoked, OAuthError, TokenSet
 from services.connect.oauth.states import InvalidState, PendingState, StateStore, state_hash
 from services.connect.tokens import TokenManager
-from services.errors import NotFound, WearSyncError
+from services.errors import InvalidInput, NotFound, WearSyncError
 from services.vendors import VendorRegistry
 from services.vendors.base import AccountInfo, VendorCallError
 from services.vendors.http import ApiClient
@@ -372,6 +372,14 @@ class ConnectionService:
         v.credentials()  # say now, not on the patient's phone, that the client secrets are missing
         self.app.patients.ensure(patient_code, v.name, actor)
         code = self.app.patients.get(patient_code).code
+        cid, _ = self._connection(code, v.name)
+        with self.db.session() as s:
+            conn = s.get(Connection, cid)
+            withdrawn = conn is not None and conn.status == "withdrawn"
+        if withdrawn:
+            raise InvalidInput(
+                f"{code} withdrew their consent for {v.label}, so no enrolment link was made. If they have "
+                "agreed to take part again, connect their account with them in person (Connect here).")
         token = secrets.token_urlsafe(24)
         hours = int(self.app.settings.get("enrol_link_hours"))
         now = self.clock()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
@@ -526,3 +527,39 @@ def test_add_patient_with_an_error_shows_it_whole_and_keeps_its_buttons(qtbot, m
     qtbot.wait(100)
     assert clipped(dialog) == []
     assert dialog.ok_button.geometry().bottom() <= dialog.rect().bottom()
+
+
+# -- 8. enrolment links: refused for a withdrawn patient, a question for a connected one ----------
+def test_enrolment_link_refused_when_withdrawn_and_asked_when_connected(qtbot, make_shell, sqlite_app) -> None:
+    from sqlalchemy import func, select
+
+    from db.models import EnrolmentLink
+    from services.accounts.actor import HOST
+    from services.errors import InvalidInput
+    from tests.flow.conftest import add_connection
+
+    def links() -> int:
+        with sqlite_app.db.session() as s:
+            return int(s.scalar(select(func.count()).select_from(EnrolmentLink)) or 0)
+
+    sqlite_app.environ.update({"FITBIT_CLIENT_ID": "invented-id", "FITBIT_CLIENT_SECRET": "invented-secret"})
+    add_connection(sqlite_app, "P-GONE", "fitbit", status="withdrawn")
+    with pytest.raises(InvalidInput, match="withdrew their consent"):
+        sqlite_app.connections.create_enrolment_link("P-GONE", "fitbit", HOST)
+    assert links() == 0
+
+    add_connection(sqlite_app, "P-ON", "fitbit")
+    shell = make_shell()
+    page = shell.window.show_page("patients")
+    page.refresh()
+    qtbot.waitUntil(lambda: len(page.model.rows) == 2)
+    shell.dialogs.confirm_answer = False
+    assert page.send_link("P-ON", "fitbit") is None
+    assert shell.dialogs.confirms and "already connected" in shell.dialogs.confirms[-1][1]
+    wait_idle(qtbot, shell)
+    assert links() == 0
+
+    dialog = page.send_link("P-GONE", "fitbit")  # the window says why, in the dialog
+    qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=5000)
+    assert "withdrew their consent" in dialog.error.text()
+    assert links() == 0

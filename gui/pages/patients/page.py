@@ -379,6 +379,14 @@ class PatientsPage(Page):
     def send_link(self, code: str | None, vendor: str, parent: QWidget | None = None) -> EnrolmentLinkDialog | None:
         if code is None or not self.ctx.session.can("connections.edit"):
             return None
+        patient = next((p for p in self.all_rows if p.code == code), None)
+        conn = next((c for c in patient.connections if c.vendor == vendor), None) if patient else None
+        if conn is not None and conn.status == "connected" and not self.ctx.dialogs.confirm(
+                parent or self, "Already connected",
+                f"{code}'s {vendor_label(vendor)} account is already connected and downloading. A new link is "
+                "only needed if they want to use a different account. Make a new link anyway?",
+                "Make a new link"):
+            return None
         dlg = EnrolmentLinkDialog(self.ctx, code, vendor, parent=parent or self)
         self._keep("link_dialog", dlg)
         dlg.open()
