@@ -180,7 +180,7 @@ class SyncPage(Page):
         self._table_style(t)
         hdr = t.horizontalHeader()
         hdr.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 104), (1, 96), (2, 164), (3, 16 + STRIP_DAYS * 15)):
+        for col, width in ((0, 96), (1, 116), (2, 164), (3, 16 + STRIP_DAYS * 15)):
             hdr.resizeSection(col, width)
         t.setWordWrap(True)
         return t
