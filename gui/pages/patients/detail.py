@@ -155,10 +155,11 @@ class PatientDetail(Card):
         grid.addLayout(self._actions(c, bool(missing), syncing, has_data=c.last_sync_at is not None), row, 0, 1, 2)
         return box
 
-    def _actions(self, c: ConnectionInfo, missing: bool, syncing: bool, has_data: bool) -> QHBoxLayout:
-        row = QHBoxLayout()
+    def _actions(self, c: ConnectionInfo, missing: bool, syncing: bool, has_data: bool) -> QGridLayout:
+        row = QGridLayout()  # two to a line: three side by side do not fit the panel at 1024×640
         row.setContentsMargins(0, 2, 0, 0)
-        row.setSpacing(2)
+        row.setHorizontalSpacing(2)
+        row.setVerticalSpacing(0)
         v = c.vendor
         wanted: list[tuple[str, str]] = []  # (action, text)
         if c.status in ("not_connected", "withdrawn"):
@@ -183,8 +184,8 @@ class PatientDetail(Card):
             if action == "sync" and syncing:
                 b.setEnabled(False)
             buttons[action] = b
-            row.addWidget(b)
-        row.addStretch(1)
+            row.addWidget(b, *divmod(len(buttons) - 1, 2), Qt.AlignmentFlag.AlignLeft)
+        row.setColumnStretch(2, 1)
         self.action_buttons[v] = buttons
         return row
 

@@ -128,7 +128,7 @@ class AddPatientDialog(_ServiceDialog):
 
     def submit(self) -> None:
         if not self.code.text().strip():
-            self.show_error("Type the patient's ID first, for example P-001.", self.code)
+            self.show_error("Enter a patient ID (for example P-001).", self.code)
             return
         if not self.chosen():
             self.show_error("Choose at least one device type the patient will wear.")
