@@ -180,6 +180,8 @@ class SyncService:
         self.vendors = vendors
         self.tokens = tokens
         self.store = SyncStore(app.db)
+        # (patient code, vendor, None at the start | the SyncRunResult at the end) of first downloads
+        self.on_first_download: list[Callable[[str, str, SyncRunResult | None], None]] = []
         self.clock = clock
         self.sleep = sleep
         self.http_timeout = http_timeout
@@ -371,6 +373,30 @@ class SyncService:
             self._finish_run(run_id, results, total=planned, cancelled=stopped)
         return SyncRunResult(run_id, results, cancelled=stopped, planned=planned)
 
+    def first_download(self, patient_code: str, vendor: str) -> SyncRunResult:
+        """Right after a connection is made: the days the vendor offers since the consent, at most the
+        last FIRST_DOWNLOAD_DAYS, through the same per-connection queue as every other download.
+        Listeners in `on_first_download` hear (patient, vendor, None) at the start and the result at the end."""
+        rows = self.store.connections(vendor, patient_code, statuses=SYNCABLE)
+        if not rows:
+            return SyncRunResult(0, [])
+        lo, hi = self.plan(rows[0][0])
+        lo = max(lo, hi - dt.timedelta(days=FIRST_DOWNLOAD_DAYS - 1))
+        self._tell_first(patient_code, vendor, None)
+        result: SyncRunResult | None = None
+        try:
+            result = self.sync_rows(rows[:1], lo, hi, trigger="first", join_any=True)
+            return result
+        finally:
+            self._tell_first(patient_code, vendor, result if result is not None else SyncRunResult(0, []))
+
+    def _tell_first(self, patient_code: str, vendor: str, result: SyncRunResult | None) -> None:
+        for cb in list(self.on_first_download):
+            try:
+                cb(patient_code, vendor, result)
+            except Exception:
+                log.exception("a first-download listener failed")
+
     def sync_days(self, trigger: str, days: list[dt.date] | None,
                   connection_ids: list[int] | None = None) -> SyncRunResult:
         """The scheduler's entry point (services/scheduler.RunSync): exactly these days."""
@@ -467,6 +493,9 @@ class SyncService:
         with self._guard:
             slot = self._slots.get(connection_id)
             return slot is not None and (slot.running is not None or slot.queued is not None)
+
+
+FIRST_DOWNLOAD_DAYS = 7  # a new connection's first download: at most this many recent days
 
 
 class SyncStopped(WearSyncError):

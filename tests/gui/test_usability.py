@@ -563,3 +563,39 @@ def test_enrolment_link_refused_when_withdrawn_and_asked_when_connected(qtbot, m
     qtbot.waitUntil(lambda: dialog.error.isVisible(), timeout=5000)
     assert "withdrew their consent" in dialog.error.text()
     assert links() == 0
+
+
+# -- 17. a new connection downloads at once, shown on the patient page ----------------------------
+def test_a_new_connection_starts_its_first_download_with_progress_on_the_patient_page(
+        qtbot, make_shell, sqlite_app) -> None:
+    from sqlalchemy import select
+
+    from db.models import SyncRun
+    from services.accounts.actor import HOST
+    from services.sandbox import SandboxServer
+    from tests.gui.test_connect_gui import connect_in_services, status, wire
+
+    with SandboxServer(seed=1, today=dt.date(2026, 11, 28)) as srv:
+        wire(sqlite_app, srv)
+        sqlite_app.start_background()
+        try:
+            sqlite_app.patients.add("P-NEW", ["fitbit"], HOST)
+            shell = make_shell()
+            page = shell.window.show_page("patients")
+            page.refresh()
+            qtbot.waitUntil(lambda: len(page.model.rows) == 1)
+            seen: list[str | None] = []
+            page.connect_events.sync_started.connect(lambda c, v: seen.append(status(page, c, v)))
+            with qtbot.waitSignal(page.connect_events.sync_finished, timeout=30_000) as finished:
+                connect_in_services(sqlite_app, srv, "P-NEW", "fitbit", "anna")  # nobody clicks "Sync now"
+            assert finished.args[:2] == ["P-NEW", "fitbit"]
+            assert seen == ["syncing"]  # the table showed it downloading
+            assert page.sync_bar.isVisible() and page.sync_bar.text.text().startswith("Downloaded P-NEW")
+            with sqlite_app.db.session() as s:
+                run = s.scalars(select(SyncRun).where(SyncRun.trigger == "first")).one()
+                assert run.status == "ok" and run.rows_written > 0
+            result = finished.args[2]
+            r = result.results[0]
+            assert (r.end - r.start).days + 1 <= 7  # the last 7 days at most
+        finally:
+            sqlite_app.stop_background()

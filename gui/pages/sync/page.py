@@ -61,7 +61,7 @@ theme.BADGES.update({
     "run:cancelled": ("Cancelled", "#eef1f4", "#374151"),
 })
 TRIGGERS = {"schedule": "Daily schedule", "catchup": "Catch-up", "manual": "Update now", "backfill": "Backfill",
-            "cli": "Command line", "sandbox": "Sandbox demo"}
+            "cli": "Command line", "sandbox": "Sandbox demo", "first": "New connection"}
 
 
 @dataclass(frozen=True)
