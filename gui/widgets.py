@@ -426,3 +426,13 @@ def open_or_show(parent: QWidget | None, target: str, *, folder: bool = False) -
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.open()
     return dialog
+
+
+def documents_folder() -> str:
+    """Where every save dialog starts: the user's Documents (their home when there is none)."""
+    from pathlib import Path
+
+    from PySide6.QtCore import QStandardPaths
+
+    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return folder if folder and Path(folder).is_dir() else str(Path.home())

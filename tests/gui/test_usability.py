@@ -599,3 +599,40 @@ def test_a_new_connection_starts_its_first_download_with_progress_on_the_patient
             assert (r.end - r.start).days + 1 <= 7  # the last 7 days at most
         finally:
             sqlite_app.stop_background()
+
+
+# -- 14. every save dialog starts in Documents; a saved export can be found ------------------------
+def test_save_dialogs_start_in_documents_and_the_export_folder_can_be_opened(qtbot, make_shell, monkeypatch,
+                                                                           tmp_path) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    import gui.widgets as widgets
+    from gui.pages.patients.export_dialog import ask_save_path
+    from tests.gui.test_export_and_sandbox_gui import add_heart_rate, open_export
+
+    documents = tmp_path / "Documents"
+    documents.mkdir()
+    monkeypatch.setattr(widgets, "documents_folder", lambda: str(documents))
+    import gui.pages.patients.export_dialog as export_dialog
+    import gui.pages.users.audit as audit
+
+    monkeypatch.setattr(export_dialog, "documents_folder", lambda: str(documents))
+    monkeypatch.setattr(audit, "documents_folder", lambda: str(documents))
+    started: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda _p, _t, where, _f: (started.append(where)
+                                                                                               or ("", ""))))
+    shell = make_shell()
+    ask_save_path(shell.window, "P-001_fitbit.csv")
+    users = shell.window.show_page("users")
+    tab = users.findChild(audit.AuditTab)
+    tab.choose_path()
+    assert len(started) == 2 and all(w.startswith(str(documents)) for w in started)
+
+    add_heart_rate(shell.app, "P-001")
+    dlg, _asked = open_export(qtbot, shell, tmp_path, "P-001")
+    qtbot.mouseClick(dlg.save_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.saved_bar.isVisible(), timeout=5000)
+    opened: list[str] = []
+    monkeypatch.setattr(widgets, "desktop_open", lambda url: opened.append(url.toLocalFile()) or True)
+    qtbot.mouseClick(dlg.saved_bar.button, Qt.MouseButton.LeftButton)
+    assert opened == [str(tmp_path)]

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QDateEdit, QFileDialog, QHBoxLayout, QTableWidgetI
 from gui.context import PageContext
 from gui.format import when
 from gui.pages.users.common import table
-from gui.widgets import button, label
+from gui.widgets import button, documents_folder, label
 from services.accounts.audit import AuditRecord
 
 SHOWN = 2000  # the newest entries; the CSV holds them all
@@ -76,7 +76,7 @@ class AuditTab(QWidget):
     def choose_path(self) -> str:
         """Where to save the CSV (tests replace this)."""
         name = f"wearsync-audit-since-{self.since_date():%Y-%m-%d}.csv"
-        path, _f = QFileDialog.getSaveFileName(self, "Export audit trail", str(Path.home() / name),
+        path, _f = QFileDialog.getSaveFileName(self, "Export audit trail", str(Path(documents_folder()) / name),
                                                "CSV files (*.csv)")
         return path
 
