@@ -636,3 +636,41 @@ def test_save_dialogs_start_in_documents_and_the_export_folder_can_be_opened(qtb
     monkeypatch.setattr(widgets, "desktop_open", lambda url: opened.append(url.toLocalFile()) or True)
     qtbot.mouseClick(dlg.saved_bar.button, Qt.MouseButton.LeftButton)
     assert opened == [str(tmp_path)]
+
+
+# -- 15. no patient details in a notification before someone signs in ----------------------------
+def test_alert_notifications_keep_patient_ids_from_whoever_is_not_signed_in(qtbot, make_shell) -> None:
+    from tests.gui.test_sync_page import digest_event
+
+    shell = make_shell(tray=False, signed_in=False)  # the sign-in screen is up
+    shell.flow.on_event(digest_event())
+    qtbot.waitUntil(lambda: shell.flow.banner.isVisible())
+    text = shell.flow.banner.text.text()
+    assert "P-001" not in text and "1 thing needs attention" in text and "sign in" in text
+
+    told: list[tuple[str, str]] = []
+
+    class Tray:  # a tray that is there, the window hidden: counts, never IDs
+        class icon:  # noqa: N801
+            @staticmethod
+            def isVisible() -> bool:
+                return True
+
+        @staticmethod
+        def notify(title: str, body: str) -> None:
+            told.append((title, body))
+
+        @staticmethod
+        def hide() -> None:
+            pass
+
+    signed = make_shell(tray=False)
+    signed.tray = Tray()
+    signed.window.hide()
+    signed.flow.on_event(digest_event())
+    qtbot.waitUntil(lambda: bool(told))
+    assert "P-001" not in told[0][1] and "Open WearSync to see what" in told[0][1]
+    signed.window.show()
+    signed.flow.on_event(digest_event())
+    qtbot.waitUntil(lambda: len(told) == 2)
+    assert "P-001" in told[1][1]  # signed in, the window open: the details
