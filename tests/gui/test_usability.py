@@ -651,7 +651,7 @@ def test_alert_notifications_keep_patient_ids_from_whoever_is_not_signed_in(qtbo
     told: list[tuple[str, str]] = []
 
     class Tray:  # a tray that is there, the window hidden: counts, never IDs
-        class icon:  # noqa: N801
+        class icon:
             @staticmethod
             def isVisible() -> bool:
                 return True
