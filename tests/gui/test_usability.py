@@ -674,3 +674,23 @@ def test_alert_notifications_keep_patient_ids_from_whoever_is_not_signed_in(qtbo
     signed.flow.on_event(digest_event())
     qtbot.waitUntil(lambda: len(told) == 2)
     assert "P-001" in told[1][1]  # signed in, the window open: the details
+
+
+# -- 13. the Alerts page says what is missing and where it is fixed -------------------------------
+def test_alerts_page_says_the_sender_is_missing_and_links_to_it(qtbot, make_shell, sqlite_app, monkeypatch) -> None:
+    for name in ("DATA_PLATFORM_EMAIL", "DATA_PLATFORM_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+        sqlite_app.environ.pop(name, None)
+    shell = make_shell()
+    page = shell.window.show_page("alerts")
+    wait_idle(qtbot, shell)
+    qtbot.waitUntil(lambda: page.sender_banner.isVisible())
+    assert "Settings" in page.sender_banner.text.text() and page.sender_banner.button.text() == "Open Settings"
+    qtbot.keyClicks(page.address, "coordinator@clinic.example")
+    qtbot.mouseClick(page.add_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.recipients.count() == 1)
+    assert "now receives" not in page.notice.text.text() and "once the account" in page.notice.text.text()
+    qtbot.waitUntil(lambda: page.current.text() != "")
+    assert page.current.text() != "Nothing needs attention."
+    qtbot.mouseClick(page.sender_banner.button, Qt.MouseButton.LeftButton)
+    assert shell.window.current_page().key == "settings"
