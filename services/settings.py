@@ -138,6 +138,12 @@ class Settings:
             value = spec.check(value)
         raw = ("true" if value else "false") if spec.type is bool else str(value)
         with self._db.session() as s:
+            stored = s.get(Setting, key)
+            default = spec.default
+            current = stored.value if stored is not None else (
+                ("true" if default else "false") if spec.type is bool else str(default))
+            if current == raw:
+                return  # the same value again (a Save of a whole form): nothing changes, nothing recorded
             upsert(s, Setting, [{"key": key, "value": raw}], key=["key"])
             if actor is not None:
                 AuditLog.record_in(s, actor, "setting.changed", key, f"new value: {raw}")

@@ -694,3 +694,34 @@ def test_alerts_page_says_the_sender_is_missing_and_links_to_it(qtbot, make_shel
     assert page.current.text() != "Nothing needs attention."
     qtbot.mouseClick(page.sender_banner.button, Qt.MouseButton.LeftButton)
     assert shell.window.current_page().key == "settings"
+
+
+# -- 11. the audit trail: readable actions, and only what changed ---------------------------------
+def test_saving_a_form_records_only_the_changed_settings_in_readable_words(qtbot, make_shell, sqlite_app) -> None:
+    from sqlalchemy import select
+
+    from db.models import AuditEntry
+
+    def setting_rows() -> list[tuple[str, str]]:
+        with sqlite_app.db.session() as s:
+            return [(a.action, a.target) for a in s.scalars(select(AuditEntry).where(
+                AuditEntry.action == "setting.changed"))]
+
+    shell = make_shell()
+    tunnel = shell.window.show_page("tunnel")
+    wait_idle(qtbot, shell)
+    qtbot.waitUntil(lambda: tunnel.settings.options is not None)
+    tunnel.settings.allow.setText("203.0.113.0/24")
+    tunnel.settings.save()
+    wait_idle(qtbot, shell)
+    assert setting_rows() == [("setting.changed", "grafana_tunnel_allow")]  # one field changed, one row
+    tunnel.settings.save()  # the same again
+    wait_idle(qtbot, shell)
+    assert len(setting_rows()) == 1
+
+    users = shell.window.show_page("users")
+    users.audit.refresh()
+    wait_idle(qtbot, shell)
+    texts = [(users.audit.table.item(r, 2).text(), users.audit.table.item(r, 3).text())
+             for r in range(users.audit.table.rowCount())]
+    assert ("Changed a setting", "Grafana tunnel allowed addresses") in texts
