@@ -725,3 +725,21 @@ def test_saving_a_form_records_only_the_changed_settings_in_readable_words(qtbot
     texts = [(users.audit.table.item(r, 2).text(), users.audit.table.item(r, 3).text())
              for r in range(users.audit.table.rowCount())]
     assert ("Changed a setting", "Grafana tunnel allowed addresses") in texts
+
+
+def test_the_log_page_shows_wearsync_s_own_messages_unless_asked_for_everything(qtbot, make_shell, tmp_path) -> None:
+    log = tmp_path / "wearsync.log"
+    log.write_text(
+        "2026-11-28 09:00:00,001 INFO    alembic.runtime.migration: Running upgrade 0001 -> 0002\n"
+        "2026-11-28 09:00:01,002 INFO    services.sync.service: sync of connection 3 finished: 10 rows\n"
+        "2026-11-28 09:00:02,003 INFO    apscheduler.scheduler: Added job \"daily\" to job store\n",
+        encoding="utf-8")
+    shell = make_shell()
+    page = shell.window.show_page("log")
+    page.path = log
+    page.reload(force=True)
+    shown = page.view.toPlainText()
+    assert "sync of connection 3" in shown and "alembic" not in shown and "apscheduler" not in shown
+    page.everything.setChecked(True)
+    shown = page.view.toPlainText()
+    assert "alembic" in shown and "apscheduler" in shown
