@@ -291,7 +291,14 @@ class Banner(QFrame):
         self.icon.setPixmap(theme.icon("warning" if kind != "info" else "info", colour).pixmap(18, 18))
         repolish(self)
 
-    def show_message(self, text: str, kind: str = "info", action: str | None = None) -> None:
+    def show_message(self, text: str, kind: str = "info", action: str | None = None,
+                     hide_after_s: float | None = None) -> None:
+        """`hide_after_s`: a result that is news now goes by itself (a newer message restarts it)."""
+        self._shown_count = getattr(self, "_shown_count", 0) + 1
+        if hide_after_s is not None:
+            ticket = self._shown_count
+            QTimer.singleShot(int(hide_after_s * 1000), self,
+                              lambda: self.hide() if self._shown_count == ticket else None)
         self.set_kind(kind)
         self.text.setText(text)
         self.button.setText(action or "")

@@ -743,3 +743,30 @@ def test_the_log_page_shows_wearsync_s_own_messages_unless_asked_for_everything(
     page.everything.setChecked(True)
     shown = page.view.toPlainText()
     assert "alembic" in shown and "apscheduler" in shown
+
+
+# -- 12. one source per fact, and news that goes ---------------------------------------------------
+def test_the_signed_in_admin_is_not_never_signed_in_and_good_news_goes(qtbot, make_shell) -> None:
+    from gui.widgets import Banner
+
+    shell = make_shell()
+    from gui.pages.users.page import UsersTab
+
+    tab = shell.window.show_page("users").findChild(UsersTab)
+    wait_idle(qtbot, shell)
+    qtbot.waitUntil(lambda: tab.table.rowCount() >= 1)
+    mine = [tab.table.item(r, 3).text() for r in range(tab.table.rowCount())
+            if tab.table.item(r, 0).text().startswith("admin.anna")]
+    assert mine == ["Signed in now"]
+
+    bar = Banner("info", closable=True)
+    qtbot.addWidget(bar)
+    bar.show_message("Downloaded P-001 Fitbit: 10 rows.", hide_after_s=0.2)
+    qtbot.wait(120)
+    bar.show_message("Downloaded P-002 Fitbit: 12 rows.", hide_after_s=0.2)  # a newer one restarts the time
+    qtbot.wait(150)
+    assert bar.isVisible()
+    qtbot.waitUntil(lambda: not bar.isVisible(), timeout=2000)
+    bar.show_message("A problem to read.", "warning")  # no time limit: stays
+    qtbot.wait(300)
+    assert bar.isVisible()

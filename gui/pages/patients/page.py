@@ -46,6 +46,7 @@ from services.patients.service import DeletionPreview, PatientInfo, UndoInfo
 from services.sync.devices import DeviceInfo, devices_by_patient
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
+RESULT_SHOWN_S = 30.0  # how long a "Downloaded …" line stays
 CODE_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -419,7 +420,8 @@ class PatientsPage(Page):
     def _sync_finished(self, code: str, vendor: str, result: object) -> None:
         self._show_syncing()
         ok, text = sync_words(result, code, vendor_label(vendor))  # type: ignore[arg-type]
-        self.sync_bar.show_message(text, "info" if ok else "warning")
+        # a good result goes after a while; a problem stays until it is read and closed
+        self.sync_bar.show_message(text, "info" if ok else "warning", hide_after_s=RESULT_SHOWN_S if ok else None)
         self.refresh()
 
     def open_export_dialog(self, vendor: str | None = None) -> ExportDialog | None:

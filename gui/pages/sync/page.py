@@ -251,7 +251,9 @@ class SyncPage(Page):
         self.view = view
         self._fill_states(view.states)
         self._fill_runs(view.runs)
-        self._show_schedule(view.scheduler)
+        # one source for "last finished": the newest finished run of any kind (the history below)
+        finished = [r.finished_at for r in view.runs if r.finished_at is not None]
+        self._show_schedule(view.scheduler, max(finished) if finished else None)
 
     def _fill_states(self, states: list[ConnectionState]) -> None:
         t = self.table
@@ -294,7 +296,7 @@ class SyncPage(Page):
                                         QTableWidgetItem(f"{r.rows_written:,}"), problems)):
                 t.setItem(i, col, item)
 
-    def _show_schedule(self, st: SchedulerStatus | None) -> None:
+    def _show_schedule(self, st: SchedulerStatus | None, last_finished: dt.datetime | None = None) -> None:
         if st is None:
             sync_time = str(self.ctx.app.settings.get("sync_time")) if hasattr(self.ctx.app, "settings") else "00:00"
             self.schedule_label.setText(f"Daily download at {sync_time}. The scheduler is not running in this "
@@ -305,8 +307,9 @@ class SyncPage(Page):
             parts.append(f"downloading now ({TRIGGERS.get(st.current_trigger or '', 'running')})")
         elif st.next_run is not None:
             parts.append(f"next: {st.next_run:%a %d %b %H:%M}")
-        if st.last_finished is not None:
-            parts.append(f"last finished: {st.last_finished:%a %d %b %H:%M}")
+        last = max((t for t in (st.last_finished, last_finished) if t is not None), default=None)
+        if last is not None:
+            parts.append(f"last finished: {last:%a %d %b %H:%M}")
         text = " · ".join(parts) + "."
         if st.last_error:
             text += f" The last run had a problem: {st.last_error}"
