@@ -770,3 +770,19 @@ def test_the_signed_in_admin_is_not_never_signed_in_and_good_news_goes(qtbot, ma
     bar.show_message("A problem to read.", "warning")  # no time limit: stays
     qtbot.wait(300)
     assert bar.isVisible()
+
+
+# -- 16. a fresh install does not look broken: needed vs optional secrets -------------------------
+def test_only_needed_secrets_show_as_missing(qtbot, make_shell, sqlite_app, monkeypatch) -> None:
+    for name in ("FITBIT_CLIENT_ID", "EMAIL_LIST", "GRAFANA_URL"):
+        monkeypatch.delenv(name, raising=False)
+        sqlite_app.environ.pop(name, None)
+    shell = make_shell()
+    page = shell.window.show_page("settings")
+    wait_idle(qtbot, shell)
+    rows = page.secrets.rows
+    qtbot.waitUntil(lambda: "FITBIT_CLIENT_ID" in rows)
+    assert rows["FITBIT_CLIENT_ID"].badge.text() == "Missing"  # needed to connect Fitbit
+    assert rows["EMAIL_LIST"].badge.text() == "Not set"  # legacy, optional
+    assert rows["GRAFANA_URL"].badge.text() == "Not set"
+    assert "Keyring" not in [r.badge.text() for r in rows.values()]

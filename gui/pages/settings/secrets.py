@@ -73,8 +73,17 @@ class SecretRow:
     def update(self, state: SecretState) -> None:
         self.state = state
         self.value.setText(state.masked or "—")
-        self.badge.set_status(state.source)
         present = state.source != "missing"
+        if present:
+            self.badge.set_status(state.source)
+            self.badge.setToolTip("Saved in this computer's password store." if state.source == "keyring" else
+                                  f"Given to WearSync when it starts (environment variable {self.name}); it wins "
+                                  "over a saved value.")
+        else:
+            # only what the daily work needs is "Missing"; an optional one is simply not set
+            self.badge.set_status("missing" if state.spec.required else "not_set")
+            self.badge.setToolTip("Needed: set it with Set…" if state.spec.required else
+                                  "Optional: set it only if you use what it is for.")
         self.reveal_button.setVisible(state.spec.sensitive)
         self.reveal_button.setEnabled(present)
         self.test_button.setEnabled(present)
