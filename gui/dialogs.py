@@ -52,7 +52,8 @@ class Dialogs:
 
     def ask_text(self, parent: QWidget | None, title: str, label: str, secret: bool = False) -> str | None:
         mode = QLineEdit.EchoMode.Password if secret else QLineEdit.EchoMode.Normal
-        text, ok = QInputDialog.getText(parent, title, label, mode)
+        # "&" would turn into a keyboard shortcut and vanish ("APIs & Services" -> "APIs  Services")
+        text, ok = QInputDialog.getText(parent, title, label.replace("&", "&&"), mode)
         return text if ok else None
 
     def ask_close_behaviour(self, parent: QWidget | None) -> str | None:

@@ -786,3 +786,26 @@ def test_only_needed_secrets_show_as_missing(qtbot, make_shell, sqlite_app, monk
     assert rows["EMAIL_LIST"].badge.text() == "Not set"  # legacy, optional
     assert rows["GRAFANA_URL"].badge.text() == "Not set"
     assert "Keyring" not in [r.badge.text() for r in rows.values()]
+
+
+# -- Low: words that read right ------------------------------------------------------------------
+def test_short_estimates_and_ampersands_read_right(monkeypatch) -> None:
+    from PySide6.QtWidgets import QInputDialog, QLabel
+
+    from gui.dialogs import Dialogs
+    from services.sync.quota import Estimate
+
+    assert Estimate(38, 20.0).describe() == "About 38 requests, less than a minute."
+    assert Estimate(380, 600.0).describe() == "About 380 requests, about 10 minutes."
+
+    shown: list[str] = []
+
+    def get_text(_parent, _title, text, _mode):  # type: ignore[no-untyped-def]
+        lbl = QLabel(text)  # what QInputDialog's label does with it
+        lbl.setBuddy(lbl)
+        shown.append(lbl.text())
+        return "", False
+
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(get_text))
+    Dialogs().ask_text(None, "Set client ID", "From Google Cloud console → APIs & Services → Credentials.")
+    assert shown and "&&" in shown[0]  # shown as a single "&", not eaten as a shortcut
