@@ -789,7 +789,7 @@ def test_only_needed_secrets_show_as_missing(qtbot, make_shell, sqlite_app, monk
 
 
 # -- Low: words that read right ------------------------------------------------------------------
-def test_short_estimates_and_ampersands_read_right(monkeypatch) -> None:
+def test_short_estimates_and_ampersands_read_right(qapp, monkeypatch) -> None:
     from PySide6.QtWidgets import QInputDialog, QLabel
 
     from gui.dialogs import Dialogs
