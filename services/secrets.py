@@ -48,9 +48,9 @@ class SecretSpec:
 
 # The seed's environment variable names (DESIGN.md) plus what WearSync itself needs.
 SECRETS: tuple[SecretSpec, ...] = (
-    SecretSpec("FITBIT_CLIENT_ID", "Google OAuth client ID (Fitbit)", "Fitbit / Google Health",
+    SecretSpec("FITBIT_CLIENT_ID", "Google client ID (Fitbit)", "Fitbit / Google Health",
                "From Google Cloud console → APIs & Services → Credentials.", sensitive=False, required=True),
-    SecretSpec("FITBIT_CLIENT_SECRET", "Google OAuth client secret (Fitbit)", "Fitbit / Google Health",
+    SecretSpec("FITBIT_CLIENT_SECRET", "Google client secret (Fitbit)", "Fitbit / Google Health",
                "Shown next to the client ID in Google Cloud console.", required=True),
     SecretSpec("WITHINGS_CLIENT_ID", "Withings client ID", "Withings",
                "From the Withings developer dashboard.", sensitive=False, required=True),

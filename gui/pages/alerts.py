@@ -161,8 +161,8 @@ class AlertsPage(Page):
                                on_result=self._imported, on_error=self._failed, context=self)
 
     def _imported(self, added: list[str]) -> None:
-        self.notice.show_message(f"Added {len(added)} address(es) from EMAIL_LIST." if added
-                                 else "EMAIL_LIST held no new address (or is not set).")
+        self.notice.show_message(f"Added {len(added)} address{'es' if len(added) != 1 else ''} from the old list."
+                                 if added else "The old address list held no new address (or there is none).")
         self.refresh()
 
     def send_test(self) -> None:

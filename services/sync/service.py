@@ -103,6 +103,11 @@ class SyncResult:
         return text
 
 
+def devices(n: int) -> str:
+    """What a coordinator calls a connection: one patient's device account at one vendor."""
+    return "patient device" if n == 1 else "patient devices"
+
+
 @dataclass
 class SyncRunResult:
     run_id: int
@@ -117,14 +122,14 @@ class SyncRunResult:
         if self.cancelled or any(r.cancelled for r in self.results):
             done = sum(1 for r in self.results if r.ok and not r.cancelled)
             total = max(self.planned, len(self.results))
-            return (f"Cancelled: {done} of {total} connection(s) finished, {self.rows_written:,} rows kept. "
+            return (f"Cancelled: {done} of {total} {devices(total)} finished, {self.rows_written:,} rows kept. "
                     "Start the same download again to resume.")
         if not self.results:
             if self.already_today:
-                return f"All {self.already_today} connection(s) were already updated today."
+                return f"All {self.already_today} {devices(self.already_today)} were already updated today."
             return "Nothing to download: no patient has a connected device yet."
         failed = [r for r in self.results if not r.ok]
-        text = f"{len(self.results)} connection(s) updated, {self.rows_written:,} rows"
+        text = f"{len(self.results)} {devices(len(self.results))} updated, {self.rows_written:,} rows"
         if failed:
             text += f"; {len(failed)} with problems (see the Sync page)"
         if self.already_today:

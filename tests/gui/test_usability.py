@@ -809,3 +809,27 @@ def test_short_estimates_and_ampersands_read_right(qapp, monkeypatch) -> None:
     monkeypatch.setattr(QInputDialog, "getText", staticmethod(get_text))
     Dialogs().ask_text(None, "Set client ID", "From Google Cloud console → APIs & Services → Credentials.")
     assert shown and "&&" in shown[0]  # shown as a single "&", not eaten as a shortcut
+
+
+# -- 11. plain words in the window -------------------------------------------------------------------
+def test_no_page_shows_variable_names_or_programmer_plurals(qtbot, make_shell, sqlite_app) -> None:
+    import re
+
+    from PySide6.QtWidgets import QAbstractButton, QLabel
+
+    from tests.flow.conftest import add_connection
+
+    add_connection(sqlite_app, "P-001", "fitbit")
+    shell = make_shell()
+    jargon = re.compile(r"\b[A-Z][A-Z0-9]+_[A-Z0-9_]+\b|\(s\)|[Kk]eyring|OAuth client\b")
+    found: dict[str, list[str]] = {}
+    for key in shell.window.pages:
+        page = shell.window.show_page(key)
+        wait_idle(qtbot, shell)
+        qtbot.wait(50)
+        texts = [w.text() for w in page.findChildren(QLabel) + page.findChildren(QAbstractButton)
+                 if w.isVisibleTo(page) and w.text()]
+        bad = [t[:80] for t in texts if jargon.search(t)]
+        if bad:
+            found[key] = bad
+    assert found == {}

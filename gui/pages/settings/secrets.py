@@ -98,13 +98,13 @@ class SecretsBox(Card):
         self.ctx = ctx
         head = QHBoxLayout()
         head.addWidget(label("Secrets", "section"), 1)
-        self.import_button = button("Import from environment variables", "import", on_click=self.import_env)
+        self.import_button = button("Import from the old system", "import", on_click=self.import_env)
         self.import_button.setObjectName("importSecrets")
         head.addWidget(self.import_button)
         self.body.addLayout(head)
-        self.body.addWidget(label("Client IDs, passwords and tokens live in this computer's secure password store "
-                                  "(keyring). An environment variable with the same name wins over the stored "
-                                  "value.", "help", wrap=True))
+        self.body.addWidget(label("Client IDs, passwords and tokens are saved in this computer's secure password "
+                                  "store. One marked \"Set at start-up\" is given to WearSync when it starts and "
+                                  "is used instead.", "help", wrap=True))
         self.banner = Banner("warning")
         self.banner.setObjectName("secretsBanner")
         self.banner.action_clicked.connect(self.refresh)
@@ -137,7 +137,7 @@ class SecretsBox(Card):
             self.rows[st.spec.name].update(st)
         self.import_button.setToolTip(
             "Found: " + ", ".join(view.importable) if view.importable else
-            "None of the old environment variables (FITBIT_CLIENT_ID, …) is set.")
+            "The old system's settings (environment variables such as FITBIT_CLIENT_ID) are not set here.")
         self.apply_permissions()
 
     def _build(self, states: list[SecretState]) -> None:

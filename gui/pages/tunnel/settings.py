@@ -138,8 +138,10 @@ class TunnelSettingsCard(Card):
             edit.clear()
             edit.setPlaceholderText("stored — type to replace" if stored else "not set")
         if o.overridden:
-            self.override.setText("Set where WearSync is started, and used instead of the value here: "
-                                  + ", ".join(var for _key, var in o.overridden) + ".")
+            words = {"ngrok_path": "the ngrok program", "ngrok_domain": "the static domain"}
+            self.override.setText("Given to WearSync when it starts, and used instead of the value here: "
+                                  + ", ".join(words.get(key, key) for key, _var in o.overridden) + ".")
+            self.override.setToolTip("Environment variables: " + ", ".join(var for _key, var in o.overridden))
         self.override.setVisible(bool(o.overridden))
 
     def has_unsaved_changes(self) -> bool:
