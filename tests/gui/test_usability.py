@@ -833,3 +833,17 @@ def test_no_page_shows_variable_names_or_programmer_plurals(qtbot, make_shell, s
         if bad:
             found[key] = bad
     assert found == {}
+
+
+def test_deleting_the_only_patient_does_not_say_no_patients_yet(qtbot, make_shell, sqlite_app) -> None:
+    from services.accounts.actor import HOST
+
+    sqlite_app.patients.add("P-ONLY", ["fitbit"], HOST)
+    shell = make_shell()
+    page = shell.window.show_page("patients")
+    page.refresh()
+    qtbot.waitUntil(lambda: len(page.model.rows) == 1)
+    page.select("P-ONLY")
+    page.delete_selected()  # FakeDialogs confirms
+    qtbot.waitUntil(lambda: not page.all_rows and page.undo_bar.isVisible(), timeout=5000)
+    assert page.empty.title.text() == "No patients enrolled" and "Undo" in page.empty.text.text()

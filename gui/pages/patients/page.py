@@ -254,8 +254,14 @@ class PatientsPage(Page):
                                               + view.listener_problem, "error")
         else:
             self.listener_banner.hide()
-        self._apply_filter(select=selected)
         self._show_undo(view.undoable[0] if view.undoable else None)
+        # "yet" only on a fresh start: after a deletion the list is empty, not new
+        deleted = self.last_undo is not None and not view.patients
+        self.empty.title.setText("No patients enrolled" if deleted else "No patients yet")
+        self.empty.text.setText(
+            "The last patient was deleted; Undo above brings them back. Add patient enrols someone new." if deleted
+            else "Click Add patient to enrol the first one. You will choose an ID and the devices they wear.")
+        self._apply_filter(select=selected)
         n = len(view.patients)
         self.header.subtitle.setText(
             f"{n} patient{'s' if n != 1 else ''} enrolled. Select one to see devices and last download."
