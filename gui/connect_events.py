@@ -61,7 +61,7 @@ class ConnectEvents(QObject):
         self._hook = hook
         # the first download after a consent (started by the services): shown like a "Sync now"
         self._first.connect(self._first_download, Qt.ConnectionType.QueuedConnection)
-        first_hooks = app.sync.on_first_download
+        first_hooks: list[Any] = getattr(app.sync, "on_first_download", [])  # a stand-in sync may have none
         first_emit = self._first.emit
 
         def first_hook(code: str, vendor: str, result: object) -> None:
@@ -81,8 +81,9 @@ class ConnectEvents(QObject):
     def detach(self) -> None:
         if self._hook in self.app.connections.on_change:
             self.app.connections.on_change.remove(self._hook)
-        if self._first_hook in self.app.sync.on_first_download:
-            self.app.sync.on_first_download.remove(self._first_hook)
+        first_hooks = getattr(self.app.sync, "on_first_download", [])
+        if self._first_hook in first_hooks:
+            first_hooks.remove(self._first_hook)
 
     @Slot(str, str, object)
     def _first_download(self, patient_code: str, vendor: str, result: object) -> None:
@@ -132,7 +133,7 @@ class ConnectEvents(QObject):
                 on_done(result)
 
         self.bridge.submit(self.app.sync.sync_all, patient=patient_code, vendor=vendor, trigger="manual",
-                           on_result=finished, on_error=finished, context=self)
+                           actor=actor, on_result=finished, on_error=finished, context=self)
         return True
 
 

@@ -27,7 +27,7 @@ from services import config
 from services.accounts.actor import SYSTEM, Actor
 from services.connect.callback_server import CallbackServer, Page
 from services.connect.oauth.base import ConsentRevoked, OAuthError, TokenSet
-from services.connect.oauth.states import InvalidState, PendingState, StateStore, state_hash
+from services.connect.oauth.states import InvalidState, PendingState, StateStore, new_state, state_hash
 from services.connect.tokens import TokenManager
 from services.errors import InvalidInput, NotFound, WearSyncError
 from services.vendors import VendorRegistry
@@ -190,16 +190,13 @@ class ConnectionService:
         oauth = v.oauth(timeout=self.http_timeout)  # missing client secrets: fail before changing anything
         self.app.patients.ensure(patient_code, v.name, actor)
         code = self.app.patients.get(patient_code).code
-        verifier = None
-        if oauth.uses_pkce:
-            from services.connect.oauth.base import pkce_verifier
-
-            verifier = pkce_verifier()
         redirect = self.redirect_uri()
-        state, expires = self.states.create(PendingState(code, v.name, purpose, redirect, verifier))
+        state = new_state()
+        consent = oauth.authorize(state, redirect)  # the consent URL, and its PKCE verifier where used
+        state, expires = self.states.create(PendingState(code, v.name, purpose, redirect, consent.verifier), state)
         with self._lock:
             self._waiters[state_hash(state)] = _Waiter(actor)
-        url = oauth.authorize_url(state, redirect, verifier)
+        url = consent.url
         log.info("consent started for a %s account (%s)", v.name, purpose)
         warning = None
         real_vendor = v.endpoints.authorize_url == v.default_endpoints.authorize_url
@@ -289,7 +286,7 @@ class ConnectionService:
         oauth = vendor.oauth(timeout=self.http_timeout)
         conn_id, old_user = self._connection(pending.patient_code, vendor.name)
         # exchanged at once: a Withings code lives 30 seconds
-        tokens = oauth.exchange_code(code, pending.redirect_uri, pending.verifier)
+        tokens = oauth.exchange_code(code, pending.redirect_uri, pending.verifier, now=self.clock())
         if tokens.user_id:
             self._check_account(conn_id, vendor.name, old_user, tokens.user_id)
         api = ApiClient(vendor, _FixedTokens(tokens), timeout=self.http_timeout, max_retries=2)

@@ -215,7 +215,7 @@ class SyncPage(Page):
         grid.setContentsMargins(4, 4, 0, 0)
         grid.setHorizontalSpacing(6)
         grid.setVerticalSpacing(2)
-        for i, status in enumerate(("complete", "partial", "missing", "not_worn", "failed", "none")):
+        for i, status in enumerate(("complete", "partial", "missing", "not_worn", "failed", "none", "excluded")):
             colour, text = COLOURS[status]
             swatch = QLabel()
             swatch.setFixedSize(10, 10)
