@@ -3,7 +3,8 @@ e-mail, and what is wrong right now. Mail problems are shown in plain words (ser
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QListWidget, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QListWidget, QScrollArea, QVBoxLayout, QWidget
 
 from gui.context import PageContext
 from gui.pages.base import Page
@@ -37,16 +38,28 @@ class AlertsPage(Page):
         self.notice.setObjectName("alertsNotice")
         self.layout_.addWidget(self.notice)
 
+        # the cards scroll (up and down) rather than squeeze when banners take room at 1024×640
+        inner = QWidget()
+        cards = QVBoxLayout(inner)
+        cards.setContentsMargins(0, 0, 8, 0)
+        cards.setSpacing(16)
+        scroll = QScrollArea()
+        scroll.setObjectName("alertsScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(inner)
+
         card = Card()
         card.body.addWidget(label("Recipients", "section"))
         card.body.addWidget(label("One e-mail a day lists every new problem (devices not synced for "
-                                  f"{ctx.app.settings.get('alert_after_days')} days, connections that need "
-                                  "re-consent, failed downloads). It is sent from the e-mail account set in "
+                                  f"{ctx.app.settings.get('alert_after_days')} days, patients who must reconnect, "
+                                  "failed downloads). It is sent from the e-mail account set in "
                                   "Settings → Secrets (E-mail).",
                                   "muted", wrap=True))
         self.recipients = QListWidget()
         self.recipients.setObjectName("recipientList")
         self.recipients.setMaximumHeight(180)
+        self.recipients.setMinimumHeight(90)
         card.body.addWidget(self.recipients)
         row = QHBoxLayout()
         self.address = QLineEdit()
@@ -76,7 +89,7 @@ class AlertsPage(Page):
             actions.addWidget(b)
         actions.addStretch(1)
         card.body.addLayout(actions)
-        self.layout_.addWidget(card)
+        cards.addWidget(card)
 
         now = Card()
         head = QHBoxLayout()
@@ -86,8 +99,9 @@ class AlertsPage(Page):
         self.current = label("", wrap=True)
         self.current.setObjectName("currentAlerts")
         now.body.addWidget(self.current)
-        self.layout_.addWidget(now)
-        self.layout_.addStretch(1)
+        cards.addWidget(now)
+        cards.addStretch(1)
+        self.layout_.addWidget(scroll, 1)
         self.apply_permissions()
 
     def apply_permissions(self) -> None:

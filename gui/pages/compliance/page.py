@@ -312,7 +312,7 @@ class CompliancePage(Page):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         for c in range(2, 2 + len(days)):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
-            self.table.setColumnWidth(c, 34 if len(days) > 20 else 42)  # two weeks fit 1024×640
+            self.table.setColumnWidth(c, 34 if len(days) > 20 else 44)
         self.table.verticalHeader().setDefaultSectionSize(28)
         self.table.setVisible(bool(order))
         self.empty.setVisible(not order)
