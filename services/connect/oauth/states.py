@@ -26,6 +26,10 @@ STATE_LIFETIME = dt.timedelta(minutes=10)
 class InvalidState(WearSyncError):
     title = "This sign-in link is not valid"
 
+    def __init__(self, message: str, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason  # invalid | used | expired: which page the patient sees
+
 
 @dataclass(frozen=True)
 class PendingState:
@@ -92,10 +96,11 @@ class StateStore:
                 raise InvalidState("This sign-in link is not one WearSync started. Start the connection again.")
             if not won:
                 if row.used_at is not None and row.used_at != now:
-                    raise InvalidState("This sign-in link has already been used. Start the connection again.")
+                    raise InvalidState("This sign-in link has already been used. Start the connection again.",
+                                       "used")
                 if row.expires_at <= now:
-                    raise InvalidState("This sign-in link has expired. Start the connection again.")
-                raise InvalidState("This sign-in link has already been used. Start the connection again.")
+                    raise InvalidState("This sign-in link has expired. Start the connection again.", "expired")
+                raise InvalidState("This sign-in link has already been used. Start the connection again.", "used")
             verifier = self.cipher.decrypt_text(row.verifier_ciphertext) if row.verifier_ciphertext else None
             return PendingState(row.patient_code, row.vendor, row.purpose, row.redirect_uri, verifier)
 
