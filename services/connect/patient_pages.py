@@ -195,7 +195,7 @@ def render(page: Page, clinic: Clinic) -> bytes:
         return html.escape(value, quote=False)
 
     w = clinic.words()
-    head = ""
+    head = ""  # the clinic's logo and name, side by side; the mark says how it went (none on the introduction)
     if clinic.logo_file() is not None:
         head += f'<img class="logo" src="{LOGO_PATH}" alt="{html.escape(text("logo.alt", **w))}">'
     if clinic.name:
@@ -217,8 +217,9 @@ def render(page: Page, clinic: Clinic) -> bytes:
     contact = (text("contact.with", contact=clinic.contact, **w) if clinic.contact
                else text("contact.without", **w))
     template = Template((PAGES_DIR / "page.html").read_text(encoding="utf-8"))
+    mark = "" if page.action else f'<div class="mark" aria-hidden="true">{_MARKS[page.look]}</div>'
     return template.substitute(
-        look=page.look, mark=_MARKS[page.look], title=e(page.title), head=head, body=body, contact=e(contact),
+        look=page.look, mark=mark, title=e(page.title), head=head, body=body, contact=e(contact),
     ).encode("utf-8")
 
 

@@ -95,7 +95,7 @@ TEXTS: Final[dict[str, str]] = {
     "link.expired.title": "This link has expired",
     "link.expired.body": "Links from {clinic} only work for a limited time. Ask {clinic} to send you a new one.",
     "link.void.title": "This link is no longer valid",
-    "link.void.body": "This link is no longer valid. Ask {clinic} for a new one.",
+    "link.void.body": "Ask {clinic} to send you a new one.",
     # --- other pages
     "root.title": "Connecting your devices",
     "root.body": ("This page is used by {clinic} to connect health devices. To connect, open the link {clinic} "
