@@ -166,8 +166,21 @@ class Settings:
         """Store one setting. With `actor` (a user in the GUI): refused unless that role may change
         settings, and recorded in the audit trail with the new value (settings hold no secrets).
         Without: an internal caller (CLI, scheduler, another service that checked already)."""
+        self.set_many({key: value}, actor=actor)
+
+    def set_many(self, values: dict[str, Any], *, actor: Actor | None = None) -> None:
+        """Store several settings at once: every value is checked first, so one bad value changes nothing."""
         if actor is not None:
             actor.require("settings")
+        raws = {key: self._normalise(key, value) for key, value in values.items()}
+        with self._db.session() as s:
+            for key, raw in raws.items():
+                upsert(s, Setting, [{"key": key, "value": raw}], key=["key"])
+                if actor is not None:
+                    AuditLog.record_in(s, actor, "setting.changed", key, f"new value: {raw}")
+
+    @staticmethod
+    def _normalise(key: str, value: Any) -> str:
         spec = BY_KEY.get(key)
         if spec is None:
             raise InvalidInput(f"Unknown setting {key!r}.")
@@ -180,11 +193,7 @@ class Settings:
                 raise InvalidInput(f"{spec.label} cannot be negative.")
         if spec.check is not None:
             value = spec.check(value)
-        raw = ("true" if value else "false") if spec.type is bool else str(value)
-        with self._db.session() as s:
-            upsert(s, Setting, [{"key": key, "value": raw}], key=["key"])
-            if actor is not None:
-                AuditLog.record_in(s, actor, "setting.changed", key, f"new value: {raw}")
+        return ("true" if value else "false") if spec.type is bool else str(value)
 
     def all(self) -> dict[str, Any]:
         return {s.key: self.get(s.key) for s in SPECS}
