@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 DEFAULT_WAIT_S = 600.0
 RESULT_LIFETIME = dt.timedelta(hours=24)  # how long a reload of a result page shows the same page
 RESULTS_KEPT = 1000
+RESULT_GRACE_S = 5.0  # stopping the listener waits this long for a result page the browser is about to fetch
 
 
 class ConnectTimeout(WearSyncError):
@@ -183,6 +184,8 @@ class ConnectionService:
         # what the patient saw, so a reload shows it again: by result id, and by state for successes
         self._results: dict[str, tuple[dt.datetime, Page]] = {}
         self._completed: dict[str, tuple[dt.datetime, Page, int]] = {}
+        self._unserved: set[str] = set()  # result pages redirected to but not fetched yet
+        self._served = threading.Condition(self._lock)
 
     # ------------------------------------------------------------------ listener
     def start_listener(self, port: int | None = None) -> CallbackServer:
@@ -191,8 +194,13 @@ class ConnectionService:
             self.listener = CallbackServer(self, p).start()
         return self.listener
 
-    def stop_listener(self) -> None:
+    def stop_listener(self, grace: float = RESULT_GRACE_S) -> None:
+        """Stop the listener; first let a browser that was just redirected fetch its result page
+        (`main.py connect` stops as soon as the answer is handled), waiting at most `grace` seconds."""
         if self.listener is not None:
+            with self._served:
+                self._served.wait_for(lambda: not self._unserved, timeout=grace)
+                self._unserved.clear()
             self.listener.stop()
             self.listener = None
 
@@ -304,14 +312,23 @@ class ConnectionService:
 
     def answer_callback(self, params: dict[str, str]) -> str:
         """For the listener: handle the answer, keep its page, and send the browser to it (post/redirect/get)."""
-        page = self.handle_callback(params)
         result_id = secrets.token_urlsafe(18)
+        with self._served:  # before handling: whoever waits for this answer may stop the listener at once
+            self._unserved.add(result_id)
+        try:
+            page = self.handle_callback(params)
+        except BaseException:
+            with self._served:
+                self._unserved.discard(result_id)
+            raise
         self._keep(self._results, result_id, (self.clock(), page))
         return RESULT_PREFIX + result_id
 
     def result_page(self, result_id: str) -> Page:
-        with self._lock:
+        with self._served:
             kept = self._results.get(result_id)
+            self._unserved.discard(result_id)
+            self._served.notify_all()
         if kept is None or kept[0] + RESULT_LIFETIME < self.clock():
             return patient_pages.simple(self.clinic(), "gone")
         return kept[1]
