@@ -65,6 +65,7 @@ class Patient:
         assert CLINIC in text and CONTACT in text, text
         bad = NOT_FOR_PATIENTS.findall(text)
         assert not bad, f"coordinator or product words on a patient page: {bad}\n{text}"
+        assert self.driver.find_element(By.CSS_SELECTOR, ".brand").text == CLINIC  # who asks, at the top
         logo = self.driver.find_element(By.CSS_SELECTOR, "img.logo")
         assert self.driver.execute_script("return arguments[0].naturalWidth", logo) > 0  # served and allowed
         assert self.driver.execute_script(
