@@ -204,6 +204,7 @@ class ConnectionService:
         actor.require("connections.edit")
         v = self.vendors.get(vendor)
         v.oauth(timeout=self.http_timeout)  # missing client secrets: fail before changing anything
+        self.app.cipher.ensure_key()  # and a password store that cannot keep the token key
         self.app.patients.ensure(patient_code, v.name, actor)
         code = self.app.patients.get(patient_code).code
         pid = self._bound_patient(code, v.name, None)
@@ -453,6 +454,7 @@ class ConnectionService:
         actor.require("connections.edit")
         v = self.vendors.get(vendor)
         v.credentials()  # say now, not on the patient's phone, that the client secrets are missing
+        self.app.cipher.ensure_key()
         self.app.patients.ensure(patient_code, v.name, actor)
         code = self.app.patients.get(patient_code).code
         pid = self._bound_patient(code, v.name, None)
