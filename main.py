@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from services.filemodes import private_umask
+
+    private_umask()  # the data folder holds patient data: what this process creates is owner-only
     parser = build_parser()
     args = parser.parse_args(argv)
     from services.errors import WearSyncError

@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from db.engine import Database
+from db.engine import Database, create_private_file
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -70,10 +70,11 @@ def downgrade(db: Database, revision: str) -> None:
 
 def backup_database(db: Database, backup_dir: Path, label: str = "backup") -> Path:
     """A consistent copy: SQLite's online backup, or a gzip'd JSON dump of every table for MySQL."""
-    backup_dir.mkdir(parents=True, exist_ok=True)
+    backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     if db.dialect == "sqlite":
         target = backup_dir / f"wearsync-{stamp}-{label}.sqlite3"
+        create_private_file(target)
         raw = db.engine.raw_connection()
         try:
             src = raw.driver_connection
@@ -86,6 +87,7 @@ def backup_database(db: Database, backup_dir: Path, label: str = "backup") -> Pa
             raw.close()
         return target
     target = backup_dir / f"wearsync-{stamp}-{label}.json.gz"
+    create_private_file(target)
     with db.engine.connect() as conn, gzip.open(target, "wt", encoding="utf-8") as out:
         for name in inspect(conn).get_table_names():
             rows = conn.execute(text(f"SELECT * FROM `{name}`")).mappings()
