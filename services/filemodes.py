@@ -33,7 +33,10 @@ def private_umask() -> None:
 def make_private_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
     if APPLIES:
-        os.chmod(path, DIR_MODE)
+        try:
+            os.chmod(path, DIR_MODE)
+        except OSError as exc:  # a read-only folder: what needs writing there says so itself
+            log.warning("could not make %s private (%s)", path.name, exc.strerror)
 
 
 def create_private_file(path: Path) -> None:
