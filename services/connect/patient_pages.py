@@ -170,10 +170,11 @@ def step_problem(clinic: Clinic, reason: Literal["invalid", "used", "expired"], 
                 footer=footer)
 
 
-def link_problem(clinic: Clinic, reason: Literal["unknown", "used", "expired", "void"]) -> Page:
+def link_problem(clinic: Clinic, reason: Literal["unknown", "used", "expired", "void", "busy"]) -> Page:
     w = clinic.words()
     return Page(False, text(f"link.{reason}.title", **w), text(f"link.{reason}.body", **w),
-                status=404 if reason == "unknown" else 410)
+                kind="info" if reason == "busy" else None,
+                status={"unknown": 404, "busy": 429}.get(reason, 410))
 
 
 def simple(clinic: Clinic, key: Literal["root", "notfound", "gone", "error"]) -> Page:

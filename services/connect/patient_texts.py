@@ -96,6 +96,8 @@ TEXTS: Final[dict[str, str]] = {
     "link.expired.body": "Links from {clinic} only work for a limited time. Ask {clinic} to send you a new one.",
     "link.void.title": "This link is no longer valid",
     "link.void.body": "Ask {clinic} to send you a new one.",
+    "link.busy.title": "Please wait a few minutes",
+    "link.busy.body": "This link was opened many times in a short while. Wait ten minutes, then open it again.",
     # --- other pages
     "root.title": "Connecting your devices",
     "root.body": ("This page is used by {clinic} to connect health devices. To connect, open the link {clinic} "

@@ -28,7 +28,7 @@ from services.accounts.actor import SYSTEM, Actor
 from services.connect import patient_pages
 from services.connect.callback_server import RESULT_PREFIX, CallbackServer
 from services.connect.oauth.base import ConsentRevoked, OAuthError, TermsNotAccepted, TokenSet
-from services.connect.oauth.states import InvalidState, PendingState, StateStore, state_hash
+from services.connect.oauth.states import NO_LONGER_VALID, InvalidState, PendingState, StateStore, state_hash
 from services.connect.patient_pages import Clinic, Page, PatientPageError
 from services.connect.tokens import TokenManager
 from services.errors import NotFound, WearSyncError
@@ -45,6 +45,9 @@ DEFAULT_WAIT_S = 600.0
 RESULT_LIFETIME = dt.timedelta(hours=24)  # how long a reload of a result page shows the same page
 RESULTS_KEPT = 1000
 RESULT_GRACE_S = 5.0  # stopping the listener waits this long for a result page the browser is about to fetch
+# an enrolment link opened more often than this within the window is refused for a while
+LINK_OPENS_PER_WINDOW = 20
+LINK_OPEN_WINDOW = dt.timedelta(minutes=10)
 
 
 class ConnectTimeout(WearSyncError):
@@ -65,6 +68,12 @@ class DifferentAccount(ConnectFailed):
 
 class EnrolmentLinkInvalid(PatientPageError):
     title = "This link cannot be used"
+
+
+class LinkNoLongerValid(ConnectFailed):
+    """The pending consent's patient was renamed, moved, deleted or withdrawn since it started."""
+
+    title = "This link is no longer valid"
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,15 @@ class RevokeResult:
     message: str
 
 
+@dataclass(frozen=True)
+class _UsableLink:
+    key: str  # the link's hash
+    code: str
+    vendor: str
+    patient_id: int
+    held: bytes | None = field(repr=False)  # its pending state, encrypted
+
+
 class _Waiter:
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
@@ -177,6 +195,7 @@ class ConnectionService:
         self.public_url: Callable[[], str] = public_url or (lambda: config.public_base_url(app.environ))
         self.http_timeout = http_timeout
         self._waiters: dict[str, _Waiter] = {}
+        self._link_opens: dict[str, list[dt.datetime]] = {}  # link hash -> recent openings (rate limit)
         self._lock = threading.Lock()
         self.listener: CallbackServer | None = None
         self.listener_error: WearSyncError | None = None  # why the background listener is not running
@@ -212,18 +231,35 @@ class ConnectionService:
         """Create the consent URL for a patient's vendor account (creates the patient if needed)."""
         actor.require("connections.edit")
         v = self.vendors.get(vendor)
-        oauth = v.oauth(timeout=self.http_timeout)  # missing client secrets: fail before changing anything
+        v.oauth(timeout=self.http_timeout)  # missing client secrets: fail before changing anything
+        self.app.cipher.ensure_key()  # and a password store that cannot keep the token key
         self.app.patients.ensure(patient_code, v.name, actor)
         code = self.app.patients.get(patient_code).code
-        verifier = None
-        if oauth.uses_pkce:
-            from services.connect.oauth.base import pkce_verifier
+        pid = self._bound_patient(code, v.name, None)
+        if pid is None:
+            raise NotFound(f"Patient {code} was removed while connecting.")
+        return self._start(pid, code, v.name, actor, purpose)
 
-            verifier = pkce_verifier()
+    def _start(self, patient_id: int, code: str, vendor: str, actor: Actor, purpose: str,
+               reuse: str | None = None) -> PendingConnect:
+        """A consent URL for the patient's row `patient_id` (reusing the pending state `reuse` if still good)."""
+        v = self.vendors.get(vendor)
+        oauth = v.oauth(timeout=self.http_timeout)
         redirect = self.redirect_uri()
-        state, expires = self.states.create(PendingState(code, v.name, purpose, redirect, verifier))
-        with self._lock:
-            self._waiters[state_hash(state)] = _Waiter(actor)
+        again = self.states.reusable(reuse) if reuse else None
+        if reuse and again is not None and again.redirect_uri == redirect and again.patient_id == patient_id:
+            state, verifier = reuse, again.verifier
+            expires = self.clock() + self.states.lifetime  # at most; the stored expiry still applies
+        else:
+            verifier = None
+            if oauth.uses_pkce:
+                from services.connect.oauth.base import pkce_verifier
+
+                verifier = pkce_verifier()
+            state, expires = self.states.create(PendingState(code, v.name, purpose, redirect, verifier, patient_id))
+        if purpose != "enrol":  # nobody waits for an enrolment link: no in-memory entry for it
+            with self._lock:
+                self._waiters[state_hash(state)] = _Waiter(actor)
         url = oauth.authorize_url(state, redirect, verifier)
         log.info("consent started for a %s account (%s)", v.name, purpose)
         warning = None
@@ -274,8 +310,20 @@ class ConnectionService:
             log.warning("callback refused: %s", exc.message)
             waiter = self._waiter(params.get("state", ""))
             known = self.states.peek(params["state"]) if params.get("state") else None
+            if waiter is not None and exc.reason == "used":
+                # the same answer twice: the first one completes this consent and reports it (never
+                # overwritten by this refusal); arriving at once, this one shows how that ended
+                if (not waiter.event.is_set() and waiter.event.wait(self.http_timeout * 3)
+                        and waiter.outcome is not None and waiter.outcome.ok):
+                    v = self.vendors.get(waiter.outcome.vendor)
+                    return (self._completed_page(params.get("state", ""))
+                            or patient_pages.connected(clinic, v.name, v.label))
+                return patient_pages.step_problem(clinic, "used", _purpose(known.purpose) if known else None)
             if waiter is not None and known is not None:
-                self._finish(waiter, ConnectOutcome(False, known.patient_code, known.vendor, exc.message))
+                why = self._voided_message(known) if exc.reason == "voided" else exc.message
+                self._finish(waiter, ConnectOutcome(False, known.patient_code, known.vendor, why))
+            if exc.reason == "voided":
+                return patient_pages.link_problem(clinic, "void")
             purpose = _purpose(known.purpose) if known is not None else None
             reason: Literal["invalid", "used", "expired"] = (
                 "used" if exc.reason == "used" else "expired" if exc.reason == "expired" else "invalid")
@@ -295,6 +343,10 @@ class ConnectionService:
         actor = waiter.actor if waiter else SYSTEM
         try:
             outcome = self._complete(pending, params["code"], actor)
+        except LinkNoLongerValid as exc:
+            log.warning("callback refused: the %s consent's patient changed since it started", pending.vendor)
+            self._finish(waiter, ConnectOutcome(False, pending.patient_code, pending.vendor, exc.message))
+            return patient_pages.link_problem(clinic, "void")
         except (OAuthError, VendorCallError, WearSyncError) as exc:
             log.warning("connecting a %s account failed: %s", pending.vendor, exc.message)
             if isinstance(exc, AccountLinkedElsewhere):  # the detail is for the coordinator, never the patient
@@ -302,12 +354,18 @@ class ConnectionService:
                                       exc.message)
             self._finish(waiter, ConnectOutcome(False, pending.patient_code, pending.vendor, exc.message))
             return patient_pages.not_connected(clinic, pending.vendor, label, purpose, _failure_reason(exc))
-        self._finish(waiter, outcome)
+        except Exception as exc:  # whoever waits must hear the end of it, not time out
+            log.warning("connecting a %s account failed unexpectedly (%s)", pending.vendor, type(exc).__name__)
+            self._finish(waiter, ConnectOutcome(False, pending.patient_code, pending.vendor,
+                                                f"Connecting {label} failed unexpectedly; nothing was connected. "
+                                                "Try again; see the log if it keeps failing."))
+            return patient_pages.not_connected(clinic, pending.vendor, label, purpose, "failed")
         vendor = self.vendors.get(pending.vendor)
         page = patient_pages.connected(clinic, vendor.name, label, outcome.scopes_not_shared,
                                        {s: vendor.scope_label(s) for s in outcome.scopes_not_shared})
-        if outcome.connection_id is not None and params.get("state"):
+        if outcome.connection_id is not None and params.get("state"):  # kept before anyone hears of it
             self._keep(self._completed, state_hash(params["state"]), (self.clock(), page, outcome.connection_id))
+        self._finish(waiter, outcome)
         return page
 
     def answer_callback(self, params: dict[str, str]) -> str:
@@ -369,7 +427,7 @@ class ConnectionService:
     def _complete(self, pending: PendingState, code: str, actor: Actor) -> ConnectOutcome:
         vendor = self.vendors.get(pending.vendor)
         oauth = vendor.oauth(timeout=self.http_timeout)
-        conn_id, old_user = self._connection(pending.patient_code, vendor.name)
+        conn_id, old_user = self._bound_connection(pending)
         # exchanged at once: a Withings code lives 30 seconds
         tokens = oauth.exchange_code(code, pending.redirect_uri, pending.verifier)
         if tokens.user_id:
@@ -383,9 +441,9 @@ class ConnectionService:
         now = self.clock()
         blob = self.app.cipher.encrypt(tokens.to_dict())
         with self.db.session() as s:
-            conn = s.get(Connection, conn_id)
-            if conn is None:
-                raise NotFound(f"Patient {pending.patient_code} was removed while connecting.")
+            conn = s.get(Connection, conn_id, with_for_update=True)
+            if conn is None or conn.patient_id != pending.patient_id:
+                raise LinkNoLongerValid(self._voided_message(pending))
             conn.token_ciphertext = blob
             conn.token_expires_at = tokens.expires_at
             conn.status = "connected"
@@ -401,8 +459,9 @@ class ConnectionService:
             conn.updated_at = now
             if pending.purpose == "enrol":
                 s.execute(update(EnrolmentLink)
-                          .where(EnrolmentLink.patient_code == pending.patient_code,
-                                 EnrolmentLink.vendor == vendor.name, EnrolmentLink.used_at.is_(None))
+                          .where(EnrolmentLink.patient_id == pending.patient_id,
+                                 EnrolmentLink.vendor == vendor.name, EnrolmentLink.used_at.is_(None),
+                                 EnrolmentLink.voided_at.is_(None))
                           .values(used_at=now))
         missing_labels = tuple(vendor.scope_label(s) for s in account.scopes_missing)
         how = "by enrolment link" if pending.purpose == "enrol" else "here"
@@ -427,6 +486,36 @@ class ConnectionService:
             raise NotFound(f"Patient {patient_code} has no {self.vendors.label(vendor)} device any more.")
         old = row.vendor_user_id if row.status in ("connected", "needs_reconsent", "error") else None
         return int(row.id), old
+
+    def _bound_patient(self, code: str, vendor: str, patient_id: int | None) -> int | None:
+        """The live patient row named `code` (and `patient_id`, when given) holding a `vendor` device."""
+        with self.db.session() as s:
+            q = (select(Patient.id).join(Connection, Connection.patient_id == Patient.id)
+                 .where(Patient.code == code, Patient.deleted_at.is_(None), Connection.vendor == vendor))
+            if patient_id is not None:
+                q = q.where(Patient.id == patient_id)
+            found = s.scalar(q)
+        return int(found) if found is not None else None
+
+    def _bound_connection(self, pending: PendingState) -> tuple[int, str | None]:
+        """The connection a pending consent was started for: the same patient row, still under the same
+        ID, still holding that device type; LinkNoLongerValid otherwise (renamed, moved, deleted)."""
+        if pending.patient_id is None or self._bound_patient(pending.patient_code, pending.vendor,
+                                                             pending.patient_id) is None:
+            raise LinkNoLongerValid(self._voided_message(pending))
+        with self.db.session() as s:
+            row = s.execute(select(Connection.id, Connection.vendor_user_id, Connection.status)
+                            .where(Connection.patient_id == pending.patient_id,
+                                   Connection.vendor == pending.vendor)).first()
+        if row is None:
+            raise LinkNoLongerValid(self._voided_message(pending))
+        old = row.vendor_user_id if row.status in ("connected", "needs_reconsent", "error") else None
+        return int(row.id), old
+
+    def _voided_message(self, pending: PendingState) -> str:
+        return (f"The {self.vendors.label(pending.vendor)} consent started for patient {pending.patient_code} no "
+                "longer applies (that patient was renamed, moved, deleted or withdrew since); nothing was "
+                "connected. Send a new link or connect again.")
 
     def _check_account(self, conn_id: int, vendor: str, old_user: str | None, new_user: str) -> None:
         label = self.vendors.label(vendor)
@@ -453,14 +542,16 @@ class ConnectionService:
         actor.require("connections.edit")
         v = self.vendors.get(vendor)
         v.credentials()  # say now, not on the patient's phone, that the client secrets are missing
+        self.app.cipher.ensure_key()
         self.app.patients.ensure(patient_code, v.name, actor)
         code = self.app.patients.get(patient_code).code
+        pid = self._bound_patient(code, v.name, None)
         token = secrets.token_urlsafe(24)
         hours = int(self.app.settings.get("enrol_link_hours"))
         now = self.clock()
         expires = now + dt.timedelta(hours=hours)
         with self.db.session() as s:
-            s.add(EnrolmentLink(token_hash=_sha(token), patient_code=code, vendor=v.name,
+            s.add(EnrolmentLink(token_hash=_sha(token), patient_code=code, vendor=v.name, patient_id=pid,
                                 created_by=actor.username[:64], created_at=now, expires_at=expires))
         base = self.public_url().rstrip("/")
         self.app.audit.record(actor, "enrolment.create", f"{code}/{v.name}", f"expires {expires:%Y-%m-%d %H:%M} UTC")
@@ -470,47 +561,68 @@ class ConnectionService:
     def enrolment_intro(self, token: str) -> Page:
         """What an enrolment link shows first: who asks, which data, why, how to stop. Uses nothing up."""
         try:
-            _code, vendor = self._usable_link(token)
+            link = self._usable_link(token)
         except EnrolmentLinkInvalid as exc:
             return exc.page
-        v = self.vendors.get(vendor)
+        v = self.vendors.get(link.vendor)
         return patient_pages.intro(self.clinic(), v.name, v.label, f"/enrol/{token}/continue")
 
     def open_enrolment(self, token: str) -> str:
-        """The vendor consent URL behind an enrolment link (fresh state each time it is opened)."""
-        code, vendor = self._usable_link(token)
-        return self.begin(code, vendor, SYSTEM, purpose="enrol").authorize_url
+        """The vendor consent URL behind an enrolment link (its pending state reused while still good)."""
+        link = self._usable_link(token)
+        self._count_opening(link.key, self.clock())
+        previous = self.app.cipher.decrypt_text(link.held) if link.held else None
+        pending = self._start(link.patient_id, link.code, link.vendor, SYSTEM, "enrol", reuse=previous)
+        if pending.state != previous:
+            with self.db.session() as s:
+                s.execute(update(EnrolmentLink).where(EnrolmentLink.token_hash == link.key)
+                          .values(state_ciphertext=self.app.cipher.encrypt_text(pending.state)))
+        return pending.authorize_url
 
-    def _usable_link(self, token: str) -> tuple[str, str]:
-        """(patient code, vendor) of a link that can still be used; EnrolmentLinkInvalid with its page if not."""
+    def _usable_link(self, token: str) -> _UsableLink:
+        """The enrolment link if it can still be used; EnrolmentLinkInvalid with the patient's page if not."""
         now = self.clock()
         clinic = self.clinic()
+        key = _sha(token) if token else ""
         with self.db.session() as s:
-            link = s.get(EnrolmentLink, _sha(token)) if token else None
+            link = s.get(EnrolmentLink, key) if token else None
             if link is None:
                 raise EnrolmentLinkInvalid("Unknown enrolment link.", patient_pages.link_problem(clinic, "unknown"))
-            code, vendor, used = link.patient_code, link.vendor, link.used_at is not None
-            expired = link.expires_at <= now
+            code, vendor, pid, held = link.patient_code, link.vendor, link.patient_id, link.state_ciphertext
+            used, voided, expired = link.used_at is not None, link.voided_at is not None, link.expires_at <= now
         if used:
-            if self._status(code, vendor) == "connected":
+            if pid is not None and self._status(pid, vendor) == "connected":
                 page = patient_pages.already_connected(clinic, self.vendors.label(vendor))
             else:
                 page = patient_pages.link_problem(clinic, "used")
             raise EnrolmentLinkInvalid("This enrolment link was already used.", page)
+        if voided:
+            raise EnrolmentLinkInvalid(NO_LONGER_VALID, patient_pages.link_problem(clinic, "void"))
         if expired:
             raise EnrolmentLinkInvalid("This enrolment link has expired.",
                                        patient_pages.link_problem(clinic, "expired"))
-        if not self.app.patients.exists(code):
-            raise EnrolmentLinkInvalid("The patient of this enrolment link was removed.",
-                                       patient_pages.link_problem(clinic, "void"))
-        return code, vendor
+        # bound to the patient's row: a rename, a move or a new patient under the old ID ends the link
+        if pid is None or self._bound_patient(code, vendor, pid) is None:
+            raise EnrolmentLinkInvalid(NO_LONGER_VALID, patient_pages.link_problem(clinic, "void"))
+        return _UsableLink(key, code, vendor, pid, held)
 
-    def _status(self, patient_code: str, vendor: str) -> str | None:
+    def _status(self, patient_id: int, vendor: str) -> str | None:
         with self.db.session() as s:
-            return s.scalar(
-                select(Connection.status).join(Patient, Patient.id == Connection.patient_id)
-                .where(Patient.code == patient_code, Patient.deleted_at.is_(None), Connection.vendor == vendor)
-            )
+            return s.scalar(select(Connection.status).where(Connection.patient_id == patient_id,
+                                                            Connection.vendor == vendor))
+
+    def _count_opening(self, key: str, now: dt.datetime) -> None:
+        """Rate limit per link, with the memory it uses bounded: old openings are forgotten."""
+        since = now - LINK_OPEN_WINDOW
+        with self._lock:
+            for k in [k for k, times in self._link_opens.items() if not times or times[-1] <= since]:
+                del self._link_opens[k]
+            recent = [t for t in self._link_opens.get(key, []) if t > since]
+            if len(recent) >= LINK_OPENS_PER_WINDOW:
+                raise EnrolmentLinkInvalid("This link was opened too many times in a short while.",
+                                           patient_pages.link_problem(self.clinic(), "busy"))
+            recent.append(now)
+            self._link_opens[key] = recent
 
     # ------------------------------------------------------------------ status, revoke
     def connection_id(self, patient_code: str, vendor: str) -> int:
@@ -552,7 +664,10 @@ class ConnectionService:
                 s.execute(update(Connection).where(Connection.id == cid).values(
                     status="withdrawn", token_ciphertext=None, token_expires_at=None,
                     last_error=None, updated_at=self.clock()))
-        self.states.discard_for(code.strip(), v.name)
+        with self.db.session() as s:
+            pid = s.scalar(select(Connection.patient_id).where(Connection.id == cid))
+        if pid is not None:
+            self.states.void_for(int(pid), v.name)
         self.app.audit.record(actor, "connection.revoke", f"{code.strip()}/{v.name}",
                               "revoked at vendor" if at_vendor else f"vendor not reached: {problem or 'no token'}")
         msg = (f"{v.label} access for patient {code.strip()} was withdrawn; data already downloaded is kept."

@@ -307,6 +307,8 @@ def provision(out: Path | None = None, *, push: bool | None = None, embed_passwo
     store = secrets if secrets is not None else SecretStore(env)
     reader = reader_connection(env, store, mysql_address)
     target = out if out is not None else config.paths(env).home / "grafana"
+    if target.exists() and not target.is_dir():
+        raise GrafanaError(f"{target} is a file; choose a folder for Grafana's provisioning files.")
     files = write_provisioning(target, reader, embed_password=embed_password, dashboards_path=dashboards_path)
     url, token = store.get("GRAFANA_URL"), store.get("GRAFANA_API_TOKEN")
     if push is False:

@@ -222,9 +222,9 @@ def test_links_that_cannot_be_used(clinic_app: Any, srv: SandboxServer, patient:
     assert patient.heading() == "This link doesn't work"
 
     removed = app.connections.create_enrolment_link("RSC-0702", "fitbit", HOST)
-    app.patients.delete("RSC-0702", HOST)  # its links go with it
+    app.patients.delete("RSC-0702", HOST)
     patient.open(removed.url)
-    assert patient.heading() == "This link doesn't work"
+    assert patient.heading() == "This link is no longer valid"
     renamed = app.connections.create_enrolment_link("RSC-0703", "fitbit", HOST)
     app.patients.rename("RSC-0703", "RSC-0704", HOST)  # the link's patient is no longer there
     text = patient.open(renamed.url, shot="link-void")
