@@ -2,56 +2,59 @@
 
 - `/oauth2_callback?state=...&code=...` (or `error=...`): handed to the connection service, which
   checks the state, exchanges the code at once (Withings' code lives 30 s) and stores the
-  connection; the patient sees a friendly page in plain words.
-- `/enrol/<token>`: a remote enrolment link; redirects to the vendor's consent page with a fresh state.
-The tunnel (ngrok) forwards the public URL here, so these pages are what a patient sees on a phone.
+  connection; the answer is a redirect to `/done/<id>`, the page that says how it went, so a reload
+  shows the same page again (post/redirect/get) instead of replaying the one-time answer.
+- `/enrol/<token>`: a remote enrolment link's introduction (which clinic, which data, why, how to
+  stop); its button, `/enrol/<token>/continue`, redirects to the vendor's consent page with a fresh
+  state. Neither uses up the link; only a completed connection does.
+- `/`, `/favicon.ico`, `/clinic-logo`: a neutral start page, the icon, the clinic's logo.
+The tunnel (ngrok) forwards the public URL here, so these pages are what a patient sees on a phone;
+every answer carries the security headers of `patient_pages`.
 """
 
 from __future__ import annotations
 
 import errno
-import html
 import logging
 import sys
 import threading
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from string import Template
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from services.errors import InvalidInput, WearSyncError
+from services.connect import patient_pages
+from services.connect.patient_pages import Clinic, Page, PatientPageError
+from services.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
-PAGES = Path(__file__).resolve().parents[2] / "resources" / "callback"
 CALLBACK_PATH = "/oauth2_callback"
 ENROL_PREFIX = "/enrol/"
+CONTINUE_SUFFIX = "/continue"
+RESULT_PREFIX = "/done/"
+FAVICON_PATHS = ("/favicon.ico", "/favicon.svg")
 
-
-@dataclass(frozen=True)
-class Page:
-    ok: bool
-    title: str
-    message: str
+__all__ = ["CallbackServer", "CallbackTarget", "Page", "PortInUse", "render"]
 
 
 class CallbackTarget(Protocol):
-    def handle_callback(self, params: dict[str, str]) -> Page: ...
+    def answer_callback(self, params: dict[str, str]) -> str: ...  # the address of the result page
 
-    def open_enrolment(self, token: str) -> str: ...
+    def result_page(self, result_id: str) -> Page: ...
+
+    def enrolment_intro(self, token: str) -> Page: ...
+
+    def open_enrolment(self, token: str) -> str: ...  # the vendor's consent address
+
+    def clinic(self) -> Clinic: ...
 
 
 class PortInUse(InvalidInput):
     title = "The callback port is busy"
 
 
-def render(page: Page) -> bytes:
-    name = "success.html" if page.ok else "failure.html"
-    template = Template((PAGES / name).read_text(encoding="utf-8"))
-    return template.safe_substitute(title=html.escape(page.title, quote=False),
-                                      message=html.escape(page.message, quote=False)).encode()
+def render(page: Page, clinic: Clinic | None = None) -> bytes:
+    return patient_pages.render(page, clinic or Clinic())
 
 
 class _Server(ThreadingHTTPServer):
@@ -79,48 +82,65 @@ class _Handler(BaseHTTPRequestHandler):
         return  # request lines carry codes and states: never log them
 
     def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        if parts.path == CALLBACK_PATH:
-            params = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items() if v}
-            try:
-                page = self.server.target.handle_callback(params)
-            except Exception:
-                log.exception("callback handling failed")
-                page = Page(False, "Something went wrong", "WearSync could not finish the connection. "
-                                                            "Please ask the clinic to send a new link.")
-            self._send(200 if page.ok else 400, render(page))
+        path = urlsplit(self.path).path
+        if path in FAVICON_PATHS:
+            self._send(200, patient_pages.favicon(), "image/svg+xml")
             return
-        if parts.path.startswith(ENROL_PREFIX):
-            token = parts.path[len(ENROL_PREFIX):].strip("/")
-            try:
-                location = self.server.target.open_enrolment(token)
-            except WearSyncError as exc:
-                self._send(400, render(Page(False, exc.title, exc.message)))
-                return
-            except Exception:
-                log.exception("enrolment link handling failed")
-                self._send(500, render(Page(False, "Something went wrong", "Please try the link again later.")))
-                return
-            self.send_response(302)
-            self.send_header("Location", location)
-            self.send_header("Cache-Control", "no-store")
-            self.send_header("Referrer-Policy", "no-referrer")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+        target = self.server.target
+        try:
+            clinic = target.clinic()
+        except Exception:
+            log.warning("callback listener: the clinic's settings could not be read")
+            clinic = Clinic()
+        if path == patient_pages.LOGO_PATH:
+            logo = clinic.logo_file()
+            if logo is None:
+                self._page(patient_pages.simple(clinic, "notfound"), clinic)
+            else:
+                self._send(200, *logo)
             return
-        if parts.path in ("/", ""):
-            self._send(200, render(Page(True, "WearSync", "This is the WearSync sign-in helper.")))
-            return
-        self._send(404, render(Page(False, "Page not found", "This address is not a WearSync page.")))
+        try:
+            if path == CALLBACK_PATH:
+                params = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()
+                          if v}
+                self._redirect(target.answer_callback(params))
+            elif path.startswith(RESULT_PREFIX):
+                self._page(target.result_page(path[len(RESULT_PREFIX):]), clinic)
+            elif path.startswith(ENROL_PREFIX) and path.endswith(CONTINUE_SUFFIX):
+                self._redirect(target.open_enrolment(path[len(ENROL_PREFIX):-len(CONTINUE_SUFFIX)].strip("/")))
+            elif path.startswith(ENROL_PREFIX):
+                self._page(target.enrolment_intro(path[len(ENROL_PREFIX):].strip("/")), clinic)
+            elif path in ("/", ""):
+                self._page(patient_pages.simple(clinic, "root"), clinic)
+            else:
+                self._page(patient_pages.simple(clinic, "notfound"), clinic)
+        except PatientPageError as exc:
+            self._page(exc.page, clinic)
+        except Exception:
+            log.exception("callback listener: a patient page failed")
+            self._page(patient_pages.simple(clinic, "error"), clinic)
 
-    def _send(self, status: int, body: bytes) -> None:
+    def _page(self, page: Page, clinic: Clinic) -> None:
+        self._send(page.http_status, patient_pages.render(page, clinic), "text/html; charset=utf-8")
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(303)  # the next request is a GET, and a reload repeats that GET, not this one
+        self.send_header("Location", location)
+        self._security_headers()
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _send(self, status: int, body: bytes, ctype: str) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("Referrer-Policy", "no-referrer")  # the URL holds the one-time code
+        self._security_headers()
         self.end_headers()
         self.wfile.write(body)
+
+    def _security_headers(self) -> None:
+        for name, value in patient_pages.SECURITY_HEADERS:
+            self.send_header(name, value)
 
 
 class CallbackServer:

@@ -17,7 +17,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select, update
 
@@ -25,15 +25,16 @@ from db.engine import utcnow
 from db.models import Connection, EnrolmentLink, Patient
 from services import config
 from services.accounts.actor import SYSTEM, Actor
-from services.connect.callback_server import CallbackServer, Page
-from services.connect.oauth.base import ConsentRevoked, OAuthError, TokenSet
+from services.connect import patient_pages
+from services.connect.callback_server import RESULT_PREFIX, CallbackServer
+from services.connect.oauth.base import ConsentRevoked, OAuthError, TermsNotAccepted, TokenSet
 from services.connect.oauth.states import (
-    NO_LONGER_VALID,
     InvalidState,
     PendingState,
     StateStore,
     state_hash,
 )
+from services.connect.patient_pages import Clinic, Page, PatientPageError
 from services.connect.tokens import TokenManager
 from services.errors import NotFound, WearSyncError
 from services.vendors import VendorRegistry
@@ -49,6 +50,9 @@ DEFAULT_WAIT_S = 600.0
 # an enrolment link opened more often than this within the window is refused for a while
 LINK_OPENS_PER_WINDOW = 20
 LINK_OPEN_WINDOW = dt.timedelta(minutes=10)
+RESULT_LIFETIME = dt.timedelta(hours=24)  # how long a reload of a result page shows the same page
+RESULTS_KEPT = 1000
+RESULT_GRACE_S = 5.0  # stopping the listener waits this long for a result page the browser is about to fetch
 
 
 class ConnectTimeout(WearSyncError):
@@ -59,7 +63,15 @@ class ConnectFailed(WearSyncError):
     title = "Not connected"
 
 
-class EnrolmentLinkInvalid(WearSyncError):
+class AccountLinkedElsewhere(ConnectFailed):
+    """The vendor account already belongs to another patient (the message names them: coordinator only)."""
+
+
+class DifferentAccount(ConnectFailed):
+    """Re-consent with another vendor account than the one connected before."""
+
+
+class EnrolmentLinkInvalid(PatientPageError):
     title = "This link cannot be used"
 
 
@@ -88,6 +100,8 @@ class ConnectOutcome:
     message: str  # for the coordinator
     scopes_missing: tuple[str, ...] = ()
     timezone: str | None = None
+    connection_id: int | None = None
+    scopes_not_shared: tuple[str, ...] = ()  # the vendor's own scope names (scopes_missing: plain labels)
 
 
 @dataclass(frozen=True)
@@ -136,6 +150,15 @@ class RevokeResult:
     message: str
 
 
+@dataclass(frozen=True)
+class _Link:
+    key: str  # the token's hash
+    code: str
+    vendor: str
+    patient_id: int
+    held_state: bytes | None = field(default=None, repr=False)  # the pending consent, encrypted
+
+
 class _Waiter:
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
@@ -182,6 +205,11 @@ class ConnectionService:
         self.listener: CallbackServer | None = None
         self.listener_error: WearSyncError | None = None  # why the background listener is not running
         self.on_change: list[Callable[[ConnectOutcome], None]] = []  # GUI adapters subscribe here
+        # what the patient saw, so a reload shows it again: by result id, and by state for successes
+        self._results: dict[str, tuple[dt.datetime, Page]] = {}
+        self._completed: dict[str, tuple[dt.datetime, Page, int]] = {}
+        self._unserved: set[str] = set()  # result pages redirected to but not fetched yet
+        self._served = threading.Condition(self._lock)
 
     # ------------------------------------------------------------------ listener
     def start_listener(self, port: int | None = None) -> CallbackServer:
@@ -190,8 +218,13 @@ class ConnectionService:
             self.listener = CallbackServer(self, p).start()
         return self.listener
 
-    def stop_listener(self) -> None:
+    def stop_listener(self, grace: float = RESULT_GRACE_S) -> None:
+        """Stop the listener; first let a browser that was just redirected fetch its result page
+        (`main.py connect` stops as soon as the answer is handled), waiting at most `grace` seconds."""
         if self.listener is not None:
+            with self._served:
+                self._served.wait_for(lambda: not self._unserved, timeout=grace)
+                self._unserved.clear()
             self.listener.stop()
             self.listener = None
 
@@ -271,57 +304,115 @@ class ConnectionService:
 
     # ------------------------------------------------------------------ the callback
     def handle_callback(self, params: dict[str, str]) -> Page:
+        """Handle the vendor's answer; the page for the patient. A completed state answers its page again."""
+        clinic = self.clinic()
         try:
             pending = self.states.consume(params.get("state"))
         except InvalidState as exc:
+            again = self._completed_page(params.get("state", "")) if exc.reason == "used" else None
+            if again is not None:
+                return again
             log.warning("callback refused: %s", exc.message)
             waiter = self._waiter(params.get("state", ""))
             known = self.states.peek(params["state"]) if params.get("state") else None
             if waiter is not None and exc.reason == "used":
-                # the same answer twice: the first one completes this consent and reports it (never
-                # overwritten by this refusal); arriving at once, this one shows how that ended
-                if (not waiter.event.is_set() and waiter.event.wait(self.http_timeout * 3)
-                        and waiter.outcome is not None and waiter.outcome.ok):
-                    return Page(True, "You're connected", "Your account is now connected to the clinic.")
-                return Page(False, "This sign-in link is not valid", exc.message)
+                # the same answer twice at once: the first one completes this consent and reports it
+                # (never overwritten by this refusal); this one waits for it and shows how that ended
+                if not waiter.event.is_set() and waiter.event.wait(self.http_timeout * 3):
+                    again = self._completed_page(params.get("state", ""))
+                    if again is not None:
+                        return again
+                return patient_pages.step_problem(clinic, "used", _purpose(known.purpose) if known else None)
             if waiter is not None and known is not None:
                 why = self._voided_message(known) if exc.reason == "voided" else exc.message
                 self._finish(waiter, ConnectOutcome(False, known.patient_code, known.vendor, why))
+            purpose = _purpose(known.purpose) if known is not None else None
             if exc.reason == "voided":
-                return Page(False, "This link is no longer valid", exc.message)
-            return Page(False, "This sign-in link is not valid", exc.message)
+                return patient_pages.link_problem(clinic, "void")
+            reason: Literal["invalid", "used", "expired"] = (
+                "used" if exc.reason == "used" else "expired" if exc.reason == "expired" else "invalid")
+            return patient_pages.step_problem(clinic, reason, purpose)
         waiter = self._waiter(params.get("state", ""))
         label = self.vendors.label(pending.vendor)
+        purpose = _purpose(pending.purpose)
         if params.get("error") or not params.get("code"):
             denied = params.get("error") == "access_denied"
             msg = (f"The patient declined to share {label} data; nothing was connected." if denied
                    else f"{label} did not complete the sign-in ({params.get('error') or 'no code'}); "
                         "nothing was connected.")
             self._finish(waiter, ConnectOutcome(False, pending.patient_code, pending.vendor, msg))
-            return Page(False, "Not connected", "You chose not to share your data, so nothing was connected. "
-                        "If this was a mistake, open the link again." if denied else
-                        "The sign-in did not finish, so nothing was connected. Please try again.")
+            if denied:
+                return patient_pages.denied(clinic, label, purpose)
+            return patient_pages.not_connected(clinic, pending.vendor, label, purpose, "unfinished")
+        actor = waiter.actor if waiter else SYSTEM
         try:
-            outcome = self._complete(pending, params["code"], waiter.actor if waiter else SYSTEM)
+            outcome = self._complete(pending, params["code"], actor)
         except LinkNoLongerValid as exc:
             log.warning("callback refused: the %s consent's patient changed since it started", pending.vendor)
             self._finish(waiter, ConnectOutcome(False, pending.patient_code, pending.vendor, exc.message))
-            return Page(False, "This link is no longer valid", NO_LONGER_VALID)
+            return patient_pages.link_problem(clinic, "void")
         except (OAuthError, VendorCallError, WearSyncError) as exc:
             log.warning("connecting a %s account failed: %s", pending.vendor, exc.message)
+            if isinstance(exc, AccountLinkedElsewhere):  # the detail is for the coordinator, never the patient
+                self.app.audit.record(actor, "connection.refused", f"{pending.patient_code}/{pending.vendor}",
+                                      exc.message)
             self._finish(waiter, ConnectOutcome(False, pending.patient_code, pending.vendor, exc.message))
-            return Page(False, "Not connected", _patient_words(exc, label))
+            return patient_pages.not_connected(clinic, pending.vendor, label, purpose, _failure_reason(exc))
         except Exception as exc:  # whoever waits must hear the end of it, not time out
             log.warning("connecting a %s account failed unexpectedly (%s)", pending.vendor, type(exc).__name__)
             self._finish(waiter, ConnectOutcome(False, pending.patient_code, pending.vendor,
                                                 f"Connecting {label} failed unexpectedly; nothing was connected. "
                                                 "Try again; see the log if it keeps failing."))
-            return Page(False, "Not connected", _patient_words(WearSyncError(""), label))
-        self._finish(waiter, outcome)
-        note = ""
-        if outcome.scopes_missing:
-            note = " Some data was not shared, so the clinic may ask you to connect again."
-        return Page(True, "You're connected", f"Your {label} account is now connected to the clinic.{note}")
+            return patient_pages.not_connected(clinic, pending.vendor, label, purpose, "failed")
+        vendor = self.vendors.get(pending.vendor)
+        page = patient_pages.connected(clinic, vendor.name, label, outcome.scopes_not_shared,
+                                       {s: vendor.scope_label(s) for s in outcome.scopes_not_shared})
+        if outcome.connection_id is not None and params.get("state"):
+            self._keep(self._completed, state_hash(params["state"]), (self.clock(), page, outcome.connection_id))
+        self._finish(waiter, outcome)  # after the page is kept: a duplicate answer waiting on it shows it
+        return page
+
+    def answer_callback(self, params: dict[str, str]) -> str:
+        """For the listener: handle the answer, keep its page, and send the browser to it (post/redirect/get)."""
+        result_id = secrets.token_urlsafe(18)
+        with self._served:  # before handling: whoever waits for this answer may stop the listener at once
+            self._unserved.add(result_id)
+        try:
+            page = self.handle_callback(params)
+        except BaseException:
+            with self._served:
+                self._unserved.discard(result_id)
+            raise
+        self._keep(self._results, result_id, (self.clock(), page))
+        return RESULT_PREFIX + result_id
+
+    def result_page(self, result_id: str) -> Page:
+        with self._served:
+            kept = self._results.get(result_id)
+            self._unserved.discard(result_id)
+            self._served.notify_all()
+        if kept is None or kept[0] + RESULT_LIFETIME < self.clock():
+            return patient_pages.simple(self.clinic(), "gone")
+        return kept[1]
+
+    def clinic(self) -> Clinic:
+        return Clinic.from_settings(self.app.settings)
+
+    def _completed_page(self, state: str) -> Page | None:
+        """The success page of a state that completed here, while its connection still stands."""
+        with self._lock:
+            kept = self._completed.get(state_hash(state)) if state else None
+        if kept is None or kept[0] + RESULT_LIFETIME < self.clock():
+            return None
+        with self.db.session() as s:
+            status = s.scalar(select(Connection.status).where(Connection.id == kept[2]))
+        return kept[1] if status == "connected" else None
+
+    def _keep(self, store: dict[str, Any], key: str, value: Any) -> None:
+        with self._lock:
+            store[key] = value
+            while len(store) > RESULTS_KEPT:  # bounded: the oldest go first
+                store.pop(next(iter(store)))
 
     def _waiter(self, state: str) -> _Waiter | None:
         with self._lock:
@@ -385,7 +476,8 @@ class ConnectionService:
         if missing_labels:
             msg += f" The patient did not share: {', '.join(missing_labels)}; that data will not be downloaded."
         log.info("a %s account was connected", vendor.name)
-        return ConnectOutcome(True, pending.patient_code, vendor.name, msg, missing_labels, account.timezone)
+        return ConnectOutcome(True, pending.patient_code, vendor.name, msg, missing_labels, account.timezone,
+                              conn_id, tuple(account.scopes_missing))
 
     def _connection(self, patient_code: str, vendor: str) -> tuple[int, str | None]:
         with self.db.session() as s:
@@ -432,7 +524,7 @@ class ConnectionService:
     def _check_account(self, conn_id: int, vendor: str, old_user: str | None, new_user: str) -> None:
         label = self.vendors.label(vendor)
         if old_user and old_user != new_user:
-            raise ConnectFailed(
+            raise DifferentAccount(
                 f"This is a different {label} account than the one already connected for this patient, so it "
                 f"was not saved. Sign in with the same {label} account, or remove the old connection first."
             )
@@ -444,7 +536,7 @@ class ConnectionService:
                        Patient.deleted_at.is_(None))
             )
         if other is not None:
-            raise ConnectFailed(
+            raise AccountLinkedElsewhere(
                 f"This {label} account is already connected to patient {other}, so it was not saved. "
                 "Each patient needs their own account."
             )
@@ -470,33 +562,63 @@ class ConnectionService:
         local = base.startswith(("http://127.", "http://localhost", "http://[::1]"))
         return EnrolmentLinkInfo(code, v.name, f"{base}/enrol/{token}", expires, not local)
 
+    def enrolment_intro(self, token: str) -> Page:
+        """What an enrolment link shows first: who asks, which data, why, how to stop. Uses nothing up."""
+        try:
+            link = self._usable_link(token)
+        except EnrolmentLinkInvalid as exc:
+            return exc.page
+        v = self.vendors.get(link.vendor)
+        return patient_pages.intro(self.clinic(), v.name, v.label, f"/enrol/{token}/continue")
+
     def open_enrolment(self, token: str) -> str:
-        """The vendor consent URL behind an enrolment link (fresh state each time it is opened)."""
+        """The vendor consent URL behind an enrolment link: its pending consent reused while still good,
+        else a fresh one (so reopening a link adds no row), for the patient row the link was made for."""
+        link = self._usable_link(token)
+        self._count_opening(link.key, self.clock())
+        previous = self.app.cipher.decrypt_text(link.held_state) if link.held_state else None
+        pending = self._start(link.patient_id, link.code, link.vendor, SYSTEM, "enrol", reuse=previous)
+        if pending.state != previous:
+            with self.db.session() as s:
+                s.execute(update(EnrolmentLink).where(EnrolmentLink.token_hash == link.key)
+                          .values(state_ciphertext=self.app.cipher.encrypt_text(pending.state)))
+        return pending.authorize_url
+
+    def _usable_link(self, token: str) -> _Link:
+        """The link if it can still be used; EnrolmentLinkInvalid with its page if not."""
         now = self.clock()
         key = _sha(token) if token else ""
+        clinic = self.clinic()
         with self.db.session() as s:
             link = s.get(EnrolmentLink, key) if token else None
             if link is None:
-                raise EnrolmentLinkInvalid("This link is not valid. Ask the clinic to send you a new one.")
-            if link.used_at is not None:
-                raise EnrolmentLinkInvalid("This link has already been used. If you need to connect again, "
-                                           "ask the clinic for a new link.")
-            if link.voided_at is not None:
-                raise EnrolmentLinkInvalid(NO_LONGER_VALID)
-            if link.expires_at <= now:
-                raise EnrolmentLinkInvalid("This link has expired. Ask the clinic to send you a new one.")
-            code, vendor, pid, held = link.patient_code, link.vendor, link.patient_id, link.state_ciphertext
-        # bound to the patient's row: a rename, a move or a new patient under the old ID ends the link
-        if pid is None or self._bound_patient(code, vendor, pid) is None:
-            raise EnrolmentLinkInvalid(NO_LONGER_VALID)
-        self._count_opening(key, now)
-        previous = self.app.cipher.decrypt_text(held) if held else None
-        pending = self._start(pid, code, vendor, SYSTEM, "enrol", reuse=previous)
-        if pending.state != previous:
-            with self.db.session() as s:
-                s.execute(update(EnrolmentLink).where(EnrolmentLink.token_hash == key)
-                          .values(state_ciphertext=self.app.cipher.encrypt_text(pending.state)))
-        return pending.authorize_url
+                raise EnrolmentLinkInvalid("Unknown enrolment link.", patient_pages.link_problem(clinic, "unknown"))
+            code, vendor, used = link.patient_code, link.vendor, link.used_at is not None
+            expired = link.expires_at <= now
+            voided = link.voided_at is not None
+            pid, held = link.patient_id, link.state_ciphertext
+        if used:
+            if self._status(code, vendor) == "connected":
+                page = patient_pages.already_connected(clinic, self.vendors.label(vendor))
+            else:
+                page = patient_pages.link_problem(clinic, "used")
+            raise EnrolmentLinkInvalid("This enrolment link was already used.", page)
+        # bound to the patient's row: a rename, a move, a delete or a withdrawal (or a new patient under
+        # the old ID) ends the link
+        if voided or pid is None or self._bound_patient(code, vendor, pid) is None:
+            raise EnrolmentLinkInvalid("This enrolment link was cancelled: its patient was renamed, moved, "
+                                       "deleted or withdrawn.", patient_pages.link_problem(clinic, "void"))
+        if expired:
+            raise EnrolmentLinkInvalid("This enrolment link has expired.",
+                                       patient_pages.link_problem(clinic, "expired"))
+        return _Link(key, code, vendor, pid, held)
+
+    def _status(self, patient_code: str, vendor: str) -> str | None:
+        with self.db.session() as s:
+            return s.scalar(
+                select(Connection.status).join(Patient, Patient.id == Connection.patient_id)
+                .where(Patient.code == patient_code, Patient.deleted_at.is_(None), Connection.vendor == vendor)
+            )
 
     def _count_opening(self, key: str, now: dt.datetime) -> None:
         """Rate limit per link, with the memory it uses bounded: old openings are forgotten."""
@@ -506,8 +628,8 @@ class ConnectionService:
                 del self._link_opens[k]
             recent = [t for t in self._link_opens.get(key, []) if t > since]
             if len(recent) >= LINK_OPENS_PER_WINDOW:
-                raise EnrolmentLinkInvalid("This link was opened too many times in a short while. Wait ten "
-                                           "minutes and open it again.")
+                raise EnrolmentLinkInvalid("This enrolment link was opened too often in a short while.",
+                                           patient_pages.link_problem(self.clinic(), "busy"))
             recent.append(now)
             self._link_opens[key] = recent
 
@@ -577,11 +699,16 @@ def scope_labels(vendor: str, scopes: str | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(cls.scope_label(s) if cls else s for s in items)
 
 
-def _patient_words(exc: WearSyncError, label: str) -> str:
-    """What the patient on a phone sees: plain words, no internals."""
-    if isinstance(exc, ConnectFailed):
-        return exc.message
-    if "consents" in exc.message:
-        return exc.message
-    return (f"The connection to {label} did not finish, so nothing was saved. Please try again, or contact the "
-            "clinic if it keeps failing.")
+def _purpose(purpose: str) -> patient_pages.Purpose:
+    return "enrol" if purpose == "enrol" else "connect"
+
+
+def _failure_reason(exc: Exception) -> Literal["failed", "elsewhere", "different", "terms"]:
+    """Which patient page a failed connection gets (the exception's own message is for the coordinator)."""
+    if isinstance(exc, AccountLinkedElsewhere):
+        return "elsewhere"
+    if isinstance(exc, DifferentAccount):
+        return "different"
+    if isinstance(exc, TermsNotAccepted):
+        return "terms"
+    return "failed"

@@ -251,7 +251,9 @@ class AuthState:
             scopes = "<p>Requested: " + e(", ".join(requested)) + "</p>"
         title = {"fitbit": "Google (Fitbit)", "withings": "Withings", "polar": "Polar Flow"}[vendor]
         return (
-            "<!doctype html><html><head><meta charset='utf-8'><title>Sandbox consent</title></head><body>"
+            "<!doctype html><html><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            "<title>Sandbox consent</title></head><body>"
             f"<h1>{title} sandbox &mdash; sign in and consent</h1>"
             f"<p>The application <b>{e(client.client_id)}</b> wants to read your data. "
             "This is the WearSync sandbox: all accounts and data are invented.</p>"

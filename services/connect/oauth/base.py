@@ -31,6 +31,10 @@ class OAuthError(WearSyncError):
     title = "Connection failed"
 
 
+class TermsNotAccepted(OAuthError):
+    """The account holder must first accept the vendor's own data-sharing terms (e.g. in Polar Flow)."""
+
+
 class ConsentRevoked(OAuthError):
     """The grant is gone (invalid_grant, revoked, expired for good): the patient must consent again."""
 
