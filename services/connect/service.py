@@ -663,6 +663,7 @@ class ConnectionService:
                 try:
                     tokens = TokenSet.from_dict(self.app.cipher.decrypt(blob))
                     oauth = v.oauth(timeout=self.http_timeout)
+                    oauth.clock = self.clock
                     api = ApiClient(v, _FixedTokens(tokens), timeout=self.http_timeout, max_retries=1)
                     v.revoke(oauth, api, tokens)
                     at_vendor = True
