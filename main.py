@@ -8,11 +8,12 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from services.cli import register_all
+    from services.cli import grouped_help, register_all
     from services.config import VERSION
 
     parser = argparse.ArgumentParser(
         prog="main.py",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="WearSync: enrol patients who wear Fitbit, Withings and Polar devices, download "
         "their data on a schedule into SQL, and show it in Grafana. Without a subcommand the window "
         "opens.",
@@ -23,8 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="run the scheduler and callback listener without a window (servers, systemd)")
     mode.add_argument("--sandbox", action="store_true",
                       help="open the window against built-in sandbox vendors with demo patients")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="one of the commands below")
     register_all(sub)
+    parser.epilog = grouped_help(sub)
+    sub._choices_actions.clear()  # listed once, grouped, in the epilog
     return parser
 
 

@@ -69,6 +69,13 @@ def parse_cidrs(raw: object) -> tuple[str, ...]:
     return tuple(ranges)
 
 
+def _check_close(raw: Any) -> str:
+    word = str(raw).strip().lower()
+    if word not in ("ask", "tray", "quit"):
+        raise InvalidInput(f"When the window is closed WearSync can ask, tray or quit; {raw!r} is none of these.")
+    return word
+
+
 def _check_cidrs(raw: Any) -> str:
     return ", ".join(parse_cidrs(raw))
 
@@ -116,7 +123,8 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("lookback_days", 3, int, "Re-check the last N days",
                 "Devices that sync late are re-downloaded for this many days."),
     SettingSpec("alert_after_days", 3, int, "Alert when a device has not synced for (days)"),
-    SettingSpec("close_to_tray", "ask", str, "When the window is closed", "ask, tray or quit."),
+    SettingSpec("close_to_tray", "ask", str, "When the window is closed", "ask, tray or quit.",
+                check=_check_close),
     SettingSpec("start_tunnel_with_app", False, bool, "Start the tunnel with WearSync"),
     SettingSpec("ngrok_domain", "", str, "ngrok static domain", "e.g. clinic-name.ngrok-free.app"),
     SettingSpec("ngrok_path", "", str, "Path to the ngrok program", "Leave empty to use the bundled one."),
