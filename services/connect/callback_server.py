@@ -14,8 +14,10 @@ every answer carries the security headers of `patient_pages`.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -57,26 +59,103 @@ def render(page: Page, clinic: Clinic | None = None) -> bytes:
     return patient_pages.render(page, clinic or Clinic())
 
 
+# A visitor must send its whole request (line and headers) within REQUEST_DEADLINE_S, each read
+# within READ_TIMEOUT_S: a client trickling a byte at a time cannot hold a connection (or the
+# shutdown) open. Stopping closes connections still sending their request at once and gives pages
+# being answered CLOSE_GRACE_S before closing them too.
+REQUEST_DEADLINE_S = 10.0
+READ_TIMEOUT_S = 10.0
+CLOSE_GRACE_S = 3.0
+
+
+def _hard_close(conn: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        conn.shutdown(socket.SHUT_RDWR)  # a blocked read returns at once, a write fails
+
+
 class _Server(ThreadingHTTPServer):
-    daemon_threads = False  # server_close() waits for in-flight pages, so a patient's page is never cut off
-    block_on_close = True
+    daemon_threads = True  # stop() itself waits (bounded) for pages being answered
+    block_on_close = False
     # SO_REUSEADDR lets us rebind a port in TIME_WAIT after a restart; on Windows it would let two
     # listeners share a port, and a second WearSync must fail loudly instead
     allow_reuse_address = sys.platform != "win32"
 
     def __init__(self, addr: tuple[str, int], target: CallbackTarget) -> None:
         self.target = target
+        self._open: dict[socket.socket, bool] = {}  # open connections -> still reading their request
+        self._open_changed = threading.Condition()
         super().__init__(addr, _Handler)
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_changed:
+            self._open[request] = True
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_changed:
+            self._open.pop(request, None)
+            self._open_changed.notify_all()
+        super().shutdown_request(request)
+
+    def request_read(self, request: socket.socket) -> None:
+        with self._open_changed:
+            if request in self._open:
+                self._open[request] = False
+
+    def reading(self, request: socket.socket) -> bool:
+        with self._open_changed:
+            return self._open.get(request, False)
+
+    def close_connections(self, grace: float) -> None:
+        """Close connections still sending their request now; wait up to `grace` seconds for pages
+        being answered, then close those too."""
+        with self._open_changed:
+            readers = [c for c, reading in self._open.items() if reading]
+        for conn in readers:
+            _hard_close(conn)
+        with self._open_changed:
+            self._open_changed.wait_for(lambda: not self._open, timeout=grace)
+            rest = list(self._open)
+        for conn in rest:
+            _hard_close(conn)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
-        log.exception("callback listener: a request failed")
+        # one line, never a traceback: a visitor who hangs up early must not fill (or flush) the log
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            log.info("callback listener: a visitor's connection ended early (%s)", type(exc).__name__)
+        else:
+            log.warning("callback listener: a request failed (%s)", type(exc).__name__)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
-    timeout = 30
+    timeout = READ_TIMEOUT_S
     server_version = "WearSync"
     sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(READ_TIMEOUT_S)
+        self._deadline = threading.Timer(REQUEST_DEADLINE_S, self._too_slow)
+        self._deadline.daemon = True
+        self._deadline.start()
+
+    def _too_slow(self) -> None:
+        if self.server.reading(self.connection):
+            log.info("callback listener: a visitor took too long to send its request; connection closed")
+            _hard_close(self.connection)
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()  # the request line and headers are in
+        self._deadline.cancel()
+        self.server.request_read(self.connection)
+        return ok
+
+    def finish(self) -> None:
+        self._deadline.cancel()
+        with contextlib.suppress(OSError):
+            super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:
         return  # request lines carry codes and states: never log them
@@ -185,6 +264,7 @@ class CallbackServer:
         self._httpd = self._thread = None
         if httpd is not None:
             httpd.shutdown()
-            httpd.server_close()  # waits for pages being sent
+            httpd.close_connections(CLOSE_GRACE_S)  # pages being sent get a moment; nothing holds it open
+            httpd.server_close()
         if thread is not None:
             thread.join(timeout=5)

@@ -28,7 +28,7 @@ from services.accounts.actor import SYSTEM, Actor
 from services.connect import patient_pages
 from services.connect.callback_server import RESULT_PREFIX, CallbackServer
 from services.connect.oauth.base import ConsentRevoked, OAuthError, TermsNotAccepted, TokenSet
-from services.connect.oauth.states import NO_LONGER_VALID, InvalidState, PendingState, StateStore, state_hash
+from services.connect.oauth.states import InvalidState, PendingState, StateStore, state_hash
 from services.connect.patient_pages import Clinic, Page, PatientPageError
 from services.connect.tokens import TokenManager
 from services.errors import NotFound, WearSyncError
@@ -311,20 +311,19 @@ class ConnectionService:
             waiter = self._waiter(params.get("state", ""))
             known = self.states.peek(params["state"]) if params.get("state") else None
             if waiter is not None and exc.reason == "used":
-                # the same answer twice: the first one completes this consent and reports it (never
-                # overwritten by this refusal); arriving at once, this one shows how that ended
-                if (not waiter.event.is_set() and waiter.event.wait(self.http_timeout * 3)
-                        and waiter.outcome is not None and waiter.outcome.ok):
-                    v = self.vendors.get(waiter.outcome.vendor)
-                    return (self._completed_page(params.get("state", ""))
-                            or patient_pages.connected(clinic, v.name, v.label))
+                # the same answer twice at once: the first one completes this consent and reports it
+                # (never overwritten by this refusal); this one waits for it and shows how that ended
+                if not waiter.event.is_set() and waiter.event.wait(self.http_timeout * 3):
+                    again = self._completed_page(params.get("state", ""))
+                    if again is not None:
+                        return again
                 return patient_pages.step_problem(clinic, "used", _purpose(known.purpose) if known else None)
             if waiter is not None and known is not None:
                 why = self._voided_message(known) if exc.reason == "voided" else exc.message
                 self._finish(waiter, ConnectOutcome(False, known.patient_code, known.vendor, why))
+            purpose = _purpose(known.purpose) if known is not None else None
             if exc.reason == "voided":
                 return patient_pages.link_problem(clinic, "void")
-            purpose = _purpose(known.purpose) if known is not None else None
             reason: Literal["invalid", "used", "expired"] = (
                 "used" if exc.reason == "used" else "expired" if exc.reason == "expired" else "invalid")
             return patient_pages.step_problem(clinic, reason, purpose)
@@ -365,7 +364,7 @@ class ConnectionService:
                                        {s: vendor.scope_label(s) for s in outcome.scopes_not_shared})
         if outcome.connection_id is not None and params.get("state"):  # kept before anyone hears of it
             self._keep(self._completed, state_hash(params["state"]), (self.clock(), page, outcome.connection_id))
-        self._finish(waiter, outcome)
+        self._finish(waiter, outcome)  # after the page is kept: a duplicate answer waiting on it shows it
         return page
 
     def answer_callback(self, params: dict[str, str]) -> str:
@@ -596,14 +595,14 @@ class ConnectionService:
             else:
                 page = patient_pages.link_problem(clinic, "used")
             raise EnrolmentLinkInvalid("This enrolment link was already used.", page)
-        if voided:
-            raise EnrolmentLinkInvalid(NO_LONGER_VALID, patient_pages.link_problem(clinic, "void"))
+        # bound to the patient's row: a rename, a move, a delete or a withdrawal (or a new patient under
+        # the old ID) ends the link
+        if voided or pid is None or self._bound_patient(code, vendor, pid) is None:
+            raise EnrolmentLinkInvalid("This enrolment link was cancelled: its patient was renamed, moved, "
+                                       "deleted or withdrawn.", patient_pages.link_problem(clinic, "void"))
         if expired:
             raise EnrolmentLinkInvalid("This enrolment link has expired.",
                                        patient_pages.link_problem(clinic, "expired"))
-        # bound to the patient's row: a rename, a move or a new patient under the old ID ends the link
-        if pid is None or self._bound_patient(code, vendor, pid) is None:
-            raise EnrolmentLinkInvalid(NO_LONGER_VALID, patient_pages.link_problem(clinic, "void"))
         return _UsableLink(key, code, vendor, pid, held)
 
     def _status(self, patient_id: int, vendor: str) -> str | None:
@@ -619,7 +618,7 @@ class ConnectionService:
                 del self._link_opens[k]
             recent = [t for t in self._link_opens.get(key, []) if t > since]
             if len(recent) >= LINK_OPENS_PER_WINDOW:
-                raise EnrolmentLinkInvalid("This link was opened too many times in a short while.",
+                raise EnrolmentLinkInvalid("This enrolment link was opened too often in a short while.",
                                            patient_pages.link_problem(self.clinic(), "busy"))
             recent.append(now)
             self._link_opens[key] = recent
@@ -654,6 +653,7 @@ class ConnectionService:
                 try:
                     tokens = TokenSet.from_dict(self.app.cipher.decrypt(blob))
                     oauth = v.oauth(timeout=self.http_timeout)
+                    oauth.clock = self.clock
                     api = ApiClient(v, _FixedTokens(tokens), timeout=self.http_timeout, max_retries=1)
                     v.revoke(oauth, api, tokens)
                     at_vendor = True

@@ -38,6 +38,9 @@ COMMANDS: list[list[str]] = [
                "--end", "2026-11-02"],
     ["connect", "fitbit", "P-9", "--no-browser", "--timeout", "2"],
     ["tunnel", "status"], ["mysql", "test"], ["grafana", "provision", "--no-push"], ["grafana", "check"],
+    ["settings", "list"], ["settings", "get", "enrol_link_hours"], ["patients", "withdraw", "P-1", "--keep-data",
+                                                                      "--yes"],
+    ["secrets", "list"],
 ]
 
 

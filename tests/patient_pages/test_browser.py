@@ -222,7 +222,7 @@ def test_links_that_cannot_be_used(clinic_app: Any, srv: SandboxServer, patient:
     assert patient.heading() == "This link doesn't work"
 
     removed = app.connections.create_enrolment_link("RSC-0702", "fitbit", HOST)
-    app.patients.delete("RSC-0702", HOST)
+    app.patients.delete("RSC-0702", HOST)  # its links are voided with it (issue 12: bound to the patient's row)
     patient.open(removed.url)
     assert patient.heading() == "This link is no longer valid"
     renamed = app.connections.create_enrolment_link("RSC-0703", "fitbit", HOST)

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -120,6 +120,7 @@ class OAuth2Implementation:
         self.endpoints = endpoints
         self.session = session or requests.Session()
         self.timeout = timeout
+        self.clock: Callable[[], dt.datetime] = utcnow  # the owner may hand in its own (signed calls)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.vendor}>"
