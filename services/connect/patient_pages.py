@@ -180,8 +180,7 @@ def link_problem(clinic: Clinic, reason: Literal["unknown", "used", "expired", "
 def simple(clinic: Clinic, key: Literal["root", "notfound", "gone", "error"]) -> Page:
     w = clinic.words()
     if key == "gone":
-        return Page(False, text("gone.title", **w), text("gone.body", **w), kind="info",
-                    notes=(text("advice.unknown.retry", **w),), status=404)
+        return Page(False, text("gone.title", **w), text("gone.body", **w), kind="info", status=404)
     status = {"root": 200, "notfound": 404, "error": 500}[key]
     return Page(key == "root", text(f"{key}.title", **w), text(f"{key}.body", **w),
                 kind="info" if key == "root" else "problem", status=status)

@@ -201,7 +201,7 @@ class ConnectionService:
         self.listener_error: WearSyncError | None = None  # why the background listener is not running
         self.on_change: list[Callable[[ConnectOutcome], None]] = []  # GUI adapters subscribe here
         # what the patient saw, so a reload shows it again: by result id, and by state for successes
-        self._results: dict[str, tuple[dt.datetime, Page]] = {}
+        self._results: dict[str, tuple[dt.datetime, Page, str]] = {}  # id -> (when, page, its state's hash)
         self._completed: dict[str, tuple[dt.datetime, Page, int]] = {}
         self._unserved: set[str] = set()  # result pages redirected to but not fetched yet
         self._served = threading.Condition(self._lock)
@@ -378,7 +378,7 @@ class ConnectionService:
             with self._served:
                 self._unserved.discard(result_id)
             raise
-        self._keep(self._results, result_id, (self.clock(), page))
+        self._keep(self._results, result_id, (self.clock(), page, state_hash(params.get("state") or "")))
         return RESULT_PREFIX + result_id
 
     def result_page(self, result_id: str) -> Page:
@@ -388,6 +388,8 @@ class ConnectionService:
             self._served.notify_all()
         if kept is None or kept[0] + RESULT_LIFETIME < self.clock():
             return patient_pages.simple(self.clinic(), "gone")
+        if kept[1].ok and self._completed_by_hash(kept[2]) is None:  # withdrawn since: no stale "connected"
+            return patient_pages.simple(self.clinic(), "gone")
         return kept[1]
 
     def clinic(self) -> Clinic:
@@ -395,8 +397,11 @@ class ConnectionService:
 
     def _completed_page(self, state: str) -> Page | None:
         """The success page of a state that completed here, while its connection still stands."""
+        return self._completed_by_hash(state_hash(state)) if state else None
+
+    def _completed_by_hash(self, key: str) -> Page | None:
         with self._lock:
-            kept = self._completed.get(state_hash(state)) if state else None
+            kept = self._completed.get(key)
         if kept is None or kept[0] + RESULT_LIFETIME < self.clock():
             return None
         with self.db.session() as s:

@@ -144,10 +144,15 @@ def test_enrolment_intro_consent_success_reload(clinic_app: Any, srv: SandboxSer
     # a reload of the success page is still the success page, not an error
     patient.driver.refresh()
     assert patient.read() == done and "/done/" in patient.driver.current_url
+    result_url = patient.driver.current_url
     # the used link, opened again after success, says so
     again = patient.open(link.url, shot=f"already-{vendor}")
     assert patient.heading() == "You're already connected" and "nothing more to do" in again
     assert len([c for c in srv.calls if c.kind == "token" and c.vendor == vendor]) == 1
+    # withdrawn later: the kept page no longer claims a connection
+    clinic_app.connections.revoke("RSC-0417", vendor, HOST)
+    patient.open(result_url)
+    assert patient.heading() == "This page is no longer available"
 
 
 def test_deny_then_reopen_then_allow(clinic_app: Any, patient: Patient) -> None:
