@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from services.alerts.service import AlertService
     from services.connect.service import ConnectionService
     from services.connect.tokens import TokenManager
+    from services.data.charts import ChartService
+    from services.data.compliance import ComplianceService
+    from services.data.report import ReportService
     from services.sync.scheduler import SchedulerEvent, SyncScheduler
     from services.sync.service import SyncService
     from services.vendors import VendorRegistry
@@ -106,6 +109,27 @@ class WearSync:
         from services.alerts.service import attach_alerts
 
         return attach_alerts(self)
+
+    # Seeing the data (issue 10): chart series, the compliance grid and the printable report.
+    @cached_property
+    def charts(self) -> ChartService:
+        from db.engine import utcnow
+        from services.data.charts import ChartService
+
+        return ChartService(self.db, clock=utcnow)
+
+    @cached_property
+    def compliance(self) -> ComplianceService:
+        from services.data.compliance import ComplianceService
+
+        return ComplianceService(self.db, self.settings)
+
+    @cached_property
+    def reports(self) -> ReportService:
+        from db.engine import utcnow
+        from services.data.report import ReportService
+
+        return ReportService(self.db, self.settings, self.charts, self.compliance, clock=utcnow)
 
     def attach_flow(self, *, clock: Callable[[], dt.datetime] | None = None, scheduler: object | None = None,
                     timezone: dt.tzinfo | None = None,

@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "services.cli.sync",
     "services.cli.export",
     "services.cli.alerts",
+    "services.cli.compliance",
+    "services.cli.report",
     "services.cli.secrets",
     "services.cli.settings",
     "services.cli.autostart",
