@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="run the scheduler and callback listener without a window (servers, systemd)")
     mode.add_argument("--sandbox", action="store_true",
                       help="open the window against built-in sandbox vendors with demo patients")
+    parser.add_argument("--minimized", action="store_true",
+                        help="start in the tray without showing the window (used when starting at sign-in)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="one of the commands below")
     register_all(sub)
     parser.epilog = grouped_help(sub)
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_headless()
         from gui.application import run_gui
 
-        return run_gui(sandbox=args.sandbox)
+        return run_gui(sandbox=args.sandbox, minimized=args.minimized)
     except WearSyncError as exc:
         sys.stderr.write(f"wearsync: {one_line(exc.message)}\n")
         return 1

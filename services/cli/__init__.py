@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "services.cli.alerts",
     "services.cli.secrets",
     "services.cli.settings",
+    "services.cli.autostart",
 )
 
 # How `main.py --help` groups the subcommands, in this order; a command not named here is listed last.

@@ -172,15 +172,15 @@ def step_problem(clinic: Clinic, reason: Literal["invalid", "used", "expired"], 
 
 def link_problem(clinic: Clinic, reason: Literal["unknown", "used", "expired", "void", "busy"]) -> Page:
     w = clinic.words()
-    status = {"unknown": 404, "busy": 429}.get(reason, 410)
-    return Page(False, text(f"link.{reason}.title", **w), text(f"link.{reason}.body", **w), status=status)
+    return Page(False, text(f"link.{reason}.title", **w), text(f"link.{reason}.body", **w),
+                kind="info" if reason == "busy" else None,
+                status={"unknown": 404, "busy": 429}.get(reason, 410))
 
 
 def simple(clinic: Clinic, key: Literal["root", "notfound", "gone", "error"]) -> Page:
     w = clinic.words()
     if key == "gone":
-        return Page(False, text("gone.title", **w), text("gone.body", **w), kind="info",
-                    notes=(text("advice.unknown.retry", **w),), status=404)
+        return Page(False, text("gone.title", **w), text("gone.body", **w), kind="info", status=404)
     status = {"root": 200, "notfound": 404, "error": 500}[key]
     return Page(key == "root", text(f"{key}.title", **w), text(f"{key}.body", **w),
                 kind="info" if key == "root" else "problem", status=status)

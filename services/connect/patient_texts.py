@@ -106,8 +106,8 @@ TEXTS: Final[dict[str, str]] = {
     "notfound.body": ("There is nothing at this address. If {clinic} sent you a link, check that you opened the "
                       "whole link."),
     "gone.title": "This page is no longer available",
-    "gone.body": ("If you saw \u201cYou're connected\u201d before, your account is connected and there is nothing "
-                  "more to do."),
+    "gone.body": ("This page was shown once and is not kept. If you have a question about your connection, "
+                  "contact {clinic}."),
     "error.title": "Something went wrong",
     "error.body": "Please try again in a few minutes. If it keeps happening, contact {clinic}.",
     # --- what each vendor shares, in plain words (generic lines for a vendor not listed)

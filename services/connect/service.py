@@ -28,12 +28,7 @@ from services.accounts.actor import SYSTEM, Actor
 from services.connect import patient_pages
 from services.connect.callback_server import RESULT_PREFIX, CallbackServer
 from services.connect.oauth.base import ConsentRevoked, OAuthError, TermsNotAccepted, TokenSet
-from services.connect.oauth.states import (
-    InvalidState,
-    PendingState,
-    StateStore,
-    state_hash,
-)
+from services.connect.oauth.states import InvalidState, PendingState, StateStore, state_hash
 from services.connect.patient_pages import Clinic, Page, PatientPageError
 from services.connect.tokens import TokenManager
 from services.errors import NotFound, WearSyncError
@@ -47,12 +42,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_WAIT_S = 600.0
-# an enrolment link opened more often than this within the window is refused for a while
-LINK_OPENS_PER_WINDOW = 20
-LINK_OPEN_WINDOW = dt.timedelta(minutes=10)
 RESULT_LIFETIME = dt.timedelta(hours=24)  # how long a reload of a result page shows the same page
 RESULTS_KEPT = 1000
 RESULT_GRACE_S = 5.0  # stopping the listener waits this long for a result page the browser is about to fetch
+# an enrolment link opened more often than this within the window is refused for a while
+LINK_OPENS_PER_WINDOW = 20
+LINK_OPEN_WINDOW = dt.timedelta(minutes=10)
 
 
 class ConnectTimeout(WearSyncError):
@@ -151,12 +146,12 @@ class RevokeResult:
 
 
 @dataclass(frozen=True)
-class _Link:
-    key: str  # the token's hash
+class _UsableLink:
+    key: str  # the link's hash
     code: str
     vendor: str
     patient_id: int
-    held_state: bytes | None = field(default=None, repr=False)  # the pending consent, encrypted
+    held: bytes | None = field(repr=False)  # its pending state, encrypted
 
 
 class _Waiter:
@@ -206,7 +201,7 @@ class ConnectionService:
         self.listener_error: WearSyncError | None = None  # why the background listener is not running
         self.on_change: list[Callable[[ConnectOutcome], None]] = []  # GUI adapters subscribe here
         # what the patient saw, so a reload shows it again: by result id, and by state for successes
-        self._results: dict[str, tuple[dt.datetime, Page]] = {}
+        self._results: dict[str, tuple[dt.datetime, Page, str]] = {}  # id -> (when, page, its state's hash)
         self._completed: dict[str, tuple[dt.datetime, Page, int]] = {}
         self._unserved: set[str] = set()  # result pages redirected to but not fetched yet
         self._served = threading.Condition(self._lock)
@@ -367,7 +362,7 @@ class ConnectionService:
         vendor = self.vendors.get(pending.vendor)
         page = patient_pages.connected(clinic, vendor.name, label, outcome.scopes_not_shared,
                                        {s: vendor.scope_label(s) for s in outcome.scopes_not_shared})
-        if outcome.connection_id is not None and params.get("state"):
+        if outcome.connection_id is not None and params.get("state"):  # kept before anyone hears of it
             self._keep(self._completed, state_hash(params["state"]), (self.clock(), page, outcome.connection_id))
         self._finish(waiter, outcome)  # after the page is kept: a duplicate answer waiting on it shows it
         return page
@@ -383,7 +378,7 @@ class ConnectionService:
             with self._served:
                 self._unserved.discard(result_id)
             raise
-        self._keep(self._results, result_id, (self.clock(), page))
+        self._keep(self._results, result_id, (self.clock(), page, state_hash(params.get("state") or "")))
         return RESULT_PREFIX + result_id
 
     def result_page(self, result_id: str) -> Page:
@@ -393,6 +388,8 @@ class ConnectionService:
             self._served.notify_all()
         if kept is None or kept[0] + RESULT_LIFETIME < self.clock():
             return patient_pages.simple(self.clinic(), "gone")
+        if kept[1].ok and self._completed_by_hash(kept[2]) is None:  # withdrawn since: no stale "connected"
+            return patient_pages.simple(self.clinic(), "gone")
         return kept[1]
 
     def clinic(self) -> Clinic:
@@ -400,8 +397,11 @@ class ConnectionService:
 
     def _completed_page(self, state: str) -> Page | None:
         """The success page of a state that completed here, while its connection still stands."""
+        return self._completed_by_hash(state_hash(state)) if state else None
+
+    def _completed_by_hash(self, key: str) -> Page | None:
         with self._lock:
-            kept = self._completed.get(state_hash(state)) if state else None
+            kept = self._completed.get(key)
         if kept is None or kept[0] + RESULT_LIFETIME < self.clock():
             return None
         with self.db.session() as s:
@@ -572,11 +572,10 @@ class ConnectionService:
         return patient_pages.intro(self.clinic(), v.name, v.label, f"/enrol/{token}/continue")
 
     def open_enrolment(self, token: str) -> str:
-        """The vendor consent URL behind an enrolment link: its pending consent reused while still good,
-        else a fresh one (so reopening a link adds no row), for the patient row the link was made for."""
+        """The vendor consent URL behind an enrolment link (its pending state reused while still good)."""
         link = self._usable_link(token)
         self._count_opening(link.key, self.clock())
-        previous = self.app.cipher.decrypt_text(link.held_state) if link.held_state else None
+        previous = self.app.cipher.decrypt_text(link.held) if link.held else None
         pending = self._start(link.patient_id, link.code, link.vendor, SYSTEM, "enrol", reuse=previous)
         if pending.state != previous:
             with self.db.session() as s:
@@ -584,21 +583,19 @@ class ConnectionService:
                           .values(state_ciphertext=self.app.cipher.encrypt_text(pending.state)))
         return pending.authorize_url
 
-    def _usable_link(self, token: str) -> _Link:
-        """The link if it can still be used; EnrolmentLinkInvalid with its page if not."""
+    def _usable_link(self, token: str) -> _UsableLink:
+        """The enrolment link if it can still be used; EnrolmentLinkInvalid with the patient's page if not."""
         now = self.clock()
-        key = _sha(token) if token else ""
         clinic = self.clinic()
+        key = _sha(token) if token else ""
         with self.db.session() as s:
             link = s.get(EnrolmentLink, key) if token else None
             if link is None:
                 raise EnrolmentLinkInvalid("Unknown enrolment link.", patient_pages.link_problem(clinic, "unknown"))
-            code, vendor, used = link.patient_code, link.vendor, link.used_at is not None
-            expired = link.expires_at <= now
-            voided = link.voided_at is not None
-            pid, held = link.patient_id, link.state_ciphertext
+            code, vendor, pid, held = link.patient_code, link.vendor, link.patient_id, link.state_ciphertext
+            used, voided, expired = link.used_at is not None, link.voided_at is not None, link.expires_at <= now
         if used:
-            if self._status(code, vendor) == "connected":
+            if pid is not None and self._status(pid, vendor) == "connected":
                 page = patient_pages.already_connected(clinic, self.vendors.label(vendor))
             else:
                 page = patient_pages.link_problem(clinic, "used")
@@ -611,14 +608,12 @@ class ConnectionService:
         if expired:
             raise EnrolmentLinkInvalid("This enrolment link has expired.",
                                        patient_pages.link_problem(clinic, "expired"))
-        return _Link(key, code, vendor, pid, held)
+        return _UsableLink(key, code, vendor, pid, held)
 
-    def _status(self, patient_code: str, vendor: str) -> str | None:
+    def _status(self, patient_id: int, vendor: str) -> str | None:
         with self.db.session() as s:
-            return s.scalar(
-                select(Connection.status).join(Patient, Patient.id == Connection.patient_id)
-                .where(Patient.code == patient_code, Patient.deleted_at.is_(None), Connection.vendor == vendor)
-            )
+            return s.scalar(select(Connection.status).where(Connection.patient_id == patient_id,
+                                                            Connection.vendor == vendor))
 
     def _count_opening(self, key: str, now: dt.datetime) -> None:
         """Rate limit per link, with the memory it uses bounded: old openings are forgotten."""

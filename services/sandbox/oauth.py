@@ -255,7 +255,9 @@ class AuthState:
         return (
             "<!doctype html><html><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            "<title>Sandbox consent</title></head><body>"
+            "<title>Sandbox consent</title>"
+            "<style>body{font-family:sans-serif;margin:1rem;overflow-wrap:anywhere}button{font-size:1rem}</style>"
+            "</head><body>"
             f"<h1>{title} sandbox &mdash; sign in and consent</h1>"
             f"<p>The application <b>{e(client.client_id)}</b> wants to read your data. "
             "This is the WearSync sandbox: all accounts and data are invented.</p>"

@@ -144,10 +144,15 @@ def test_enrolment_intro_consent_success_reload(clinic_app: Any, srv: SandboxSer
     # a reload of the success page is still the success page, not an error
     patient.driver.refresh()
     assert patient.read() == done and "/done/" in patient.driver.current_url
+    result_url = patient.driver.current_url
     # the used link, opened again after success, says so
     again = patient.open(link.url, shot=f"already-{vendor}")
     assert patient.heading() == "You're already connected" and "nothing more to do" in again
     assert len([c for c in srv.calls if c.kind == "token" and c.vendor == vendor]) == 1
+    # withdrawn later: the kept page no longer claims a connection
+    clinic_app.connections.revoke("RSC-0417", vendor, HOST)
+    patient.open(result_url)
+    assert patient.heading() == "This page is no longer available"
 
 
 def test_deny_then_reopen_then_allow(clinic_app: Any, patient: Patient) -> None:
@@ -236,6 +241,8 @@ def test_links_that_cannot_be_used(clinic_app: Any, srv: SandboxServer, patient:
     assert patient.heading() == "This page can't finish connecting" and "Nothing was saved." in text
     text = patient.open(base + "/no-such-page", shot="not-found")
     assert patient.heading() == "Page not found" and "Nothing was" not in text
+    text = patient.open(base + "/done/from-before-a-restart", shot="result-gone")
+    assert patient.heading() == "This page is no longer available" and "Nothing was" not in text
 
 
 def test_connect_here_advice_is_for_the_staff_helping(clinic_app: Any, srv: SandboxServer, patient: Patient) -> None:
@@ -244,6 +251,13 @@ def test_connect_here_advice_is_for_the_staff_helping(clinic_app: Any, srv: Sand
     text = patient.consent("greta", decision="deny")
     assert "tell the person from Riverside Sleep Clinic who is helping you" in text
     assert "open the link" not in text
+    # the vendor ends the sign-in with an error of its own: not the patient's choice, and nothing saved
+    again = clinic_app.connections.begin("RSC-0800", "polar", HOST)
+    text = patient.open(f"{clinic_app.environ['WEARSYNC_PUBLIC_URL']}/oauth2_callback?state={again.state}"
+                        "&error=server_error", shot="vendor-error")
+    assert patient.heading() == "Not connected" and "Polar did not finish connecting your account." in text
+    assert "ask the person from Riverside Sleep Clinic who is helping you to start again" in text
+    assert text.count("Nothing was saved.") == 1 and "chose" not in text
 
 
 def test_root_page_favicon_and_security_headers(clinic_app: Any, patient: Patient) -> None:

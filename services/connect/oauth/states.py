@@ -28,9 +28,9 @@ NO_LONGER_VALID = "This link is no longer valid. Ask the clinic for a new one."
 class InvalidState(WearSyncError):
     title = "This sign-in link is not valid"
 
-    def __init__(self, message: str, reason: str = "invalid") -> None:
+    def __init__(self, message: str, reason: str = "unknown") -> None:
         super().__init__(message)
-        self.reason = reason  # invalid | missing | used | expired | voided: which page the patient sees
+        self.reason = reason  # missing | unknown | used | expired | voided
 
 
 @dataclass(frozen=True)
