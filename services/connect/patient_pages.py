@@ -14,7 +14,7 @@ from pathlib import Path
 from string import Template
 from typing import Any, Final, Literal
 
-from services.connect.patient_texts import TEXTS, lines, missing_data, text, vendor_key
+from services.connect.patient_texts import LANGUAGE, TEXTS, lines, missing_data, text, vendor_key
 from services.errors import WearSyncError
 from services.settings import LOGO_MAX_BYTES
 
@@ -197,7 +197,8 @@ def render(page: Page, clinic: Clinic) -> bytes:
     w = clinic.words()
     head = ""  # the clinic's logo and name, side by side; the mark says how it went (none on the introduction)
     if clinic.logo_file() is not None:
-        head += f'<img class="logo" src="{LOGO_PATH}" alt="{html.escape(text("logo.alt", **w))}">'
+        alt = "" if clinic.name else text("logo.alt", **w)  # beside the name, the logo says nothing more
+        head += f'<img class="logo" src="{LOGO_PATH}" alt="{html.escape(alt)}">'
     if clinic.name:
         head += f'<p class="clinic">{e(clinic.name)}</p>'
     body = f"<p>{e(page.message)}</p>" + "".join(f"<p>{e(n)}</p>" for n in page.notes)
@@ -219,7 +220,7 @@ def render(page: Page, clinic: Clinic) -> bytes:
     template = Template((PAGES_DIR / "page.html").read_text(encoding="utf-8"))
     mark = "" if page.action else f'<div class="mark" aria-hidden="true">{_MARKS[page.look]}</div>'
     return template.substitute(
-        look=page.look, mark=mark, title=e(page.title), head=head, body=body, contact=e(contact),
+        lang=LANGUAGE, look=page.look, mark=mark, title=e(page.title), head=head, body=body, contact=e(contact),
     ).encode("utf-8")
 
 
