@@ -67,6 +67,7 @@ def setup_logging(log_dir: Path | None, level: int = logging.INFO, console: bool
         h.addFilter(RedactingFilter())
         h._wearsync = True  # type: ignore[attr-defined]
         root.addHandler(h)
-    for noisy in ("urllib3", "apscheduler.executors", "pyngrok.process"):
+    # requests-oauthlib logs whole token requests and answers at DEBUG: never below WARNING
+    for noisy in ("urllib3", "apscheduler.executors", "pyngrok.process", "requests_oauthlib", "oauthlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return path

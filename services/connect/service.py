@@ -28,7 +28,7 @@ from services.accounts.actor import SYSTEM, Actor
 from services.connect import patient_pages
 from services.connect.callback_server import RESULT_PREFIX, CallbackServer
 from services.connect.oauth.base import ConsentRevoked, OAuthError, TermsNotAccepted, TokenSet
-from services.connect.oauth.states import InvalidState, PendingState, StateStore, state_hash
+from services.connect.oauth.states import InvalidState, PendingState, StateStore, new_state, state_hash
 from services.connect.patient_pages import Clinic, Page, PatientPageError
 from services.connect.tokens import TokenManager
 from services.errors import NotFound, WearSyncError
@@ -248,19 +248,18 @@ class ConnectionService:
         redirect = self.redirect_uri()
         again = self.states.reusable(reuse) if reuse else None
         if reuse and again is not None and again.redirect_uri == redirect and again.patient_id == patient_id:
-            state, verifier = reuse, again.verifier
+            state = reuse
+            url = oauth.authorize(state, redirect, again.verifier).url  # the same state and verifier again
             expires = self.clock() + self.states.lifetime  # at most; the stored expiry still applies
         else:
-            verifier = None
-            if oauth.uses_pkce:
-                from services.connect.oauth.base import pkce_verifier
-
-                verifier = pkce_verifier()
-            state, expires = self.states.create(PendingState(code, v.name, purpose, redirect, verifier, patient_id))
+            state = new_state()
+            consent = oauth.authorize(state, redirect)  # the consent URL, and its PKCE verifier where used
+            state, expires = self.states.create(
+                PendingState(code, v.name, purpose, redirect, consent.verifier, patient_id), state)
+            url = consent.url
         if purpose != "enrol":  # nobody waits for an enrolment link: no in-memory entry for it
             with self._lock:
                 self._waiters[state_hash(state)] = _Waiter(actor)
-        url = oauth.authorize_url(state, redirect, verifier)
         log.info("consent started for a %s account (%s)", v.name, purpose)
         warning = None
         real_vendor = v.endpoints.authorize_url == v.default_endpoints.authorize_url
@@ -433,7 +432,7 @@ class ConnectionService:
         oauth = vendor.oauth(timeout=self.http_timeout)
         conn_id, old_user = self._bound_connection(pending)
         # exchanged at once: a Withings code lives 30 seconds
-        tokens = oauth.exchange_code(code, pending.redirect_uri, pending.verifier)
+        tokens = oauth.exchange_code(code, pending.redirect_uri, pending.verifier, now=self.clock())
         if tokens.user_id:
             self._check_account(conn_id, vendor.name, old_user, tokens.user_id)
         api = ApiClient(vendor, _FixedTokens(tokens), timeout=self.http_timeout, max_retries=2)

@@ -55,6 +55,11 @@ def void_pending(s: Session, patient_id: int, vendor: str | None, now: dt.dateti
         s.execute(q.values(voided_at=now))
 
 
+def new_state() -> str:
+    """An unguessable one-time OAuth `state`."""
+    return secrets.token_urlsafe(32)
+
+
 def state_hash(state: str) -> str:
     return hashlib.sha256(state.encode("utf-8")).hexdigest()
 
@@ -67,8 +72,9 @@ class StateStore:
         self.clock = clock
         self.lifetime = lifetime
 
-    def create(self, pending: PendingState) -> tuple[str, dt.datetime]:
-        state = secrets.token_urlsafe(32)
+    def create(self, pending: PendingState, state: str | None = None) -> tuple[str, dt.datetime]:
+        """Keep a pending consent under `state` (a new one when None); (state, expiry time)."""
+        state = state or new_state()
         now = self.clock()
         expires = now + self.lifetime
         with self.db.session() as s:
