@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     from services.failures import one_line
 
     try:
+        if args.command == "report":
+            _register_report_renderer()
         if args.command:
             return int(args.func(args))
         if args.headless:
@@ -70,6 +72,17 @@ def main(argv: list[str] | None = None) -> int:
                                             exc_info=message is None)
         sys.stderr.write(f"wearsync: {message or unexpected(exc)}\n")
         return 1
+
+
+def _register_report_renderer() -> None:
+    """The PDF is drawn with Qt, which services/ never imports: the entry point hands it over."""
+    try:
+        from gui.report_pdf import render_pdf
+    except ImportError:
+        return  # services.cli.report says plainly that reports cannot be drawn
+    from services.cli.report import set_renderer
+
+    set_renderer(render_pdf)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.mysql import LONGBLOB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -169,7 +170,8 @@ class HeartRateSample(Base):
     __tablename__ = "heart_rate_samples"
     __table_args__ = (
         UniqueConstraint("patient_id", "vendor", "kind", "ts_utc", name="uq_hr_patient_vendor_kind_ts"),
-        Index("ix_hr_patient_ts", "patient_id", "ts_utc"),
+        # covering index for charts and compliance (migration 0005_chart_indexes)
+        Index("ix_hr_chart", "patient_id", "ts_utc", "kind", "vendor", "utc_offset_s", "bpm"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -187,7 +189,7 @@ class StepInterval(Base):
     __tablename__ = "step_intervals"
     __table_args__ = (
         UniqueConstraint("patient_id", "vendor", "start_utc", name="uq_steps_patient_vendor_start"),
-        Index("ix_steps_patient_start", "patient_id", "start_utc"),
+        Index("ix_steps_chart", "patient_id", "start_utc", "utc_offset_s", "steps"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -496,3 +498,39 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(48), nullable=False)
     target: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+# --------------------------------------------------------------------------- dataset deletion
+
+
+class DatasetDeletion(Base):
+    """One deletion of part of a patient's data (a device type, a metric, days): the rows it removed,
+    kept compressed so it can be undone inside the undo window, then purged."""
+
+    __tablename__ = "dataset_deletions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[int] = _fk_patient()
+    selection: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: vendor, metric, start, end
+    counts: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: rows per table
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary().with_variant(LONGBLOB(), "mysql"), nullable=True)
+    exclude: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    actor: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    undone_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    purged_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class SyncExclusion(Base):
+    """A patient-local day of one connection's data type that the sync must not download again."""
+
+    __tablename__ = "sync_exclusions"
+    __table_args__ = (UniqueConstraint("connection_id", "data_type", "local_date", name="uq_excl_conn_type_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), nullable=False)
+    data_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    local_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    deletion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset_deletions.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from services.alerts.service import AlertService
     from services.connect.service import ConnectionService
     from services.connect.tokens import TokenManager
+    from services.data.charts import ChartService
+    from services.data.compliance import ComplianceService
+    from services.data.deletion import DeletionService
+    from services.data.report import ReportService
     from services.sync.scheduler import SchedulerEvent, SyncScheduler
     from services.sync.service import SyncService
     from services.vendors import VendorRegistry
@@ -69,6 +73,10 @@ class WearSync:
             app.keys.purge_expired_keys()
         except Exception:
             log.exception("purging expired registration keys failed")
+        try:
+            app.deletions.purge()
+        except Exception:
+            log.exception("purging the kept rows of old data deletions failed")
         return app
 
     def close(self) -> None:
@@ -102,10 +110,38 @@ class WearSync:
         return SyncService(self, self.vendors, self.tokens)
 
     @cached_property
+    def deletions(self) -> DeletionService:
+        """Deleting part of a patient's data, with undo (services/data/deletion.py)."""
+        from services.data.deletion import DeletionService, vendors_offering
+
+        return DeletionService(self.db, self.audit, vendors_offering(lambda: self.vendors))  # vendors on first use
+
+    @cached_property
     def alerts(self) -> AlertService:
         from services.alerts.service import attach_alerts
 
         return attach_alerts(self)
+
+    # Seeing the data (issue 10): chart series, the compliance grid and the printable report.
+    @cached_property
+    def charts(self) -> ChartService:
+        from db.engine import utcnow
+        from services.data.charts import ChartService
+
+        return ChartService(self.db, clock=utcnow)
+
+    @cached_property
+    def compliance(self) -> ComplianceService:
+        from services.data.compliance import ComplianceService
+
+        return ComplianceService(self.db, self.settings)
+
+    @cached_property
+    def reports(self) -> ReportService:
+        from db.engine import utcnow
+        from services.data.report import ReportService
+
+        return ReportService(self.db, self.settings, self.charts, self.compliance, clock=utcnow)
 
     def attach_flow(self, *, clock: Callable[[], dt.datetime] | None = None, scheduler: object | None = None,
                     timezone: dt.tzinfo | None = None,

@@ -118,6 +118,13 @@ def _check_logo(raw: Any) -> str:
     return str(path.resolve())
 
 
+def _check_day_minutes(raw: Any) -> int:
+    minutes = int(raw)
+    if not 1 <= minutes <= 1440:
+        raise InvalidInput(f"A day has 1,440 minutes: choose between 1 and 1440 for a valid Fitbit day, not {minutes}.")
+    return minutes
+
+
 SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("sync_time", "00:00", str, "Daily download time", "Local time, HH:MM.", check=_check_hhmm),
     SettingSpec("lookback_days", 3, int, "Re-check the last N days",
@@ -143,6 +150,9 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("clinic_logo", "", str, "Clinic logo (optional)",
                 "A PNG or JPEG file on this computer, at most 512 KB.", check=_check_logo),
     SettingSpec("sandbox_mode", False, bool, "Use sandbox vendors (demo)"),
+    SettingSpec("valid_day_minutes", 600, int, "Fitbit valid day: minutes with heart rate",
+                "A Fitbit day counts as worn when at least this many minutes hold a heart-rate reading.",
+                check=_check_day_minutes),
 )
 BY_KEY = {s.key: s for s in SPECS}
 

@@ -77,7 +77,7 @@ class Fitbit(Vendor):
         DataType("steps", "steps", 7, ACTIVITY, continuous=True),
         DataType("heart_rate", "heart_rate", 7, METRICS, continuous=True),  # API max 14 days
         DataType("resting_heart_rate", "resting_heart_rate", 30, METRICS),
-        DataType("sleep", "sleep_sessions", 30, SLEEP),
+        DataType("sleep", "sleep_sessions", 30, SLEEP, writes=("sleep_stages",)),
     )
 
     def check_response(self, resp: requests.Response) -> Any:

@@ -93,7 +93,7 @@ class Polar(Vendor):
     history_from_connection = True
     registers_users = True
     data_types = (
-        DataType("exercises", "exercises", 30, None),
+        DataType("exercises", "exercises", 30, None, writes=("heart_rate",)),
         DataType("daily_activity", "daily_activity", 28, None),
     )
 

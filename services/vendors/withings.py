@@ -141,7 +141,8 @@ class Withings(Vendor):
     oauth_class = WithingsOAuth
     needs_public_redirect = True
     data_types = (
-        DataType("sleep", "sleep_sessions", 7, None),
+        DataType("sleep", "sleep_sessions", 7, None,
+                 writes=("sleep_stages", "heart_rate", "respiratory", "snoring")),
         DataType("body_measures", "body_measures", 30, "user.metrics"),
     )
 

@@ -8,13 +8,13 @@ that state instead of adding a row each time. Existing rows are bound to the liv
 they name.
 
 Revision ID: 0004_link_binding
-Revises: 0003_accounts
+Revises: 0007_dataset_deletion (re-chained after the newest migration on main)
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0004_link_binding"
-down_revision = "0003_accounts"
+down_revision = "0007_dataset_deletion"
 branch_labels = None
 depends_on = None
 
