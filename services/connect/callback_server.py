@@ -83,6 +83,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, addr: tuple[str, int], target: CallbackTarget) -> None:
         self.target = target
         self._open: dict[socket.socket, bool] = {}  # open connections -> still reading their request
+        self._cut: set[socket.socket] = set()  # closed by us before their request was complete
         self._open_changed = threading.Condition()
         super().__init__(addr, _Handler)
 
@@ -94,13 +95,25 @@ class _Server(ThreadingHTTPServer):
     def shutdown_request(self, request: Any) -> None:
         with self._open_changed:
             self._open.pop(request, None)
+            self._cut.discard(request)
             self._open_changed.notify_all()
         super().shutdown_request(request)
 
-    def request_read(self, request: socket.socket) -> None:
+    def request_read(self, request: socket.socket) -> bool:
+        """Mark the request as read; False when it was cut off first (it must not be answered)."""
         with self._open_changed:
+            if request in self._cut:
+                return False
             if request in self._open:
                 self._open[request] = False
+            return True
+
+    def cut(self, request: socket.socket) -> None:
+        with self._open_changed:
+            if not self._open.get(request, False):
+                return  # already being answered: left to the grace period
+            self._cut.add(request)
+        _hard_close(request)
 
     def reading(self, request: socket.socket) -> bool:
         with self._open_changed:
@@ -112,7 +125,7 @@ class _Server(ThreadingHTTPServer):
         with self._open_changed:
             readers = [c for c, reading in self._open.items() if reading]
         for conn in readers:
-            _hard_close(conn)
+            self.cut(conn)
         with self._open_changed:
             self._open_changed.wait_for(lambda: not self._open, timeout=grace)
             rest = list(self._open)
@@ -144,12 +157,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _too_slow(self) -> None:
         if self.server.reading(self.connection):
             log.info("callback listener: a visitor took too long to send its request; connection closed")
-            _hard_close(self.connection)
+            self.server.cut(self.connection)
 
     def parse_request(self) -> bool:
         ok = super().parse_request()  # the request line and headers are in
         self._deadline.cancel()
-        self.server.request_read(self.connection)
+        if not self.server.request_read(self.connection):  # cut off meanwhile: a half request is not answered
+            self.close_connection = True
+            return False
         return ok
 
     def finish(self) -> None:
@@ -195,6 +210,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._page(patient_pages.simple(clinic, "notfound"), clinic)
         except PatientPageError as exc:
             self._page(exc.page, clinic)
+        except (ConnectionError, TimeoutError) as exc:  # the visitor left while the answer was sent
+            log.info("callback listener: a visitor's connection ended early (%s)", type(exc).__name__)
+            self.close_connection = True
         except Exception:
             log.exception("callback listener: a patient page failed")
             self._page(patient_pages.simple(clinic, "error"), clinic)

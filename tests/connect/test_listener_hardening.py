@@ -70,7 +70,9 @@ def test_a_trickling_client_is_cut_off_at_the_request_deadline(monkeypatch: pyte
         srv.stop()
 
 
-def test_stopping_closes_open_connections_within_5_seconds(listener: CallbackServer) -> None:
+def test_stopping_closes_open_connections_within_5_seconds(listener: CallbackServer,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="services.connect.callback_server")
     idle = socket.create_connection((listener.host, listener.port), timeout=10)  # sends nothing at all
     slow = _connect(listener)  # sends half a request
     time.sleep(0.3)
@@ -89,6 +91,41 @@ def test_stopping_closes_open_connections_within_5_seconds(listener: CallbackSer
     assert stopped.wait(8) and took[0] < 5.0, took
     idle.close()
     slow.close()
+    # the half request cut off by the stop is not answered, and nothing logs a traceback
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+
+
+class _SlowPage:
+    """Answers the enrolment introduction after a moment (time for the visitor to leave)."""
+
+    def clinic(self) -> Any:
+        from services.connect.patient_pages import Clinic
+
+        return Clinic()
+
+    def enrolment_intro(self, token: str) -> Any:
+        from services.connect.patient_pages import Clinic, simple
+
+        time.sleep(0.5)
+        return simple(Clinic(), "root")
+
+
+def test_a_visitor_leaving_while_answered_leaves_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="services.connect.callback_server")
+    srv = CallbackServer(_SlowPage(), 0).start()  # type: ignore[arg-type]
+    try:
+        c = socket.create_connection((srv.host, srv.port), timeout=10)
+        c.sendall(b"GET /enrol/some-link HTTP/1.0\r\n\r\n")
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()  # gone before the page is sent
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not [r for r in caplog.records if "ended early" in r.getMessage()]:
+            time.sleep(0.05)
+    finally:
+        srv.stop()
+    records = [r for r in caplog.records if r.name == "services.connect.callback_server"]
+    assert any("ended early" in r.getMessage() for r in records), [r.getMessage() for r in records]
+    assert not [r for r in records if r.exc_info], [r.getMessage() for r in records]
 
 
 def test_a_client_hanging_up_early_leaves_one_line(listener: CallbackServer, caplog: pytest.LogCaptureFixture,

@@ -41,6 +41,9 @@ COMMANDS: list[list[str]] = [
     ["settings", "list"], ["settings", "get", "enrol_link_hours"], ["patients", "withdraw", "P-1", "--keep-data",
                                                                       "--yes"],
     ["secrets", "list"],
+    ["data", "delete", "--patient", "P-1", "--dry-run"], ["data", "undo"],
+    ["compliance", "--start", "2026-11-01", "--end", "2026-11-02"],
+    ["report", "--patient", "P-1", "--start", "2026-11-01", "--end", "2026-11-02", "--out", "{tmp}/r.pdf"],
 ]
 
 
@@ -145,6 +148,7 @@ def _run_matrix(runner: Runner, home: Path, env_for_fault: dict[str, str], fault
     before = runner.digest(folder)
     try:
         for argv in COMMANDS:
+            argv = [a.replace("{tmp}", str(runner.tmp)) for a in argv]
             rc, out, err = runner.run(argv, env_for_fault)
             _check(rc, out, err, f"{fault}: main.py {' '.join(argv)}")
         assert _data(runner.digest(folder)) == _data(before), f"{fault}: the data changed"
@@ -208,7 +212,7 @@ def test_bad_arguments(prepared: tuple[Path, dict[str, str]], tmp_path: Path, ca
     done = subprocess.run([sys.executable, str(ROOT / "main.py"), *argv], cwd=ROOT, env=env, text=True,
                           capture_output=True, timeout=120)
     _check(done.returncode, done.stdout, done.stderr, case)
-    words = {"export-out-folder": "is a folder", "downgrade-nonsense": "not a schema revision",
+    words = {"export-out-folder": "folder", "downgrade-nonsense": "not a schema revision",
              "provision-out-file": "is a file", "timeout-nan": "positive number"}[case]
     assert words in done.stderr
     assert _data(digest(home, ["logs"])) == _data(before)  # e.g. no backup by the refused downgrade
