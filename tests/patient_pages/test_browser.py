@@ -132,7 +132,11 @@ def test_enrolment_intro_consent_success_reload(clinic_app: Any, srv: SandboxSer
     assert f"Continue to {label}" in intro
     assert count(clinic_app.db, OAuthState) == 0  # reading the introduction starts nothing, uses nothing
     patient.open(link.url)  # nor does reading it twice
+    patient.driver.get(link.url + "/continue")  # to the vendor, then back: the same pending consent is reused
+    first_consent = patient.driver.current_url
+    patient.open(link.url)
     patient.click_button(f"Continue to {label}")
+    assert patient.driver.current_url == first_consent and count(clinic_app.db, OAuthState) == 1
     done = patient.consent(ACCOUNTS[vendor], shot=f"consent-{vendor}")
     assert patient.heading() == "You're connected", done
     assert "What happens next" in done and done.rstrip().endswith(CONTACT)
