@@ -39,7 +39,7 @@ def load_secrets(store: SecretStore, environ: dict[str, str]) -> SecretsView:
 class SecretRow:
     def __init__(self, box: SecretsBox, grid: QGridLayout, row: int, state: SecretState) -> None:
         self.name = state.spec.name
-        name = label(state.spec.label)
+        name = label(state.spec.label, wrap=True)  # two lines rather than a page that scrolls sideways
         name.setToolTip(f"{state.spec.help}\nEnvironment variable: {self.name}")
         self.value = ElidedLabel("", "mono", mode=Qt.TextElideMode.ElideMiddle)  # long IDs never widen the page
         self.value.setObjectName(f"value_{self.name}")
