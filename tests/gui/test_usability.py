@@ -860,3 +860,30 @@ def test_deleting_the_only_patient_does_not_say_no_patients_yet(qtbot, make_shel
     page.delete_selected()  # FakeDialogs confirms
     qtbot.waitUntil(lambda: not page.all_rows and page.undo_bar.isVisible(), timeout=5000)
     assert page.empty.title.text() == "No patients enrolled" and "Undo" in page.empty.text.text()
+
+
+def test_the_table_and_the_panel_tell_the_same_time(qtbot, make_shell, sqlite_app) -> None:
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from db.models import Connection
+    from tests.flow.conftest import add_connection
+
+    now = dt.datetime(2026, 1, 5, 12, 0)  # the app's clock, whatever the computer's says
+    sqlite_app.sync.clock = lambda: now
+    cid = add_connection(sqlite_app, "P-001", "fitbit")
+    with sqlite_app.db.session() as s:
+        s.execute(update(Connection).where(Connection.id == cid).values(
+            last_sync_at=now - dt.timedelta(minutes=5)))
+    shell = make_shell()
+    page = shell.window.show_page("patients")
+    page.refresh()
+    qtbot.waitUntil(lambda: len(page.model.rows) == 1)
+    wait_idle(qtbot, shell)
+    page.select("P-001")
+    from PySide6.QtWidgets import QLabel
+
+    table = page.model.index(0, page.model.columnCount() - 1).data()
+    panel = [w.text() for w in page.detail.findChildren(QLabel) if w.text().startswith("Last download")]
+    assert table == "5 min ago" and panel == ["Last download 5 min ago"]

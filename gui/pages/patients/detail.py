@@ -95,6 +95,7 @@ class PatientDetail(Card):
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.body.insertWidget(0, self.placeholder)
         self.patient: PatientInfo | None = None
+        self.now: dt.datetime | None = None  # set by the page with each load: the table and this panel agree
         # per vendor: the action buttons shown, so pages can guard them and tests can press them
         self.action_buttons: dict[str, dict[str, QPushButton]] = {}
         self.show_patient(None)
@@ -135,7 +136,8 @@ class PatientDetail(Card):
         if c.status in STATUS_WORDS:
             lines.append((STATUS_WORDS[c.status], "help"))
         if c.status in ("connected", "error", "needs_reconsent") or c.last_sync_at:
-            synced = "Not downloaded yet" if c.last_sync_at is None else f"Last download {ago(c.last_sync_at).lower()}"
+            synced = ("Not downloaded yet" if c.last_sync_at is None
+                      else f"Last download {ago(c.last_sync_at, self.now).lower()}")
             lines.append((synced, "muted"))
         for d in devices:
             lines.append((device_line(d), "error" if device_needs_attention(d) else "muted"))

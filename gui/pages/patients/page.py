@@ -7,12 +7,13 @@ The table refreshes by itself when a consent arrives at the callback listener (g
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -58,6 +59,7 @@ class PatientsView:
     undoable: list[UndoInfo]
     devices: dict[str, list[DeviceInfo]] = field(default_factory=dict)
     listener_problem: str | None = None  # why consent answers cannot be received (busy port)
+    now: dt.datetime | None = None  # one "now" for every "… ago" on the page (the app's clock)
 
 
 class PatientTableModel(QAbstractTableModel):
@@ -67,6 +69,7 @@ class PatientTableModel(QAbstractTableModel):
         super().__init__()
         self.rows: list[PatientInfo] = []
         self.syncing: set[tuple[str, str]] = set()  # (patient ID, vendor) with a "Sync now" in flight
+        self.now: dt.datetime | None = None  # the time the rows were loaded: every "… ago" agrees
 
     def set_rows(self, rows: list[PatientInfo]) -> None:
         self.beginResetModel()
@@ -103,7 +106,7 @@ class PatientTableModel(QAbstractTableModel):
             if vendor_col:
                 return "" if conn else "—"
             synced = [c.last_sync_at for c in p.connections if c.last_sync_at]
-            return ago(max(synced)) if synced else "Never"
+            return ago(max(synced), self.now) if synced else "Never"
         if role == Qt.ItemDataRole.ForegroundRole and ((vendor_col and conn is None) or col == len(self.HEADERS) - 1):
             return QColor(theme.MUTED)
         if role == Qt.ItemDataRole.FontRole and col == 0:
@@ -230,17 +233,26 @@ class PatientsPage(Page):
         row.addWidget(self.detail)
         self.layout_.addLayout(row, 1)
         ctx.events.patients_changed.connect(self.refresh)
+        # "Just now" does not stay "Just now": the page reloads each minute while it is shown
+        self.ago_timer = QTimer(self)
+        self.ago_timer.setInterval(60_000)
+        self.ago_timer.timeout.connect(self.refresh)
         self.apply_permissions()
 
     # -- loading --------------------------------------------------------------------------
     def shown(self) -> None:
         self.refresh()
+        self.ago_timer.start()
+
+    def hideEvent(self, event: Any) -> None:
+        self.ago_timer.stop()
+        super().hideEvent(event)
 
     def refresh(self) -> None:
         app = self.ctx.app
         svc = app.patients
         self.ctx.bridge.submit(lambda: PatientsView(svc.list_patients(), svc.undoable(), devices_by_patient(app.db),
-                                                    listener_problem(app)),
+                                                    listener_problem(app), app.sync.clock()),
                                on_result=self._loaded, on_error=self._load_failed, context=self)
 
     def _loaded(self, view: PatientsView) -> None:
@@ -249,6 +261,8 @@ class PatientsPage(Page):
         selected = self.selected_code()
         self.all_rows = view.patients
         self.devices = view.devices
+        self.model.now = view.now
+        self.detail.now = view.now
         if view.listener_problem:
             self.listener_banner.show_message("Connecting accounts will not work until this is fixed: "
                                               + view.listener_problem, "error")
