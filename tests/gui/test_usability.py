@@ -885,5 +885,5 @@ def test_the_table_and_the_panel_tell_the_same_time(qtbot, make_shell, sqlite_ap
     from PySide6.QtWidgets import QLabel
 
     table = page.model.index(0, page.model.columnCount() - 1).data()
-    panel = [w.text() for w in page.detail.findChildren(QLabel) if w.text().startswith("Last download")]
-    assert table == "5 min ago" and panel == ["Last download 5 min ago"]
+    panel = {w.text() for w in page.detail.findChildren(QLabel) if w.text().startswith("Last download")}
+    assert table == "5 min ago" and panel == {"Last download 5 min ago"}
