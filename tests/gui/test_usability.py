@@ -887,3 +887,28 @@ def test_the_table_and_the_panel_tell_the_same_time(qtbot, make_shell, sqlite_ap
     table = page.model.index(0, page.model.columnCount() - 1).data()
     panel = {w.text() for w in page.detail.findChildren(QLabel) if w.text().startswith("Last download")}
     assert table == "5 min ago" and panel == {"Last download 5 min ago"}
+
+
+def test_a_new_key_shows_whole_from_its_first_character_after_copy(qtbot) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from gui import theme
+    from gui.pages.users.dialogs import OneTimeSecretDialog
+
+    app = QApplication.instance()
+    before = app.styleSheet()
+    theme.apply(app)
+    try:
+        key = "WSK-" + "7F3QK9PX2M" * 4  # invented
+        dlg = OneTimeSecretDialog("Registration key", "Give this key to your colleague.", key)
+        qtbot.addWidget(dlg)
+        dlg.show()
+        qtbot.waitUntil(dlg.isVisible)
+        width = dlg.copy_button.width()
+        qtbot.mouseClick(dlg.copy_button, Qt.MouseButton.LeftButton)
+        assert QApplication.clipboard().text() == key
+        assert dlg.value.cursorPosition() == 0
+        assert dlg.value.width() >= dlg.value.fontMetrics().horizontalAdvance(key)
+        assert dlg.copy_button.width() == width  # "Copied" takes the place of "Copy"
+    finally:
+        app.setStyleSheet(before)
