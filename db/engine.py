@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -15,6 +18,16 @@ from sqlalchemy.orm import Session, sessionmaker
 def utcnow() -> dt.datetime:
     """Naive UTC, second precision: what every DATETIME column stores."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def create_private_file(path: Path) -> None:
+    """Create `path` (if missing) readable by its owner only, before SQLite or gzip opens it; SQLite
+    gives its WAL and SHM files the database file's mode. POSIX modes do not apply on Windows."""
+    if sys.platform == "win32":
+        return
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -30,10 +43,10 @@ def make_engine(url: str, **kw: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
-        if db and db != ":memory:":
-            from pathlib import Path
-
+        if db and db != ":memory:" and not db.startswith("file:"):
             Path(db).parent.mkdir(parents=True, exist_ok=True)
+            if not Path(db).exists():
+                create_private_file(Path(db))
         engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False}, **kw)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -105,6 +105,9 @@ class OAuthState(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # the patient's row (a rename or a new patient under the old ID must not redirect the consent)
+    patient_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    voided_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class EnrolmentLink(Base):
@@ -119,6 +122,10 @@ class EnrolmentLink(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    patient_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    voided_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # the link's current pending OAuth state, encrypted: opening the link again reuses it
+    state_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class Device(Base):

@@ -98,9 +98,14 @@ def _secure_with_admin(db: Database, admin_user: str, paths: config.Paths) -> No
 def _downgrade(args: argparse.Namespace) -> int:
     import os
 
-    from db.migrate import backup_database, current_revision, downgrade
+    from db.migrate import UnknownRevision, backup_database, check_revision, current_revision, downgrade
     from services.schema import OWNER_NEEDED, schema_database
 
+    try:
+        check_revision(args.revision)  # before anything is written, the backup included
+    except UnknownRevision as exc:
+        raise InvalidInput(f"{args.revision!r} is not a schema revision. Use one of: base, "
+                           f"{', '.join(exc.args[1])}; see main.py db current.") from None
     db, paths = _db()
     try:
         target = schema_database(db, os.environ)

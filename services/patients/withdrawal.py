@@ -21,12 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from db.engine import utcnow
-from db.models import Connection, EnrolmentLink, OAuthState, Patient
+from db.models import Connection, Patient
 from services.accounts.actor import Actor
 from services.accounts.audit import AuditLog
+from services.connect.oauth.states import void_pending
 from services.errors import NotFound, WearSyncError
 from services.patients.service import VENDOR_LABELS, PatientService, validate_code
 
@@ -124,8 +125,7 @@ def withdraw_patient(app: WearSync, code: str, actor: Actor, keep_data: bool,
         for conn in s.scalars(select(Connection).where(Connection.patient_id == patient.id)):
             _forget_grant(conn)
         # links already sent to the patient must not reconnect them
-        s.execute(delete(OAuthState).where(OAuthState.patient_code == code))
-        s.execute(delete(EnrolmentLink).where(EnrolmentLink.patient_code == code))
+        void_pending(s, patient.id, None, utcnow())
         if not keep_data:
             rows = preview.total_rows
             PatientService.erase(s, patient.id)  # at once: no undo window for a withdrawal

@@ -20,7 +20,7 @@ from typing import Any
 import requests
 from requests_oauthlib import OAuth2Session
 
-from services.connect.oauth.base import Endpoints, OAuth2Implementation, OAuthError, TokenSet
+from services.connect.oauth.base import Endpoints, OAuth2Implementation, TermsNotAccepted, TokenSet
 from services.vendors.base import (
     AccountInfo,
     DataType,
@@ -144,7 +144,7 @@ class Polar(Vendor):
             # 409: already registered to us — fine when the token's own user answers
             api.get(f"/v3/users/{tokens.user_id}")
         except ScopeDenied:
-            raise OAuthError(
+            raise TermsNotAccepted(
                 "Polar says the patient has not accepted the data-sharing consents in Polar Flow. Ask them to "
                 "accept them (flow.polar.com → Settings) and connect again."
             ) from None

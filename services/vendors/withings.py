@@ -10,6 +10,8 @@ refresh token (the token manager persists the pair before using it); sleep detai
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 import logging
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ import requests
 from oauthlib.common import add_params_to_qs
 from requests_oauthlib import OAuth2Session
 
-from services.connect.oauth.base import Endpoints, OAuth2Implementation, TokenSet
+from services.connect.oauth.base import Endpoints, OAuth2Implementation, OAuthError, TokenSet
 from services.vendors.base import (
     AccountInfo,
     AuthExpired,
@@ -114,11 +116,45 @@ class WithingsOAuth(OAuth2Implementation):
         session.register_compliance_hook("access_token_response", _exchange_answer)
         session.register_compliance_hook("refresh_token_response", _refresh_answer)
 
+    # ------------------------------------------------------------------ signed calls
+    def sign(self, *values: str) -> str:
+        """Withings' request signature: HMAC-SHA256, keyed with the client secret, of the signed
+        parameters' values (action, client_id, then nonce or timestamp) joined by commas."""
+        return hmac.new(self._client_secret.encode("utf-8"), ",".join(values).encode("utf-8"),
+                        hashlib.sha256).hexdigest()
+
+    def _signed_post(self, url: str, form: dict[str, str], what: str) -> dict[str, Any]:
+        try:
+            resp = self.session.post(url, data=form, timeout=self.timeout)
+            envelope = resp.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise OAuthError(f"Withings could not be reached to {what} ({type(exc).__name__}).") from None
+        status = as_int(envelope.get("status")) if isinstance(envelope, dict) else None
+        if resp.status_code >= 400 or status != 0:
+            code = status if status is not None else resp.status_code
+            raise OAuthError(f"Withings refused to {what} (status {code}).")
+        body = envelope.get("body")
+        return body if isinstance(body, dict) else {}
+
+    def nonce(self) -> str:
+        """A one-time nonce for a signed call (Signature v2 - Getnonce, valid 30 minutes)."""
+        timestamp = str(int(self.clock().replace(tzinfo=dt.UTC).timestamp()))
+        body = self._signed_post(self.endpoints.api_url.rstrip("/") + "/v2/signature", {
+            "action": "getnonce", "client_id": self.client_id, "timestamp": timestamp,
+            "signature": self.sign("getnonce", self.client_id, timestamp)}, "start a signed request")
+        nonce = body.get("nonce")
+        if not isinstance(nonce, str) or not nonce:
+            raise OAuthError("Withings did not give a nonce for the signed request.")
+        return nonce
+
     def revoke(self, tokens: TokenSet) -> None:
-        form = {"action": "revoke", "userid": tokens.user_id or "", "client_id": self.client_id,
-                "client_secret": self._client_secret}
-        resp = self.session.post(self.endpoints.revoke_url, data=form, timeout=self.timeout)
-        resp.raise_for_status()
+        """OAuth 2.0 - Revoke user access: a signed call (nonce + signature), as Withings documents it."""
+        if not tokens.user_id:
+            raise OAuthError("The Withings user of this connection is not known, so its access cannot be revoked.")
+        nonce = self.nonce()
+        self._signed_post(self.endpoints.revoke_url, {
+            "action": "revoke", "client_id": self.client_id, "nonce": nonce,
+            "signature": self.sign("revoke", self.client_id, nonce), "userid": tokens.user_id}, "revoke access")
 
 
 class Withings(Vendor):

@@ -10,7 +10,7 @@
 SQLite has no accounts and no reader: nothing changes there.
 
 Revision ID: 0006_privileges
-Revises: 0007_dataset_deletion
+Revises: 0004_link_binding
 """
 import logging
 
@@ -20,7 +20,7 @@ from alembic import op
 from db.privileges import ACCOUNTS_TABLE, AUDIT_TRIGGERS, audit_trigger_sql, create_views, drop_views
 
 revision = "0006_privileges"
-down_revision = "0007_dataset_deletion"
+down_revision = "0004_link_binding"
 branch_labels = None
 depends_on = None
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
@@ -32,6 +32,7 @@ from oauthlib.oauth2 import InsecureTransportError, MissingTokenError, OAuth2Err
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth2Session
 
+from db.engine import utcnow
 from services.errors import WearSyncError
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ class OAuthError(WearSyncError):
     """The vendor refused a sign-in step (bad code, bad client, unreachable)."""
 
     title = "Connection failed"
+
+
+class TermsNotAccepted(OAuthError):
+    """The account holder must first accept the vendor's own data-sharing terms (e.g. in Polar Flow)."""
 
 
 class ConsentRevoked(OAuthError):
@@ -180,6 +185,7 @@ class OAuth2Implementation:
         self.endpoints = endpoints
         self.session = session or requests.Session()  # revocation calls (not part of OAuth 2.0 proper)
         self.timeout = timeout
+        self.clock: Callable[[], dt.datetime] = utcnow  # the owner may hand in its own (signed calls)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.vendor}>"
@@ -222,20 +228,25 @@ class OAuth2Implementation:
             raise _Refused(str(resp.status_code))
 
     # ------------------------------------------------------------------ authorize
-    def authorize(self, state: str, redirect_uri: str) -> AuthorizeRequest:
-        """The consent URL for `state`, and the PKCE verifier its code must be exchanged with."""
+    def authorize(self, state: str, redirect_uri: str, verifier: str | None = None) -> AuthorizeRequest:
+        """The consent URL for `state`, and the PKCE verifier its code must be exchanged with (`verifier`:
+        the one already kept with a pending state that is being reused, else the session makes one)."""
         client = WebApplicationClient(self.client_id)  # keeps the PKCE verifier the session makes
+        extra = dict(self.extra_authorize_params())
+        if self.uses_pkce and verifier:
+            extra |= {"code_challenge": client.create_code_challenge(verifier, "S256"),
+                      "code_challenge_method": "S256"}
         session = self.oauth_session(redirect_uri=redirect_uri, scope=self.scope_separator.join(self.scopes),
-                                     pkce=self.uses_pkce, client=client)
+                                     pkce=self.uses_pkce and not verifier, client=client)
         try:
-            url, _ = session.authorization_url(_as_https(self.endpoints.authorize_url), state=state,
-                                               **self.extra_authorize_params())
+            url, _ = session.authorization_url(_as_https(self.endpoints.authorize_url), state=state, **extra)
         except InsecureTransportError:
             self._insecure(self.endpoints.authorize_url)
         if loopback_http_origin(self.endpoints.authorize_url) is not None:
             url = urlunsplit(("http", *urlsplit(url)[1:]))
-        verifier = getattr(client, "code_verifier", None) if self.uses_pkce else None
-        return AuthorizeRequest(url, verifier)
+        if self.uses_pkce and not verifier:
+            verifier = getattr(client, "code_verifier", None)
+        return AuthorizeRequest(url, verifier if self.uses_pkce else None)
 
     # ------------------------------------------------------------------ token endpoint
     def exchange_code(self, code: str, redirect_uri: str, verifier: str | None, *, now: dt.datetime) -> TokenSet:
