@@ -29,6 +29,7 @@ from typing import Any, TextIO
 
 from services.errors import WearSyncError
 from services.reach.tunnel import (
+    NgrokAuthtokenMissingError,
     TunnelService,
     TunnelStatus,
     vendor_portal_instructions,
@@ -120,7 +121,10 @@ def _start(env: Mapping[str, str], out: TextIO) -> int:
         _print_status(current, out)
         return 0
     service = service_from_env(env, out)
-    service.preflight()  # missing token / agent: say so here, not in the keeper's log
+    try:
+        service.preflight()
+    except NgrokAuthtokenMissingError as error:  # on a server without the window: the variable works too
+        raise NgrokAuthtokenMissingError(error.message.rstrip(".") + ", or set NGROK_AUTHTOKEN.") from None
 
     state_dir = state_dir_from_env(env)
     state_dir.mkdir(parents=True, exist_ok=True)
