@@ -12,9 +12,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def utcnow() -> dt.datetime:
-    """Naive UTC, second precision: what every DATETIME column stores."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+def db_time(moment: dt.datetime) -> dt.datetime:
+    """`moment` as every DATETIME column stores it: naive UTC, second precision (a naive `moment`
+    is taken to be UTC already). Pure: "now" comes from the app's clock (services/clock.py)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment.replace(microsecond=0)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -104,8 +104,9 @@ def _parse(spec: SettingSpec, raw: str) -> Any:
 
 
 class Settings:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, audit: AuditLog) -> None:
         self._db = db
+        self._audit = audit
 
     def get(self, key: str) -> Any:
         spec = BY_KEY[key]
@@ -140,7 +141,7 @@ class Settings:
         with self._db.session() as s:
             upsert(s, Setting, [{"key": key, "value": raw}], key=["key"])
             if actor is not None:
-                AuditLog.record_in(s, actor, "setting.changed", key, f"new value: {raw}")
+                self._audit.record_in(s, actor, "setting.changed", key, f"new value: {raw}")
 
     def all(self) -> dict[str, Any]:
         return {s.key: self.get(s.key) for s in SPECS}

@@ -21,7 +21,7 @@ from services.errors import InvalidInput
 MIN_LENGTH = 12
 MAX_LENGTH = 256  # argon2 takes any length; the cap only keeps a pasted novel from costing CPU
 MIN_DISTINCT = 5
-COMMON_PASSWORDS_FILE = Path(__file__).resolve().parents[1] / "resources" / "common_passwords.txt"
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parents[2] / "resources" / "common_passwords.txt"
 
 # argon2-cffi's defaults are RFC 9106's low-memory profile (argon2id, 64 MiB, t=3). Tests swap in a
 # cheaper hasher; a hash made with other parameters is upgraded at the next successful sign-in.

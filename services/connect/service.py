@@ -15,31 +15,52 @@ import io
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import select, update
 
-from db.engine import utcnow
+from db.engine import Database
 from db.models import Connection, EnrolmentLink, Patient
 from services import config
 from services.accounts.actor import SYSTEM, Actor
+from services.accounts.audit import AuditLog
+from services.clock import Clock
 from services.connect.callback_server import CallbackServer, Page
 from services.connect.oauth.base import ConsentRevoked, OAuthError, TokenSet
 from services.connect.oauth.states import InvalidState, PendingState, StateStore, state_hash
 from services.connect.tokens import TokenManager
+from services.crypto import TokenCipher
 from services.errors import NotFound, WearSyncError
+from services.patients.service import PatientService
+from services.settings import Settings
 from services.vendors import VendorRegistry
 from services.vendors.base import AccountInfo, VendorCallError
 from services.vendors.http import ApiClient
 
-if TYPE_CHECKING:
-    from services.app import WearSync
-
 log = logging.getLogger(__name__)
 
 DEFAULT_WAIT_S = 600.0
+
+
+class ConnectHost(Protocol):
+    """What connecting needs from the app (the facade, `services.app.WearSync`, is one)."""
+
+    @property
+    def db(self) -> Database: ...
+    @property
+    def cipher(self) -> TokenCipher: ...
+    @property
+    def environ(self) -> Mapping[str, str]: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def patients(self) -> PatientService: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def clock(self) -> Clock: ...
 
 
 class ConnectTimeout(WearSyncError):
@@ -144,11 +165,11 @@ class _FixedTokens:
 class ConnectionService:
     def __init__(
         self,
-        app: WearSync,
+        app: ConnectHost,
         vendors: VendorRegistry,
         tokens: TokenManager,
         *,
-        clock: Callable[[], dt.datetime] = utcnow,
+        clock: Clock | None = None,
         public_url: Callable[[], str] | None = None,
         http_timeout: float = 30.0,
     ) -> None:
@@ -156,8 +177,8 @@ class ConnectionService:
         self.db = app.db
         self.vendors = vendors
         self.tokens = tokens
-        self.clock = clock
-        self.states = StateStore(app.db, app.cipher, clock)
+        self.clock = clock or app.clock
+        self.states = StateStore(app.db, app.cipher, self.clock)
         # the tunnel service may swap this for its live public URL
         self.public_url: Callable[[], str] = public_url or (lambda: config.public_base_url(app.environ))
         self.http_timeout = http_timeout
@@ -298,7 +319,7 @@ class ConnectionService:
         if vendor.oauth_class.supports_refresh and not tokens.refresh_token:
             raise OAuthError(f"{vendor.label} did not grant lasting access (no refresh token). "
                              "Start the connection again.")
-        now = self.clock()
+        now = self.clock.utcnow()
         blob = self.app.cipher.encrypt(tokens.to_dict())
         with self.db.session() as s:
             conn = s.get(Connection, conn_id)
@@ -374,7 +395,7 @@ class ConnectionService:
         code = self.app.patients.get(patient_code).code
         token = secrets.token_urlsafe(24)
         hours = int(self.app.settings.get("enrol_link_hours"))
-        now = self.clock()
+        now = self.clock.utcnow()
         expires = now + dt.timedelta(hours=hours)
         with self.db.session() as s:
             s.add(EnrolmentLink(token_hash=_sha(token), patient_code=code, vendor=v.name,
@@ -386,7 +407,7 @@ class ConnectionService:
 
     def open_enrolment(self, token: str) -> str:
         """The vendor consent URL behind an enrolment link (fresh state each time it is opened)."""
-        now = self.clock()
+        now = self.clock.utcnow()
         with self.db.session() as s:
             link = s.get(EnrolmentLink, _sha(token)) if token else None
             if link is None:
@@ -440,7 +461,7 @@ class ConnectionService:
             with self.db.session() as s:
                 s.execute(update(Connection).where(Connection.id == cid).values(
                     status="withdrawn", token_ciphertext=None, token_expires_at=None,
-                    last_error=None, updated_at=self.clock()))
+                    last_error=None, updated_at=self.clock.utcnow()))
         self.states.discard_for(code.strip(), v.name)
         self.app.audit.record(actor, "connection.revoke", f"{code.strip()}/{v.name}",
                               "revoked at vendor" if at_vendor else f"vendor not reached: {problem or 'no token'}")

@@ -45,7 +45,7 @@ def test_five_failures_lock_and_the_lock_expires(app, admin, clock) -> None:
         app.accounts.authenticate("coord.carla", USER_PASSWORD)
     last = app.audit.entries()[-1]
     assert (last.action, last.target, last.detail) == ("user.sign_in_failed", "coord.carla", "while locked")
-    assert app.accounts.get_user("coord.carla", admin).state(clock.now) == "locked"
+    assert app.accounts.get_user("coord.carla", admin).state(clock.utcnow()) == "locked"
     clock.advance(seconds=61)
     # the next failure after the lock doubles it
     [again] = _fail(app, "coord.carla", 1)

@@ -197,4 +197,4 @@ def test_the_scheduled_run_sends_the_digest_and_tells_the_tray(sqlite_app, stepp
     assert tray.message.startswith("1 device not synced")
     assert len(server.messages) == 1
     assert app.secrets.checkers["DATA_PLATFORM_PASSWORD"]  # Settings → Secrets → Test signs in
-    assert clock() == at(2026, 11, 20, 9, 0)
+    assert clock.local_now() == at(2026, 11, 20, 9, 0)

@@ -197,7 +197,7 @@ def test_update_now_while_the_schedule_runs_syncs_each_connection_once(qtbot: An
     from services import sync as sync_module
 
     app = _wire(sqlite_app, srv)
-    app.sync.clock = lambda: dt.datetime(2026, 11, 28, 10, 0)
+    app.clock.pin(dt.datetime(2026, 11, 28, 10, 0))  # the app's one clock
     for code, vendor, user in (("P-001", "fitbit", "anna"), ("P-002", "withings", "emil")):
         assert connect(app, srv, code, vendor, user).ok
     runs: Counter[int] = Counter()

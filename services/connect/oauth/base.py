@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from db.engine import utcnow
+from services.clock import Clock
 from services.errors import WearSyncError
 
 log = logging.getLogger(__name__)
@@ -85,12 +85,13 @@ def pkce_challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
 
 
-def expires_at(expires_in: Any, now: dt.datetime | None = None) -> dt.datetime | None:
+def expires_at(expires_in: Any, now: dt.datetime) -> dt.datetime | None:
+    """When a token given `expires_in` seconds at `now` (naive UTC, the app clock's) expires."""
     try:
         seconds = int(expires_in)
     except (TypeError, ValueError):
         return None
-    return (now or utcnow()) + dt.timedelta(seconds=seconds)
+    return now + dt.timedelta(seconds=seconds)
 
 
 class OAuth2Implementation:
@@ -110,8 +111,10 @@ class OAuth2Implementation:
         endpoints: Endpoints,
         session: requests.Session | None = None,
         timeout: float = 30.0,
+        clock: Clock | None = None,
     ) -> None:
         self.client_id = client_id
+        self.clock = clock or Clock()  # the vendor registry passes the app's clock
         self._client_secret = client_secret
         self.endpoints = endpoints
         self.session = session or requests.Session()
@@ -173,7 +176,7 @@ class OAuth2Implementation:
             access_token=access,
             # vendors that do not rotate refresh tokens leave it out of a refresh answer
             refresh_token=body.get("refresh_token") or (previous.refresh_token if previous else None),
-            expires_at=expires_at(body.get("expires_in")),
+            expires_at=expires_at(body.get("expires_in"), self.clock.utcnow()),
             scopes=scopes,
             user_id=_str_or_none(body.get("user_id")) or (previous.user_id if previous else None),
             token_type=str(body.get("token_type") or "Bearer"),

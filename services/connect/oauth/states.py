@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 
-from db.engine import Database, utcnow
+from db.engine import Database
 from db.models import OAuthState
+from services.clock import Clock
 from services.crypto import TokenCipher
 from services.errors import WearSyncError
 
@@ -41,7 +41,7 @@ def state_hash(state: str) -> str:
 
 
 class StateStore:
-    def __init__(self, db: Database, cipher: TokenCipher, clock: Callable[[], dt.datetime] = utcnow,
+    def __init__(self, db: Database, cipher: TokenCipher, clock: Clock,
                  lifetime: dt.timedelta = STATE_LIFETIME) -> None:
         self.db = db
         self.cipher = cipher
@@ -50,7 +50,7 @@ class StateStore:
 
     def create(self, pending: PendingState) -> tuple[str, dt.datetime]:
         state = secrets.token_urlsafe(32)
-        now = self.clock()
+        now = self.clock.utcnow()
         expires = now + self.lifetime
         with self.db.session() as s:
             # housekeeping: states that can no longer be used
@@ -80,7 +80,7 @@ class StateStore:
         if not state:
             raise InvalidState("The sign-in answer did not carry its security code. Start the connection again.")
         key = state_hash(state)
-        now = self.clock()
+        now = self.clock.utcnow()
         with self.db.session() as s:
             won = s.execute(  # type: ignore[attr-defined]
                 update(OAuthState)
@@ -105,7 +105,7 @@ class StateStore:
                                                OAuthState.vendor == vendor, OAuthState.used_at.is_(None)))
 
     def pending(self) -> list[PendingState]:
-        now = self.clock()
+        now = self.clock.utcnow()
         with self.db.session() as s:
             rows = s.scalars(select(OAuthState).where(OAuthState.used_at.is_(None), OAuthState.expires_at > now))
             return [PendingState(r.patient_code, r.vendor, r.purpose, r.redirect_uri) for r in rows]
