@@ -86,10 +86,13 @@ def _new_key() -> tuple[str, str]:
     return "-".join([_PREFIX, *groups]), groups[0]
 
 
-def next_local_midnight(now_utc: dt.datetime) -> dt.datetime:
-    """The next daily reset: the coming local midnight on this computer, as naive UTC."""
-    local = now_utc.replace(tzinfo=dt.UTC).astimezone()
+def next_local_midnight(now_utc: dt.datetime, tz: dt.tzinfo | None = None) -> dt.datetime:
+    """The next daily reset: the coming local midnight (in `tz`, the app clock's zone; None: this
+    computer's), as naive UTC."""
+    local = now_utc.replace(tzinfo=dt.UTC).astimezone(tz)
     midnight_naive = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time())
+    if tz is not None:
+        return midnight_naive.replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
     # astimezone() on a naive value reads it as local time, DST included
     return midnight_naive.astimezone().astimezone(dt.UTC).replace(tzinfo=None)
 
@@ -140,7 +143,7 @@ class KeyService:
             raise InvalidInput(f"Choose a role: {', '.join(ROLES)}.")
         now = self.clock.utcnow()
         if hours is None:
-            expires = next_local_midnight(now)
+            expires = next_local_midnight(now, self.clock.tz)
         else:
             if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= MAX_HOURS:
                 raise InvalidInput(f"A key can be valid for 1 to {MAX_HOURS} hours.")

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QHBoxLayout, QWidget
 from gui.context import PageContext
 from gui.pages.settings.mysql_dialog import MySQLWizard, plain
 from gui.widgets import Banner, Card, button, label
-from services import database_switch as dbs
+from services.reach import database_switch as dbs
 from services.reach.mysql_setup import ConnectionCheck, check_connection
 
 KINDS = {"sqlite": "Built-in database (SQLite)", "mysql": "MySQL / MariaDB"}

@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
 from gui.context import PageContext
 from gui.errors import advice_for
 from gui.widgets import Banner, button, label
-from services import database_switch as dbs
 from services.errors import Conflict, WearSyncError
+from services.reach import database_switch as dbs
 from services.reach.db_move import MoveProgress, MoveReport
 from services.reach.mysql_setup import (
     DEFAULT_DATABASE,
