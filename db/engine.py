@@ -1,4 +1,7 @@
-"""Engine and session for the one SQLAlchemy URL (SQLite by default, MySQL/MariaDB in production)."""
+"""Engine and session for the one SQLAlchemy URL (SQLite by default, MySQL/MariaDB in production).
+
+db/ reads no clock: the app writes its own timestamps from services/clock.py (never the database
+server's `NOW()`/`CURRENT_TIMESTAMP`); `db_time()` turns such a moment into what a column stores."""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """The sandbox HTTP server: one local ThreadingHTTPServer serving all three vendors under
-``/fitbit``, ``/withings`` and ``/polar``, plus the Python API tests and sandbox mode drive it with."""
+``/fitbit``, ``/withings`` and ``/polar``, plus the Python API tests and sandbox mode drive it with.
+
+Its time is a `Clock` (services/clock.py): sandbox mode passes the app's, so "today", registration
+times and token lifetimes agree with the app; alone it reads one from the environment (the test
+offset included). `today=` fixes the day its data ends on; `advance_time()` ages codes and tokens."""
 
 from __future__ import annotations
 

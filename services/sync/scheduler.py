@@ -8,6 +8,7 @@ APScheduler 3 runs the jobs in its own thread (the GUI and `--headless` own one 
   on start, after a wake-up and at the daily time, each connection gets exactly the days it lacks;
 - one sync at a time: a trigger arriving while a sync runs is merged into one follow-up pass that
   re-reads the ledger, so no day is requested twice;
+- time comes from the app's clock (services/clock.py, `local_now()`), which tests pin and move;
 - a one-minute heartbeat notices a wall-clock jump (the machine slept: the scheduler's own timers
   run on a clock that stops during suspend) and starts the catch-up; it also picks up a changed
   daily time saved by another process.

@@ -150,3 +150,18 @@ def test_a_subprocess_inherits_the_offset() -> None:
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
                          check=True, timeout=60).stdout
     assert int(out) in (730, 731)
+
+
+def test_the_backup_is_stamped_with_the_time_it_is_given(tmp_path: Path) -> None:
+    from db.engine import Database
+    from db.migrate import backup_database, upgrade
+
+    db = Database(f"sqlite:///{tmp_path / 'w.sqlite3'}")
+    try:
+        upgrade(db)
+        made = backup_database(db, tmp_path / "b", dt.datetime(2028, 2, 29, 23, 59, 58), label="x")
+        assert made.name == "wearsync-20280229T235958Z-x.sqlite3"
+        aware = dt.datetime(2027, 3, 28, 3, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+        assert backup_database(db, tmp_path / "b", aware).name.startswith("wearsync-20270328T010000Z-")
+    finally:
+        db.dispose()
