@@ -28,7 +28,7 @@ class IdleWatcher(QObject):
         super().__init__(parent)
         # seconds on the wall clock (it keeps counting through sleep): the app's clock by default
         self.clock = clock or app_clock().timestamp
-        self.policy = IdleLock(0, clock())
+        self.policy = IdleLock(0, self.clock())
         self.running = False
         self.timer = QTimer(self)
         self.timer.setInterval(CHECK_EVERY_MS)
