@@ -194,7 +194,7 @@ def srv() -> Iterator[SandboxServer]:
 def test_update_now_while_the_schedule_runs_syncs_each_connection_once(qtbot: Any, make_shell: Any, sqlite_app: Any,
                                                                       srv: SandboxServer,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from services import sync as sync_module
+    from services.sync import service as sync_module
 
     app = _wire(sqlite_app, srv)
     app.clock.pin(dt.datetime(2026, 11, 28, 10, 0))  # the app's one clock
