@@ -25,7 +25,7 @@ from services.errors import InvalidInput, WearSyncError
 
 log = logging.getLogger(__name__)
 
-PAGES = Path(__file__).resolve().parents[1] / "resources" / "callback"
+PAGES = Path(__file__).resolve().parents[2] / "resources" / "callback"
 CALLBACK_PATH = "/oauth2_callback"
 ENROL_PREFIX = "/enrol/"
 
