@@ -33,6 +33,7 @@ from apscheduler.events import (
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from db.engine import Database
@@ -167,14 +168,13 @@ class SyncScheduler:
     def start(self) -> None:
         if self._scheduler.state != STATE_STOPPED:
             return
-        now = self._clock.local_now()
-        self._last_beat = now
+        self._last_beat = self._clock.local_now()
         self._add_daily_job()
         self._scheduler.add_job(self.heartbeat, IntervalTrigger(seconds=self._heartbeat_s, timezone=self._tz),
                                 id=JOB_HEARTBEAT, name="heartbeat", coalesce=True, max_instances=1,
                                 misfire_grace_time=None, replace_existing=True)
         self._scheduler.add_job(self.housekeeping,
-                                IntervalTrigger(hours=24, start_date=now + dt.timedelta(minutes=5),
+                                IntervalTrigger(hours=24, start_date=self._timer_now() + dt.timedelta(minutes=5),
                                                 timezone=self._tz),
                                 id=JOB_HOUSEKEEPING, name="housekeeping", coalesce=True, max_instances=1,
                                 misfire_grace_time=None, replace_existing=True)
@@ -254,10 +254,17 @@ class SyncScheduler:
         """Update now (tray, GUI): a pass over the ledger in the scheduler's thread."""
         self._once(self.run_manual, JOB_MANUAL)
 
+    def _timer_now(self) -> dt.datetime:
+        """The time APScheduler's timers run on (its own reading of the system clock, as a "date"
+        trigger made now holds it). It differs from the app's clock only by the test offset; the
+        days to fetch, wake-ups and events always use the app's clock."""
+        run_date: dt.datetime = DateTrigger(timezone=self._tz).run_date
+        return run_date
+
     def _once(self, func: Callable[..., object], job_id: str, **kwargs: object) -> None:
         if self._scheduler.state == STATE_STOPPED:
             return
-        self._scheduler.add_job(func, "date", run_date=self._clock.local_now(), kwargs=kwargs, id=job_id, coalesce=True,
+        self._scheduler.add_job(func, DateTrigger(timezone=self._tz), kwargs=kwargs, id=job_id, coalesce=True,
                                 max_instances=1, misfire_grace_time=None, replace_existing=True)
 
     def run_daily(self) -> RunOutcome | None:
