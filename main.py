@@ -7,11 +7,12 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from services.cli import register_all
+    from services.cli import grouped_help, register_all
     from services.config import VERSION
 
     parser = argparse.ArgumentParser(
         prog="main.py",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="WearSync: enrol patients who wear Fitbit, Withings and Polar devices, download "
         "their data on a schedule into SQL, and show it in Grafana. Without a subcommand the window "
         "opens.",
@@ -22,8 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="run the scheduler and callback listener without a window (servers, systemd)")
     mode.add_argument("--sandbox", action="store_true",
                       help="open the window against built-in sandbox vendors with demo patients")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--minimized", action="store_true",
+                        help="start in the tray without showing the window (used when starting at sign-in)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="one of the commands below")
     register_all(sub)
+    parser.epilog = grouped_help(sub)
+    sub._choices_actions.clear()  # listed once, grouped, in the epilog
     return parser
 
 
@@ -33,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     from services.errors import WearSyncError
 
     try:
+        if args.command == "report":
+            _register_report_renderer()
         if args.command:
             return int(args.func(args))
         if args.headless:
@@ -41,13 +48,24 @@ def main(argv: list[str] | None = None) -> int:
             return run_headless()
         from gui.application import run_gui
 
-        return run_gui(sandbox=args.sandbox)
+        return run_gui(sandbox=args.sandbox, minimized=args.minimized)
     except WearSyncError as exc:
         sys.stderr.write(f"wearsync: {exc.message}\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("wearsync: interrupted\n")
         return 130
+
+
+def _register_report_renderer() -> None:
+    """The PDF is drawn with Qt, which services/ never imports: the entry point hands it over."""
+    try:
+        from gui.report_pdf import render_pdf
+    except ImportError:
+        return  # services.cli.report says plainly that reports cannot be drawn
+    from services.cli.report import set_renderer
+
+    set_renderer(render_pdf)
 
 
 if __name__ == "__main__":

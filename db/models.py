@@ -162,7 +162,8 @@ class HeartRateSample(Base):
     __tablename__ = "heart_rate_samples"
     __table_args__ = (
         UniqueConstraint("patient_id", "vendor", "kind", "ts_utc", name="uq_hr_patient_vendor_kind_ts"),
-        Index("ix_hr_patient_ts", "patient_id", "ts_utc"),
+        # covering index for charts and compliance (migration 0005_chart_indexes)
+        Index("ix_hr_chart", "patient_id", "ts_utc", "kind", "vendor", "utc_offset_s", "bpm"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -180,7 +181,7 @@ class StepInterval(Base):
     __tablename__ = "step_intervals"
     __table_args__ = (
         UniqueConstraint("patient_id", "vendor", "start_utc", name="uq_steps_patient_vendor_start"),
-        Index("ix_steps_patient_start", "patient_id", "start_utc"),
+        Index("ix_steps_chart", "patient_id", "start_utc", "utc_offset_s", "steps"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

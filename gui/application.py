@@ -118,7 +118,7 @@ def explain_open_failure(error: BaseException, log_path: Path | None) -> str:
             f"WEARSYNC_DATABASE_URL is right. Details are in the log: {log_path}")
 
 
-def run_gui(sandbox: bool = False) -> int:
+def run_gui(sandbox: bool = False, minimized: bool = False) -> int:
     crash = CrashHandler()
     crash.install()
 
@@ -164,13 +164,17 @@ def run_gui(sandbox: bool = False) -> int:
     crash.on_quit = shell.quit
     if started.sandbox_note:
         shell.window.statusBar().showMessage(started.sandbox_note)
-    shell.show_window()
+    if not minimized:
+        shell.show_window()
+    elif not tray_available:  # started at sign-in without a tray: a window in the task bar, not in the way
+        shell.window.showMinimized()
     shell.start(start_tunnel=started.start_tunnel)
     if sandbox:
         from gui.sandbox import download_demo_data
 
         download_demo_data(shell)
-    log.info("window shown (tray %s)", "available" if tray_available else "not available")
+    log.info("%s (tray %s)", "started minimised" if minimized else "window shown",
+             "available" if tray_available else "not available")
     # SIGTERM (log-out, systemctl stop) ends the loop normally so the database is closed cleanly;
     # the idle timer lets Python run its signal handler while Qt waits.
     signal.signal(signal.SIGTERM, lambda *_: shell.quit())  # quit, never "keep running in tray?"

@@ -103,7 +103,7 @@ class ConnectEvents(QObject):
                 on_done(result)
 
         self.bridge.submit(self.app.sync.sync_all, patient=patient_code, vendor=vendor, trigger="manual",
-                           on_result=finished, on_error=finished, context=self)
+                           actor=actor, on_result=finished, on_error=finished, context=self)
         return True
 
 

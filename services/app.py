@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from services.alerts.service import AlertService
     from services.connect.service import ConnectionService
     from services.connect.tokens import TokenManager
+    from services.data.charts import ChartService
+    from services.data.compliance import ComplianceService
+    from services.data.report import ReportService
     from services.sync.scheduler import SchedulerEvent, SyncScheduler
     from services.sync.service import SyncService
     from services.vendors import VendorRegistry
@@ -122,6 +125,25 @@ class WearSync:
         """Run `start` with the other background services and `stop` (in reverse order) with them."""
         self._background_starters.append(start)
         self._background_stoppers.append(stop)
+
+    # Seeing the data (issue 10): chart series, the compliance grid and the printable report.
+    @cached_property
+    def charts(self) -> ChartService:
+        from services.data.charts import ChartService
+
+        return ChartService(self.db, clock=self.clock.utcnow)
+
+    @cached_property
+    def compliance(self) -> ComplianceService:
+        from services.data.compliance import ComplianceService
+
+        return ComplianceService(self.db, self.settings)
+
+    @cached_property
+    def reports(self) -> ReportService:
+        from services.data.report import ReportService
+
+        return ReportService(self.db, self.settings, self.charts, self.compliance, clock=self.clock.utcnow)
 
     def attach_flow(self, *, clock: Clock | None = None, scheduler: object | None = None,
                     timezone: dt.tzinfo | None = None,

@@ -50,3 +50,19 @@ def import_secrets(app: SecretsHost, actor: Actor, names: list[str] | None = Non
     for name in done:
         app.audit.record(actor, "secret.changed", name, "imported from the environment")
     return done
+
+
+class _SecretsWithAlerts(SecretsHost, Protocol):
+    @property
+    def alerts(self) -> object: ...  # built on first use; building it registers the mail checker
+
+
+def test_secret(app: _SecretsWithAlerts, actor: Actor, name: str) -> str:
+    """Check one secret with its registered checker (the mail login for the sender password, ...) or
+    that it reads back; the result in one sentence. The alert service registers its checkers when it is
+    built, so it is built first."""
+    actor.require("secrets")
+    _ = app.alerts
+    result = app.secrets.test(name)
+    app.audit.record(actor, "secret.tested", name)
+    return result

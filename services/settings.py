@@ -69,8 +69,22 @@ def parse_cidrs(raw: object) -> tuple[str, ...]:
     return tuple(ranges)
 
 
+def _check_close(raw: Any) -> str:
+    word = str(raw).strip().lower()
+    if word not in ("ask", "tray", "quit"):
+        raise InvalidInput(f"When the window is closed WearSync can ask, tray or quit; {raw!r} is none of these.")
+    return word
+
+
 def _check_cidrs(raw: Any) -> str:
     return ", ".join(parse_cidrs(raw))
+
+
+def _check_day_minutes(raw: Any) -> int:
+    minutes = int(raw)
+    if not 1 <= minutes <= 1440:
+        raise InvalidInput(f"A day has 1,440 minutes: choose between 1 and 1440 for a valid Fitbit day, not {minutes}.")
+    return minutes
 
 
 SPECS: tuple[SettingSpec, ...] = (
@@ -78,7 +92,8 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("lookback_days", 3, int, "Re-check the last N days",
                 "Devices that sync late are re-downloaded for this many days."),
     SettingSpec("alert_after_days", 3, int, "Alert when a device has not synced for (days)"),
-    SettingSpec("close_to_tray", "ask", str, "When the window is closed", "ask, tray or quit."),
+    SettingSpec("close_to_tray", "ask", str, "When the window is closed", "ask, tray or quit.",
+                check=_check_close),
     SettingSpec("start_tunnel_with_app", False, bool, "Start the tunnel with WearSync"),
     SettingSpec("ngrok_domain", "", str, "ngrok static domain", "e.g. clinic-name.ngrok-free.app"),
     SettingSpec("ngrok_path", "", str, "Path to the ngrok program", "Leave empty to use the bundled one."),
@@ -91,6 +106,9 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("idle_lock_minutes", 15, int, "Lock the window after idle minutes"),
     SettingSpec("enrol_link_hours", 72, int, "Enrolment links expire after (hours)"),
     SettingSpec("sandbox_mode", False, bool, "Use sandbox vendors (demo)"),
+    SettingSpec("valid_day_minutes", 600, int, "Fitbit valid day: minutes with heart rate",
+                "A Fitbit day counts as worn when at least this many minutes hold a heart-rate reading.",
+                check=_check_day_minutes),
 )
 BY_KEY = {s.key: s for s in SPECS}
 

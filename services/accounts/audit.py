@@ -23,6 +23,7 @@ from db.engine import Database
 from db.models import AuditEntry
 from services.accounts.actor import Actor
 from services.clock import Clock
+from services.csvtext import safe_text
 from services.errors import PermissionDenied
 
 
@@ -103,5 +104,6 @@ class AuditLog:
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["time_utc", "user", "source", "action", "target", "detail"])
         for e in entries:
-            w.writerow([e.at.strftime("%Y-%m-%dT%H:%M:%SZ"), e.actor, e.source, e.action, e.target, e.detail])
+            w.writerow([e.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        *(safe_text(x) for x in (e.actor, e.source, e.action, e.target, e.detail))])
         return buf.getvalue()

@@ -10,12 +10,13 @@ from typing import Any
 from services.accounts.actor import HOST
 from services.cli.common import opened_app, out
 from services.config import VENDORS
+from services.errors import InvalidInput
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("patients", help="list, add, rename or delete patients")
     ps = p.add_subparsers(dest="patients_command", required=True,
-                          metavar="{list,add,rename,delete,undo}")
+                          metavar="{list,add,rename,delete,undo,withdraw}")
     ls = ps.add_parser("list", help="list patients and their device connections")
     ls.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     ls.set_defaults(func=_list)
@@ -35,6 +36,21 @@ def register(sub: Any) -> None:
     de.set_defaults(func=_delete)
     un = ps.add_parser("undo", help="undo the last rename or delete")
     un.set_defaults(func=_undo)
+    wd = ps.add_parser(
+        "withdraw", help="the patient withdraws consent: revoke access at the vendors, keep or delete the data",
+        description="Withdraw a patient's consent, as the window's Withdraw dialog does: WearSync revokes its "
+        "access at each connected vendor, forgets the tokens, voids enrolment links, and keeps or deletes the "
+        "data as the patient agreed. With --vendor only that device type is withdrawn (its data is kept).")
+    wd.add_argument("patient")
+    wd.add_argument("--vendor", choices=VENDORS, help="withdraw only this device type")
+    keep = wd.add_mutually_exclusive_group(required=True)
+    keep.add_argument("--keep-data", action="store_true", help="keep the data already downloaded")
+    keep.add_argument("--delete-data", action="store_true", help="delete all of the patient's data at once (no undo)")
+    wd.add_argument("--force", action="store_true",
+                    help="finish even when a vendor cannot be told "
+                    "(the patient then removes access in the vendor's app)")
+    wd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    wd.set_defaults(func=_withdraw)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -93,4 +109,37 @@ def _undo(args: argparse.Namespace) -> int:
     with opened_app() as app:
         desc = app.patients.undo(HOST)
     out(f"Undone: {desc}.")
+    return 0
+
+
+def _confirm(question: str, yes: bool) -> bool:
+    if yes:
+        return True
+    if sys.stdin is None or not sys.stdin.isatty():
+        sys.stderr.write(f"wearsync: {question} Add --yes to confirm.\n")
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _withdraw(args: argparse.Namespace) -> int:
+    from services.patients.withdrawal import vendor_revoke, withdraw_patient
+
+    if args.vendor and args.delete_data:
+        raise InvalidInput("--delete-data removes all of a patient's data, so it cannot be combined with --vendor. "
+                           "Withdraw one device type with --keep-data, or the whole patient with --delete-data.")
+    with opened_app() as app:
+        preview = app.patients.preview_delete(args.patient)  # unknown patient: one sentence, nothing done
+        if args.vendor:
+            question = f"Withdraw {args.vendor} for patient {preview.code} (the data is kept)?"
+            if not _confirm(question, args.yes):
+                return 1
+            out(app.connections.revoke(preview.code, args.vendor, HOST).message)
+            return 0
+        what = (f"and delete all {preview.total_rows:,} data rows at once" if args.delete_data
+                else "and keep the data already downloaded")
+        if not _confirm(f"Withdraw patient {preview.code} {what}?", args.yes):
+            return 1
+        withdrawn = withdraw_patient(app, preview.code, HOST, keep_data=args.keep_data,
+                                     revoke=vendor_revoke(app, HOST), force=args.force)
+    out(withdrawn.describe())
     return 0

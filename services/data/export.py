@@ -36,6 +36,7 @@ from db.models import (
 from services.accounts.actor import Actor
 from services.accounts.audit import AuditLog
 from services.config import check_vendor
+from services.csvtext import safe_text
 from services.errors import InvalidInput, NotFound
 
 
@@ -44,6 +45,18 @@ class Metric:
     model: type[DeclarativeBase]
     order: tuple[str, ...]
     columns: tuple[tuple[str, str], ...]  # (CSV header, model attribute)
+
+    def instants(self) -> tuple[tuple[str, str], ...]:
+        """(header, attribute) of the columns that hold an instant (`*_utc`): each gains its local time."""
+        return tuple((h, a) for h, a in self.columns if a.endswith("_utc"))
+
+    def headers(self) -> list[str]:
+        """The CSV header: the columns, then the patient-local time of each instant column."""
+        return [h for h, _ in self.columns] + [local_header(h) for h, _ in self.instants()]
+
+
+def local_header(header: str) -> str:
+    return "local_time" if header == "timestamp" else f"{header}_local"
 
 
 METRICS: dict[str, Metric] = {
@@ -57,14 +70,18 @@ METRICS: dict[str, Metric] = {
         ("minutes_awake", "minutes_awake"), ("deep_minutes", "deep_minutes"), ("light_minutes", "light_minutes"),
         ("rem_minutes", "rem_minutes"), ("date", "local_date"), ("main_sleep", "is_main"), ("score", "score"),
         ("efficiency", "efficiency"), ("hr_average", "hr_average"), ("rr_average", "rr_average"),
-        ("snoring_s", "snoring_s"), ("apnea_hypopnea_index", "apnea_hypopnea_index"))),
+        ("snoring_s", "snoring_s"), ("apnea_hypopnea_index", "apnea_hypopnea_index"),
+        ("wakeup_count", "wakeup_count"), ("sleep_latency_s", "sleep_latency_s"), ("hr_min", "hr_min"),
+        ("hr_max", "hr_max"), ("rr_min", "rr_min"), ("rr_max", "rr_max"), ("snoring_episodes", "snoring_episodes"),
+        ("external_id", "external_id"))),
     "sleep_stages": Metric(SleepStage, ("start_utc",),
                            (("start", "start_utc"), ("end", "end_utc"), ("stage", "stage"), ("date", "local_date"))),
     "respiratory_rate": Metric(RespiratorySample, ("ts_utc",), (
         ("timestamp", "ts_utc"), ("breaths_per_minute", "breaths_per_minute"), ("date", "local_date"))),
     "exercises": Metric(Exercise, ("start_utc",), (
         ("start", "start_utc"), ("end", "end_utc"), ("sport", "sport"), ("avg_hr", "avg_hr"), ("max_hr", "max_hr"),
-        ("calories", "calories"), ("distance_m", "distance_m"), ("date", "local_date"))),
+        ("calories", "calories"), ("distance_m", "distance_m"), ("date", "local_date"), ("device", "device"),
+        ("external_id", "external_id"))),
     "snoring": Metric(SnoringSample, ("ts_utc",), (("timestamp", "ts_utc"), ("value", "value"),
                                                    ("date", "local_date"))),
     "daily_activity": Metric(DailyActivity, ("local_date",), (
@@ -72,6 +89,12 @@ METRICS: dict[str, Metric] = {
     "body_measures": Metric(BodyMeasure, ("ts_utc", "measure_type"), (
         ("timestamp", "ts_utc"), ("measure_type", "measure_type"), ("value", "value"), ("date", "local_date"))),
 }
+
+
+def local_iso(utc: dt.datetime, offset_s: int) -> str:
+    """An instant as the patient's wall-clock time with its offset, ISO 8601 (2026-11-20T08:00:00+01:00)."""
+    tz = dt.timezone(dt.timedelta(seconds=offset_s))
+    return utc.replace(tzinfo=dt.UTC).astimezone(tz).isoformat(timespec="seconds")
 
 
 def cell(value: Any) -> str:
@@ -84,7 +107,9 @@ def cell(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(round(value, 6))
+        return str(int(value)) if value.is_integer() else repr(value)  # the shortest text that reads back exactly
+    if isinstance(value, str):
+        return safe_text(value)
     return str(value)
 
 
@@ -102,18 +127,25 @@ def rows(db: Database, vendor: str, patient_code: str, metric: str, start: dt.da
     spec = METRICS[check_metric(metric)]
     if end < start:
         raise InvalidInput(f"The end date {end} is before the start date {start}. Swap them.")
-    yield [h for h, _ in spec.columns]
+    yield spec.headers()
     model: Any = spec.model
+    n_cols = len(spec.columns)
+    instants = [i for i, (_, a) in enumerate(spec.columns) if a.endswith("_utc")]
     with db.session() as s:
         pid = s.scalar(select(Patient.id).where(Patient.code == patient_code.strip(), Patient.deleted_at.is_(None)))
         if pid is None:
             raise NotFound(f"There is no patient {patient_code.strip()!r}.")
-        q = (select(*[getattr(model, a) for _, a in spec.columns])
+        cols = [getattr(model, a) for _, a in spec.columns]
+        if instants:
+            cols.append(model.utc_offset_s)
+        q = (select(*cols)
              .where(model.patient_id == pid, model.vendor == vendor,
                     model.local_date >= start, model.local_date <= end)
              .order_by(*[getattr(model, c) for c in spec.order]))
         for r in s.execute(q.execution_options(yield_per=5000)):
-            yield [cell(v) for v in r]
+            out = [cell(v) for v in r[:n_cols]]
+            out += [local_iso(r[i], r[n_cols]) if r[i] is not None else "" for i in instants]
+            yield out
 
 
 def write_csv(db: Database, out: TextIO, vendor: str, patient_code: str, metric: str, start: dt.date,

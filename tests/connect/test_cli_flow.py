@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -55,7 +56,9 @@ def test_fitbit_connect_sync_export(cli, srv: SandboxServer) -> None:  # type: i
                 "--start", "2026-11-20", "--end", "2026-11-20")
     assert r.returncode == 0, r.stderr
     dd = day_data(1, "anna", "Europe/Berlin", DAY, True)
-    expected = ["timestamp,bpm,kind,date"] + [f"{z(t)},{bpm},sample,2026-11-20" for t, bpm in dd.hr]
+    berlin = ZoneInfo("Europe/Berlin")
+    expected = ["timestamp,bpm,kind,date,local_time"] + [  # UTC, and the patient's wall clock beside it
+        f"{z(t)},{bpm},sample,2026-11-20,{datetime.fromtimestamp(t, berlin).isoformat()}" for t, bpm in dd.hr]
     assert r.stdout.splitlines() == expected
 
     r = cli.run("export", "--vendor", "fitbit", "--patient", "P-FIT", "--metric", "steps",
@@ -151,7 +154,8 @@ def test_export_header_only_and_bad_input(cli) -> None:  # type: ignore[no-untyp
                 "--start", "2026-11-01", "--end", "2026-11-02")
     assert r.returncode == 0 and r.stdout == (
         "start,end,minutes_asleep,minutes_awake,deep_minutes,light_minutes,rem_minutes,date,main_sleep,score,"
-        "efficiency,hr_average,rr_average,snoring_s,apnea_hypopnea_index\n")
+        "efficiency,hr_average,rr_average,snoring_s,apnea_hypopnea_index,wakeup_count,sleep_latency_s,hr_min,"
+        "hr_max,rr_min,rr_max,snoring_episodes,external_id,start_local,end_local\n")
     r = cli.run("export", "--vendor", "fitbit", "--patient", "P-EMPTY", "--metric", "sleep",
                 "--start", "2026-11-02", "--end", "2026-11-01")
     assert r.returncode == 1 and r.stdout == "" and "before --start" in r.stderr

@@ -263,6 +263,9 @@ def test_sync_now_downloads_one_patient_and_says_so(qtbot, shell, srv) -> None:
     assert page.sync_bar.isVisible() and page.sync_bar.text.text().startswith("Downloaded P-208 Polar")
     qtbot.waitUntil(lambda: status(page, "P-208", "polar") == "connected")
     assert stored(app, "P-208", "polar").last_sync_at is not None
+    # who asked for it is in the audit trail, as for every other download a person starts
+    started = [(e.actor, e.target) for e in app.audit.entries() if e.action == "sync.started"]
+    assert started == [(shell.ctx.session.actor.username, "P-208 polar")]
 
 
 def test_viewer_cannot_connect_or_sync(qtbot, make_shell, sqlite_app, srv) -> None:

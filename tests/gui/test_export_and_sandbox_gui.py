@@ -68,9 +68,9 @@ def test_export_writes_the_expected_csv_and_audits_it(qtbot, make_shell, sqlite_
     assert asked == ["P-400_fitbit_heart_rate_2026-11-20_2026-11-20.csv"]
     out = tmp_path / asked[0]
     assert out.read_text(encoding="utf-8") == (
-        "timestamp,bpm,kind,date\n"
-        "2026-11-19T23:30:00Z,58,sample,2026-11-20\n"  # the civil day, not the UTC date, decides
-        "2026-11-20T12:00:00Z,71,sample,2026-11-20\n"
+        "timestamp,bpm,kind,date,local_time\n"
+        "2026-11-19T23:30:00Z,58,sample,2026-11-20,2026-11-20T00:30:00+01:00\n"  # the civil day decides
+        "2026-11-20T12:00:00Z,71,sample,2026-11-20,2026-11-20T13:00:00+01:00\n"
     )
     assert dlg.saved_bar.text.text() == f"Saved 2 rows to {out}."
     assert not (tmp_path / (asked[0] + ".part")).exists()
