@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 
@@ -33,9 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from services.filemodes import private_umask
+
+    private_umask()  # the data folder holds patient data: what this process creates is owner-only
+    # log records go to WearSync's log file once a command sets it up, never as text on stderr
+    # (no last-resort printing), and a log write failing (full disk) prints no traceback
+    logging.lastResort = None
+    logging.raiseExceptions = False
     parser = build_parser()
     args = parser.parse_args(argv)
     from services.errors import WearSyncError
+    from services.failures import one_line
 
     try:
         if args.command == "report":
@@ -50,11 +59,19 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_gui(sandbox=args.sandbox, minimized=args.minimized)
     except WearSyncError as exc:
-        sys.stderr.write(f"wearsync: {exc.message}\n")
+        sys.stderr.write(f"wearsync: {one_line(exc.message)}\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("wearsync: interrupted\n")
         return 130
+    except Exception as exc:  # one sentence on stderr; the traceback only in the log file
+        from services.failures import describe, unexpected
+
+        message = describe(exc)
+        logging.getLogger("wearsync").error("command failed: %s", message or "unexpected error",
+                                            exc_info=message is None)
+        sys.stderr.write(f"wearsync: {message or unexpected(exc)}\n")
+        return 1
 
 
 def _register_report_renderer() -> None:

@@ -6,8 +6,11 @@ server's `NOW()`/`CURRENT_TIMESTAMP`); `db_time()` turns such a moment into what
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -23,6 +26,16 @@ def db_time(moment: dt.datetime) -> dt.datetime:
     return moment.replace(microsecond=0)
 
 
+def create_private_file(path: Path) -> None:
+    """Create `path` (if missing) readable by its owner only, before SQLite or gzip opens it; SQLite
+    gives its WAL and SHM files the database file's mode. POSIX modes do not apply on Windows."""
+    if sys.platform == "win32":
+        return
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
@@ -36,10 +49,10 @@ def make_engine(url: str, **kw: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
-        if db and db != ":memory:":
-            from pathlib import Path
-
+        if db and db != ":memory:" and not db.startswith("file:"):
             Path(db).parent.mkdir(parents=True, exist_ok=True)
+            if not Path(db).exists():
+                create_private_file(Path(db))
         engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False}, **kw)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from db.engine import Database
+from db.engine import Database, create_private_file
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -67,6 +67,19 @@ def upgrade(db: Database, backup_dir: Path | None = None, revision: str = "head"
     return backup
 
 
+class UnknownRevision(ValueError):
+    """Raised for a revision name that is not one of the migrations (nor base/head)."""
+
+
+def check_revision(revision: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    script = ScriptDirectory.from_config(cfg)
+    known = {"base", "head", *(r.revision for r in script.walk_revisions())}
+    if revision not in known:
+        raise UnknownRevision(revision, sorted(known - {"base", "head"}))
+
+
 def downgrade(db: Database, revision: str) -> None:
     with db.engine.begin() as conn:
         command.downgrade(_config(db, conn), revision)
@@ -76,26 +89,38 @@ def backup_database(db: Database, backup_dir: Path, now: dt.datetime, label: str
     """A consistent copy: SQLite's online backup, or a gzip'd JSON dump of every table for MySQL.
 
     `now` (from the app's clock; naive means UTC) stamps the file name."""
-    backup_dir.mkdir(parents=True, exist_ok=True)
+    backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     moment = now if now.tzinfo is None else now.astimezone(dt.UTC).replace(tzinfo=None)
     stamp = moment.strftime("%Y%m%dT%H%M%SZ")
     if db.dialect == "sqlite":
         target = backup_dir / f"wearsync-{stamp}-{label}.sqlite3"
-        raw = db.engine.raw_connection()
         try:
-            src = raw.driver_connection
-            assert isinstance(src, sqlite3.Connection)
-            dst = sqlite3.connect(target)
-            with dst:
-                src.backup(dst)
-            dst.close()
-        finally:
-            raw.close()
+            create_private_file(target)
+            raw = db.engine.raw_connection()
+            try:
+                src = raw.driver_connection
+                assert isinstance(src, sqlite3.Connection)
+                dst = sqlite3.connect(target)
+                try:
+                    with dst:
+                        src.backup(dst)
+                finally:
+                    dst.close()
+            finally:
+                raw.close()
+        except BaseException:
+            target.unlink(missing_ok=True)  # never leave a half-written backup that looks complete
+            raise
         return target
     target = backup_dir / f"wearsync-{stamp}-{label}.json.gz"
-    with db.engine.connect() as conn, gzip.open(target, "wt", encoding="utf-8") as out:
-        for name in inspect(conn).get_table_names():
-            rows = conn.execute(text(f"SELECT * FROM `{name}`")).mappings()
-            for row in rows:
-                out.write(json.dumps({"table": name, "row": dict(row)}, default=str) + "\n")
+    try:
+        create_private_file(target)
+        with db.engine.connect() as conn, gzip.open(target, "wt", encoding="utf-8") as out:
+            for name in inspect(conn).get_table_names():
+                rows = conn.execute(text(f"SELECT * FROM `{name}`")).mappings()
+                for row in rows:
+                    out.write(json.dumps({"table": name, "row": dict(row)}, default=str) + "\n")
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
     return target

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.mysql import LONGBLOB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -104,6 +105,9 @@ class OAuthState(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # the patient's row (a rename or a new patient under the old ID must not redirect the consent)
+    patient_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    voided_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class EnrolmentLink(Base):
@@ -118,6 +122,10 @@ class EnrolmentLink(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    patient_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    voided_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # the link's current pending OAuth state, encrypted: opening the link again reuses it
+    state_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class Device(Base):
@@ -490,3 +498,39 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(48), nullable=False)
     target: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+# --------------------------------------------------------------------------- dataset deletion
+
+
+class DatasetDeletion(Base):
+    """One deletion of part of a patient's data (a device type, a metric, days): the rows it removed,
+    kept compressed so it can be undone inside the undo window, then purged."""
+
+    __tablename__ = "dataset_deletions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[int] = _fk_patient()
+    selection: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: vendor, metric, start, end
+    counts: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: rows per table
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary().with_variant(LONGBLOB(), "mysql"), nullable=True)
+    exclude: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    actor: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    undone_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    purged_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class SyncExclusion(Base):
+    """A patient-local day of one connection's data type that the sync must not download again."""
+
+    __tablename__ = "sync_exclusions"
+    __table_args__ = (UniqueConstraint("connection_id", "data_type", "local_date", name="uq_excl_conn_type_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), nullable=False)
+    data_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    local_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    deletion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset_deletions.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from services.connect.tokens import TokenManager
     from services.data.charts import ChartService
     from services.data.compliance import ComplianceService
+    from services.data.deletion import DeletionService
     from services.data.report import ReportService
     from services.sync.scheduler import SchedulerEvent, SyncScheduler
     from services.sync.service import SyncService
@@ -83,6 +84,10 @@ class WearSync:
             app.keys.purge_expired_keys()
         except Exception:
             log.exception("purging expired registration keys failed")
+        try:
+            app.deletions.purge()
+        except Exception:
+            log.exception("purging the kept rows of old data deletions failed")
         return app
 
     def close(self) -> None:
@@ -114,6 +119,14 @@ class WearSync:
         from services.sync.service import SyncService
 
         return SyncService(self, self.vendors, self.tokens)
+
+    @cached_property
+    def deletions(self) -> DeletionService:
+        """Deleting part of a patient's data, with undo (services/data/deletion.py)."""
+        from services.data.deletion import DeletionService, vendors_offering
+
+        return DeletionService(self.db, self.audit, vendors_offering(lambda: self.vendors),  # vendors on first use
+                               clock=self.clock.utcnow)
 
     @cached_property
     def alerts(self) -> AlertService:

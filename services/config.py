@@ -48,8 +48,12 @@ class Paths:
         return self.home / "backups"
 
     def ensure(self) -> Paths:
+        """Create the data folder (owner-only, 0700) and tighten what an older version left readable."""
+        from services.filemodes import make_private_dir, tighten
+
         for p in (self.home, self.logs, self.state, self.backups):
-            p.mkdir(parents=True, exist_ok=True)
+            make_private_dir(p)
+        tighten(self.home)
         return self
 
 

@@ -32,6 +32,11 @@ class TokenCipher:
                 self._fernet = Fernet(key.encode("ascii"))
             return self._fernet
 
+    def ensure_key(self) -> None:
+        """Load (or create and store) the key now: SecretsUnavailable/SecretsLocked before anything is
+        changed when the password store cannot keep it."""
+        self._get()
+
     def encrypt(self, payload: dict[str, Any]) -> bytes:
         return self._get().encrypt(json.dumps(payload, sort_keys=True).encode("utf-8"))
 

@@ -31,6 +31,17 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """The log and its rotated copies are the owner's alone (0600), whatever the umask."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        from services.filemodes import make_private
+
+        stream = super()._open()
+        make_private(Path(self.baseFilename))
+        return stream
+
+
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
@@ -43,9 +54,11 @@ def setup_logging(log_dir: Path | None, level: int = logging.INFO, console: bool
     handlers: list[logging.Handler] = []
     path = None
     if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
+        from services.filemodes import make_private_dir
+
+        make_private_dir(log_dir)
         path = log_dir / "wearsync.log"
-        handlers.append(logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=5,
+        handlers.append(PrivateRotatingFileHandler(path, maxBytes=2_000_000, backupCount=5,
                                                              encoding="utf-8"))
     if console:
         handlers.append(logging.StreamHandler())
@@ -54,6 +67,7 @@ def setup_logging(log_dir: Path | None, level: int = logging.INFO, console: bool
         h.addFilter(RedactingFilter())
         h._wearsync = True  # type: ignore[attr-defined]
         root.addHandler(h)
-    for noisy in ("urllib3", "apscheduler.executors", "pyngrok.process"):
+    # requests-oauthlib logs whole token requests and answers at DEBUG: never below WARNING
+    for noisy in ("urllib3", "apscheduler.executors", "pyngrok.process", "requests_oauthlib", "oauthlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return path

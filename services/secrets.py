@@ -2,7 +2,8 @@
 
 - Automatic backend choice is limited to an allow-list of real OS stores (Secret Service, KWallet,
   macOS Keychain, Windows Credential Locker). A backend chosen explicitly with keyring's own
-  `PYTHON_KEYRING_BACKEND` variable is used as is (tests, CI).
+  `PYTHON_KEYRING_BACKEND` variable is used (tests, CI) only if it keeps what it is given: the null
+  and fail backends, and any whose write/read round trip fails, are refused like "no keyring".
 - "No store on this machine" and "the store is locked" are different errors with different fixes.
 - There is never a silent plaintext fallback.
 - An environment variable with a secret's name takes precedence, so scripted runs need no keyring.
@@ -10,8 +11,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +29,19 @@ from services.errors import InvalidInput, MissingSecret, SecretsLocked, SecretsU
 log = logging.getLogger(__name__)
 
 SERVICE = "WearSync"
+
+NO_KEYRING = (
+    "WearSync keeps passwords and tokens in the computer's secure password store, and none "
+    "is available here. On Linux install and start GNOME Keyring or KWallet (package "
+    "gnome-keyring); on Windows and macOS it is built in. For scripts, put each secret in an "
+    "environment variable of the same name instead."
+)
+LOCKED = ("The computer's password store is locked. Unlock it (log in to the desktop session "
+          "or open the keyring app) and try again.")
+# backends that never keep a secret: refused even when chosen explicitly
+NON_PERSISTENT_BACKENDS = ("keyring.backends.null.Keyring", "keyring.backends.fail.Keyring",
+                           "keyring.backends.chainer.ChainerBackend")
+PROBE_PREFIX = "wearsync-probe-"
 
 ALLOWED_BACKENDS = (
     "keyring.backends.SecretService.Keyring",
@@ -127,6 +143,7 @@ class SecretStore:
         explicit = self._environ.get("PYTHON_KEYRING_BACKEND")
         current: KeyringBackend = keyring.get_keyring()
         if explicit:
+            self._check_persists(current)
             return current
         candidates: list[KeyringBackend] = list(getattr(current, "backends", [current]))
         for b in candidates:
@@ -134,12 +151,33 @@ class SecretStore:
                 return b
         names = ", ".join(_backend_name(b) for b in candidates) or "none"
         log.warning("no allowed keyring backend; found: %s", names)
-        raise SecretsUnavailable(
-            "WearSync keeps passwords and tokens in the computer's secure password store, and none "
-            "is available here. On Linux install and start GNOME Keyring or KWallet (package "
-            "gnome-keyring); on Windows and macOS it is built in. For scripts, put each secret in an "
-            "environment variable of the same name instead."
-        )
+        raise SecretsUnavailable(NO_KEYRING)
+
+    def _check_persists(self, backend: KeyringBackend) -> None:
+        """An explicitly chosen backend must give back what it was given (null and fail do not)."""
+        name = _backend_name(backend)
+        chained = list(getattr(backend, "backends", None) or [backend])
+        if all(_backend_name(b) in NON_PERSISTENT_BACKENDS for b in chained):
+            log.warning("keyring backend %s cannot keep secrets; refused", name)
+            raise SecretsUnavailable(NO_KEYRING)
+        if self._environ.get("WEARSYNC_SANDBOX") == "1":
+            return  # the sandbox never writes to the keyring, not even a probe
+        probe = PROBE_PREFIX + secrets.token_hex(6)
+        value = secrets.token_urlsafe(16)
+        try:
+            backend.set_password(SERVICE, probe, value)
+            ok = backend.get_password(SERVICE, probe) == value
+        except keyring.errors.KeyringLocked:
+            raise SecretsLocked(LOCKED) from None
+        except Exception as exc:
+            log.warning("keyring backend %s failed a write/read check (%s); refused", name, type(exc).__name__)
+            raise SecretsUnavailable(NO_KEYRING) from None
+        finally:
+            with contextlib.suppress(Exception):
+                backend.delete_password(SERVICE, probe)
+        if not ok:
+            log.warning("keyring backend %s did not give back what it was given; refused", name)
+            raise SecretsUnavailable(NO_KEYRING)
 
     # -- reading and writing
     def source(self, name: str) -> str:
@@ -242,11 +280,8 @@ class SecretStore:
         try:
             return fn(backend)
         except keyring.errors.KeyringLocked:
-            raise SecretsLocked(
-                "The computer's password store is locked. Unlock it (log in to the desktop session "
-                "or open the keyring app) and try again."
-            ) from None
+            raise SecretsLocked(LOCKED) from None
         except keyring.errors.NoKeyringError:
-            raise SecretsUnavailable("No secure password store is available on this computer.") from None
+            raise SecretsUnavailable(NO_KEYRING) from None
         except keyring.errors.InitError as exc:
             raise SecretsUnavailable(f"The password store could not be opened: {exc}") from None

@@ -82,6 +82,44 @@ def _check_cidrs(raw: Any) -> str:
     return ", ".join(parse_cidrs(raw))
 
 
+def _check_text(raw: Any, label: str, limit: int) -> str:
+    value = " ".join(str(raw or "").split())
+    if len(value) > limit:
+        raise InvalidInput(f"{label} is {len(value)} characters long; keep it to {limit} at most.")
+    return value
+
+
+def _check_clinic_name(raw: Any) -> str:
+    return _check_text(raw, "The clinic name", 80)
+
+
+def _check_contact(raw: Any) -> str:
+    return _check_text(raw, "The clinic's phone or e-mail", 120)
+
+
+LOGO_SUFFIXES = (".png", ".jpg", ".jpeg")
+LOGO_MAX_BYTES = 512 * 1024
+
+
+def _check_logo(raw: Any) -> str:
+    """Empty (no logo) or an existing PNG/JPEG file of at most 512 KB, stored as its absolute path."""
+    from pathlib import Path
+
+    value = str(raw or "").strip()
+    if not value:
+        return ""
+    path = Path(value).expanduser()
+    if path.suffix.lower() not in LOGO_SUFFIXES:
+        raise InvalidInput(f"The clinic logo must be a PNG or JPEG picture; {path.name!r} is not. "
+                           "Choose a .png or .jpg file, or leave the field empty.")
+    if not path.is_file():
+        raise InvalidInput(f"There is no file {str(path)!r}. Choose the logo file again, or leave the field empty.")
+    if path.stat().st_size > LOGO_MAX_BYTES:
+        raise InvalidInput(f"The clinic logo {path.name!r} is larger than 512 KB; patients on a phone would wait "
+                           "for it. Save a smaller version of the picture and choose that.")
+    return str(path.resolve())
+
+
 def _check_day_minutes(raw: Any) -> int:
     minutes = int(raw)
     if not 1 <= minutes <= 1440:
@@ -107,6 +145,12 @@ SPECS: tuple[SettingSpec, ...] = (
                 check=_check_cidrs),
     SettingSpec("idle_lock_minutes", 15, int, "Lock the window after idle minutes"),
     SettingSpec("enrol_link_hours", 72, int, "Enrolment links expire after (hours)"),
+    SettingSpec("clinic_name", "", str, "Clinic name (shown to patients)",
+                "On every page a patient sees, e.g. City Hospital Sleep Clinic.", check=_check_clinic_name),
+    SettingSpec("clinic_contact", "", str, "Clinic phone or e-mail (shown to patients)",
+                "Where patients can ask questions, e.g. 030 1234 5678 or study@clinic.example.", check=_check_contact),
+    SettingSpec("clinic_logo", "", str, "Clinic logo (optional)",
+                "A PNG or JPEG file on this computer, at most 512 KB.", check=_check_logo),
     SettingSpec("sandbox_mode", False, bool, "Use sandbox vendors (demo)"),
     SettingSpec("valid_day_minutes", 600, int, "Fitbit valid day: minutes with heart rate",
                 "A Fitbit day counts as worn when at least this many minutes hold a heart-rate reading.",
@@ -144,8 +188,21 @@ class Settings:
         """Store one setting. With `actor` (a user in the GUI): refused unless that role may change
         settings, and recorded in the audit trail with the new value (settings hold no secrets).
         Without: an internal caller (CLI, scheduler, another service that checked already)."""
+        self.set_many({key: value}, actor=actor)
+
+    def set_many(self, values: dict[str, Any], *, actor: Actor | None = None) -> None:
+        """Store several settings at once: every value is checked first, so one bad value changes nothing."""
         if actor is not None:
             actor.require("settings")
+        raws = {key: self._normalise(key, value) for key, value in values.items()}
+        with self._db.session() as s:
+            for key, raw in raws.items():
+                upsert(s, Setting, [{"key": key, "value": raw}], key=["key"])
+                if actor is not None:
+                    self._audit.record_in(s, actor, "setting.changed", key, f"new value: {raw}")
+
+    @staticmethod
+    def _normalise(key: str, value: Any) -> str:
         spec = BY_KEY.get(key)
         if spec is None:
             raise InvalidInput(f"Unknown setting {key!r}.")
@@ -158,11 +215,7 @@ class Settings:
                 raise InvalidInput(f"{spec.label} cannot be negative.")
         if spec.check is not None:
             value = spec.check(value)
-        raw = ("true" if value else "false") if spec.type is bool else str(value)
-        with self._db.session() as s:
-            upsert(s, Setting, [{"key": key, "value": raw}], key=["key"])
-            if actor is not None:
-                self._audit.record_in(s, actor, "setting.changed", key, f"new value: {raw}")
+        return ("true" if value else "false") if spec.type is bool else str(value)
 
     def all(self) -> dict[str, Any]:
         return {s.key: self.get(s.key) for s in SPECS}

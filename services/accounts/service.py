@@ -31,7 +31,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -156,6 +156,7 @@ class AccountService:
         now = self.clock.utcnow()
         failure: WearSyncError | None = None
         actor: Actor | None = None
+        wrong: User | None = None
         with self._db.session() as s:
             user = s.scalar(select(User).where(User.username == name)) if name else None
             if user is None:
@@ -166,7 +167,7 @@ class AccountService:
             else:
                 ok, new_hash = passwords.verify_password(user.password_hash, password)
                 if not ok:
-                    failure = self._count_failure(s, user, now, source)
+                    wrong = user  # counted below, in a transaction of its own that starts with the write
                 elif user.disabled:
                     failure = AccountDisabled("This account is disabled. Ask an administrator to enable it.")
                     self._audit.record_in(s, Actor(name, user.role, source), "user.sign_in_refused", name, "disabled")
@@ -179,6 +180,8 @@ class AccountService:
                     actor = Actor(name, user.role, source)
                     if action is not None:
                         self._audit.record_in(s, actor, action, name, "")
+        if wrong is not None:
+            failure = self._count_failure(wrong, now, source)
         if failure is not None:
             raise failure
         assert actor is not None
@@ -189,17 +192,22 @@ class AccountService:
         re-read, so a change made meanwhile takes effect."""
         return self._check_credentials(actor.username, password, actor.source, "user.unlock_session")
 
-    def _count_failure(self, s: Session, user: User, now: dt.datetime, source: str) -> WearSyncError:
-        user.failed_attempts += 1
-        lock = lock_duration(user.failed_attempts)
-        who = Actor(user.username, user.role, source)
-        self._audit.record_in(s, who, "user.sign_in_failed", user.username,
-                           f"wrong password ({user.failed_attempts} in a row)")
-        if lock is None:
-            return SignInFailed(WRONG)
-        user.locked_until = now + lock
-        self._audit.record_in(s, who, "user.locked", user.username, f"for {int(lock.total_seconds() // 60)} min")
-        log.warning("an account was locked after %d failed sign-ins", user.failed_attempts)
+    def _count_failure(self, user: User, now: dt.datetime, source: str) -> WearSyncError:
+        """One more failed attempt, counted atomically: parallel wrong passwords each count (a single
+        `UPDATE ... SET failed_attempts = failed_attempts + 1`, which also holds the row until commit,
+        so the count read back and the lock decided on it are this attempt's own)."""
+        with self._db.session() as s:
+            s.execute(update(User).where(User.id == user.id)
+                      .values(failed_attempts=User.failed_attempts + 1))
+            count = int(s.scalar(select(User.failed_attempts).where(User.id == user.id)) or 0)
+            lock = lock_duration(count)
+            who = Actor(user.username, user.role, source)
+            self._audit.record_in(s, who, "user.sign_in_failed", user.username, f"wrong password ({count} in a row)")
+            if lock is None:
+                return SignInFailed(WRONG)
+            s.execute(update(User).where(User.id == user.id).values(locked_until=now + lock))
+            self._audit.record_in(s, who, "user.locked", user.username, f"for {int(lock.total_seconds() // 60)} min")
+        log.warning("an account was locked after %d failed sign-ins", count)
         return AccountLocked(lock)
 
     def _phantom_attempt(self, s: Session, name: str, password: str, now: dt.datetime,

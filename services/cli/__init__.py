@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "services.cli.connect",
     "services.cli.sync",
     "services.cli.export",
+    "services.cli.data",
     "services.cli.alerts",
     "services.cli.compliance",
     "services.cli.report",

@@ -8,6 +8,7 @@ non-zero exit with a one-line reason on stderr.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
@@ -32,8 +33,8 @@ def _connect(args: argparse.Namespace) -> int:
     from services.logging_setup import setup_logging
 
     vendor = config.check_vendor(args.vendor)
-    if args.timeout <= 0:
-        raise InvalidInput("--timeout must be a positive number of seconds.")
+    if not math.isfinite(args.timeout) or args.timeout <= 0:
+        raise InvalidInput(f"--timeout must be a positive number of seconds, not {args.timeout}.")
     setup_logging(config.paths().ensure().logs)
     app = open_app()
     try:

@@ -61,8 +61,14 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 
 def _downgrade(args: argparse.Namespace) -> int:
-    from db.migrate import backup_database, current_revision, downgrade
+    from db.migrate import UnknownRevision, backup_database, check_revision, current_revision, downgrade
+    from services.errors import InvalidInput
 
+    try:
+        check_revision(args.revision)  # before anything is written, the backup included
+    except UnknownRevision as exc:
+        raise InvalidInput(f"{args.revision!r} is not a schema revision. Use one of: base, "
+                           f"{', '.join(exc.args[1])}; see main.py db current.") from None
     db, paths = _db()
     try:
         backup_database(db, paths.backups, _now(), label="before-downgrade")

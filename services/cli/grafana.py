@@ -42,8 +42,11 @@ def register(sub: Any) -> None:
 
 
 def _provision(args: argparse.Namespace) -> int:
+    from services.errors import InvalidInput
     from services.reach.grafana import PASSWORD_ENV, provision
 
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise InvalidInput(f"--out {args.out} is a file; give a folder for Grafana's provisioning files.")
     result = provision(args.out, push=args.push, embed_password=args.embed_password,
                        mysql_address=args.mysql_address, dashboards_path=args.dashboards_path)
     folder = result.files[0].parents[2]

@@ -233,7 +233,7 @@ def _print_status(status: TunnelStatus, out: TextIO, *, notice: bool = True) -> 
 
 
 def _fail(reason: str) -> None:
-    print(" ".join(reason.split()), file=sys.stderr)
+    print("wearsync: " + " ".join(reason.split()), file=sys.stderr)
 
 
 def _keeper_command() -> list[str]:

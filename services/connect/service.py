@@ -17,7 +17,7 @@ import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import select, update
 
@@ -27,9 +27,11 @@ from services import config
 from services.accounts.actor import SYSTEM, Actor
 from services.accounts.audit import AuditLog
 from services.clock import Clock
-from services.connect.callback_server import CallbackServer, Page
-from services.connect.oauth.base import ConsentRevoked, OAuthError, TokenSet
-from services.connect.oauth.states import InvalidState, PendingState, StateStore, state_hash
+from services.connect import patient_pages
+from services.connect.callback_server import RESULT_PREFIX, CallbackServer
+from services.connect.oauth.base import ConsentRevoked, OAuthError, TermsNotAccepted, TokenSet
+from services.connect.oauth.states import InvalidState, PendingState, StateStore, new_state, state_hash
+from services.connect.patient_pages import Clinic, Page, PatientPageError
 from services.connect.tokens import TokenManager
 from services.crypto import TokenCipher
 from services.errors import NotFound, WearSyncError
@@ -61,6 +63,12 @@ class ConnectHost(Protocol):
     def settings(self) -> Settings: ...
     @property
     def clock(self) -> Clock: ...
+RESULT_LIFETIME = dt.timedelta(hours=24)  # how long a reload of a result page shows the same page
+RESULTS_KEPT = 1000
+RESULT_GRACE_S = 5.0  # stopping the listener waits this long for a result page the browser is about to fetch
+# an enrolment link opened more often than this within the window is refused for a while
+LINK_OPENS_PER_WINDOW = 20
+LINK_OPEN_WINDOW = dt.timedelta(minutes=10)
 
 
 class ConnectTimeout(WearSyncError):
@@ -71,8 +79,22 @@ class ConnectFailed(WearSyncError):
     title = "Not connected"
 
 
-class EnrolmentLinkInvalid(WearSyncError):
+class AccountLinkedElsewhere(ConnectFailed):
+    """The vendor account already belongs to another patient (the message names them: coordinator only)."""
+
+
+class DifferentAccount(ConnectFailed):
+    """Re-consent with another vendor account than the one connected before."""
+
+
+class EnrolmentLinkInvalid(PatientPageError):
     title = "This link cannot be used"
+
+
+class LinkNoLongerValid(ConnectFailed):
+    """The pending consent's patient was renamed, moved, deleted or withdrawn since it started."""
+
+    title = "This link is no longer valid"
 
 
 @dataclass(frozen=True)
@@ -94,6 +116,8 @@ class ConnectOutcome:
     message: str  # for the coordinator
     scopes_missing: tuple[str, ...] = ()
     timezone: str | None = None
+    connection_id: int | None = None
+    scopes_not_shared: tuple[str, ...] = ()  # the vendor's own scope names (scopes_missing: plain labels)
 
 
 @dataclass(frozen=True)
@@ -142,6 +166,15 @@ class RevokeResult:
     message: str
 
 
+@dataclass(frozen=True)
+class _UsableLink:
+    key: str  # the link's hash
+    code: str
+    vendor: str
+    patient_id: int
+    held: bytes | None = field(repr=False)  # its pending state, encrypted
+
+
 class _Waiter:
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
@@ -183,10 +216,16 @@ class ConnectionService:
         self.public_url: Callable[[], str] = public_url or (lambda: config.public_base_url(app.environ))
         self.http_timeout = http_timeout
         self._waiters: dict[str, _Waiter] = {}
+        self._link_opens: dict[str, list[dt.datetime]] = {}  # link hash -> recent openings (rate limit)
         self._lock = threading.Lock()
         self.listener: CallbackServer | None = None
         self.listener_error: WearSyncError | None = None  # why the background listener is not running
         self.on_change: list[Callable[[ConnectOutcome], None]] = []  # GUI adapters subscribe here
+        # what the patient saw, so a reload shows it again: by result id, and by state for successes
+        self._results: dict[str, tuple[dt.datetime, Page, str]] = {}  # id -> (when, page, its state's hash)
+        self._completed: dict[str, tuple[dt.datetime, Page, int]] = {}
+        self._unserved: set[str] = set()  # result pages redirected to but not fetched yet
+        self._served = threading.Condition(self._lock)
 
     # ------------------------------------------------------------------ listener
     def start_listener(self, port: int | None = None) -> CallbackServer:
@@ -195,8 +234,13 @@ class ConnectionService:
             self.listener = CallbackServer(self, p).start()
         return self.listener
 
-    def stop_listener(self) -> None:
+    def stop_listener(self, grace: float = RESULT_GRACE_S) -> None:
+        """Stop the listener; first let a browser that was just redirected fetch its result page
+        (`main.py connect` stops as soon as the answer is handled), waiting at most `grace` seconds."""
         if self.listener is not None:
+            with self._served:
+                self._served.wait_for(lambda: not self._unserved, timeout=grace)
+                self._unserved.clear()
             self.listener.stop()
             self.listener = None
 
@@ -208,19 +252,35 @@ class ConnectionService:
         """Create the consent URL for a patient's vendor account (creates the patient if needed)."""
         actor.require("connections.edit")
         v = self.vendors.get(vendor)
-        oauth = v.oauth(timeout=self.http_timeout)  # missing client secrets: fail before changing anything
+        v.oauth(timeout=self.http_timeout)  # missing client secrets: fail before changing anything
+        self.app.cipher.ensure_key()  # and a password store that cannot keep the token key
         self.app.patients.ensure(patient_code, v.name, actor)
         code = self.app.patients.get(patient_code).code
-        verifier = None
-        if oauth.uses_pkce:
-            from services.connect.oauth.base import pkce_verifier
+        pid = self._bound_patient(code, v.name, None)
+        if pid is None:
+            raise NotFound(f"Patient {code} was removed while connecting.")
+        return self._start(pid, code, v.name, actor, purpose)
 
-            verifier = pkce_verifier()
+    def _start(self, patient_id: int, code: str, vendor: str, actor: Actor, purpose: str,
+               reuse: str | None = None) -> PendingConnect:
+        """A consent URL for the patient's row `patient_id` (reusing the pending state `reuse` if still good)."""
+        v = self.vendors.get(vendor)
+        oauth = v.oauth(timeout=self.http_timeout)
         redirect = self.redirect_uri()
-        state, expires = self.states.create(PendingState(code, v.name, purpose, redirect, verifier))
-        with self._lock:
-            self._waiters[state_hash(state)] = _Waiter(actor)
-        url = oauth.authorize_url(state, redirect, verifier)
+        again = self.states.reusable(reuse) if reuse else None
+        if reuse and again is not None and again.redirect_uri == redirect and again.patient_id == patient_id:
+            state = reuse
+            url = oauth.authorize(state, redirect, again.verifier).url  # the same state and verifier again
+            expires = self.clock.utcnow() + self.states.lifetime  # at most; the stored expiry still applies
+        else:
+            state = new_state()
+            consent = oauth.authorize(state, redirect)  # the consent URL, and its PKCE verifier where used
+            state, expires = self.states.create(
+                PendingState(code, v.name, purpose, redirect, consent.verifier, patient_id), state)
+            url = consent.url
+        if purpose != "enrol":  # nobody waits for an enrolment link: no in-memory entry for it
+            with self._lock:
+                self._waiters[state_hash(state)] = _Waiter(actor)
         log.info("consent started for a %s account (%s)", v.name, purpose)
         warning = None
         real_vendor = v.endpoints.authorize_url == v.default_endpoints.authorize_url
@@ -259,37 +319,120 @@ class ConnectionService:
 
     # ------------------------------------------------------------------ the callback
     def handle_callback(self, params: dict[str, str]) -> Page:
+        """Handle the vendor's answer; the page for the patient. A completed state answers its page again."""
+        clinic = self.clinic()
         try:
             pending = self.states.consume(params.get("state"))
         except InvalidState as exc:
+            again = self._completed_page(params.get("state", "")) if exc.reason == "used" else None
+            if again is not None:
+                return again
             log.warning("callback refused: %s", exc.message)
             waiter = self._waiter(params.get("state", ""))
             known = self.states.peek(params["state"]) if params.get("state") else None
+            if waiter is not None and exc.reason == "used":
+                # the same answer twice at once: the first one completes this consent and reports it
+                # (never overwritten by this refusal); this one waits for it and shows how that ended
+                if not waiter.event.is_set() and waiter.event.wait(self.http_timeout * 3):
+                    again = self._completed_page(params.get("state", ""))
+                    if again is not None:
+                        return again
+                return patient_pages.step_problem(clinic, "used", _purpose(known.purpose) if known else None)
             if waiter is not None and known is not None:
-                self._finish(waiter, ConnectOutcome(False, known.patient_code, known.vendor, exc.message))
-            return Page(False, "This sign-in link is not valid", exc.message)
+                why = self._voided_message(known) if exc.reason == "voided" else exc.message
+                self._finish(waiter, ConnectOutcome(False, known.patient_code, known.vendor, why))
+            purpose = _purpose(known.purpose) if known is not None else None
+            if exc.reason == "voided":
+                return patient_pages.link_problem(clinic, "void")
+            reason: Literal["invalid", "used", "expired"] = (
+                "used" if exc.reason == "used" else "expired" if exc.reason == "expired" else "invalid")
+            return patient_pages.step_problem(clinic, reason, purpose)
         waiter = self._waiter(params.get("state", ""))
         label = self.vendors.label(pending.vendor)
+        purpose = _purpose(pending.purpose)
         if params.get("error") or not params.get("code"):
             denied = params.get("error") == "access_denied"
             msg = (f"The patient declined to share {label} data; nothing was connected." if denied
                    else f"{label} did not complete the sign-in ({params.get('error') or 'no code'}); "
                         "nothing was connected.")
             self._finish(waiter, ConnectOutcome(False, pending.patient_code, pending.vendor, msg))
-            return Page(False, "Not connected", "You chose not to share your data, so nothing was connected. "
-                        "If this was a mistake, open the link again." if denied else
-                        "The sign-in did not finish, so nothing was connected. Please try again.")
+            if denied:
+                return patient_pages.denied(clinic, label, purpose)
+            return patient_pages.not_connected(clinic, pending.vendor, label, purpose, "unfinished")
+        actor = waiter.actor if waiter else SYSTEM
         try:
-            outcome = self._complete(pending, params["code"], waiter.actor if waiter else SYSTEM)
+            outcome = self._complete(pending, params["code"], actor)
+        except LinkNoLongerValid as exc:
+            log.warning("callback refused: the %s consent's patient changed since it started", pending.vendor)
+            self._finish(waiter, ConnectOutcome(False, pending.patient_code, pending.vendor, exc.message))
+            return patient_pages.link_problem(clinic, "void")
         except (OAuthError, VendorCallError, WearSyncError) as exc:
             log.warning("connecting a %s account failed: %s", pending.vendor, exc.message)
+            if isinstance(exc, AccountLinkedElsewhere):  # the detail is for the coordinator, never the patient
+                self.app.audit.record(actor, "connection.refused", f"{pending.patient_code}/{pending.vendor}",
+                                      exc.message)
             self._finish(waiter, ConnectOutcome(False, pending.patient_code, pending.vendor, exc.message))
-            return Page(False, "Not connected", _patient_words(exc, label))
-        self._finish(waiter, outcome)
-        note = ""
-        if outcome.scopes_missing:
-            note = " Some data was not shared, so the clinic may ask you to connect again."
-        return Page(True, "You're connected", f"Your {label} account is now connected to the clinic.{note}")
+            return patient_pages.not_connected(clinic, pending.vendor, label, purpose, _failure_reason(exc))
+        except Exception as exc:  # whoever waits must hear the end of it, not time out
+            log.warning("connecting a %s account failed unexpectedly (%s)", pending.vendor, type(exc).__name__)
+            self._finish(waiter, ConnectOutcome(False, pending.patient_code, pending.vendor,
+                                                f"Connecting {label} failed unexpectedly; nothing was connected. "
+                                                "Try again; see the log if it keeps failing."))
+            return patient_pages.not_connected(clinic, pending.vendor, label, purpose, "failed")
+        vendor = self.vendors.get(pending.vendor)
+        page = patient_pages.connected(clinic, vendor.name, label, outcome.scopes_not_shared,
+                                       {s: vendor.scope_label(s) for s in outcome.scopes_not_shared})
+        if outcome.connection_id is not None and params.get("state"):  # kept before anyone hears of it
+            self._keep(self._completed, state_hash(params["state"]), (self.clock.utcnow(), page, outcome.connection_id))
+        self._finish(waiter, outcome)  # after the page is kept: a duplicate answer waiting on it shows it
+        return page
+
+    def answer_callback(self, params: dict[str, str]) -> str:
+        """For the listener: handle the answer, keep its page, and send the browser to it (post/redirect/get)."""
+        result_id = secrets.token_urlsafe(18)
+        with self._served:  # before handling: whoever waits for this answer may stop the listener at once
+            self._unserved.add(result_id)
+        try:
+            page = self.handle_callback(params)
+        except BaseException:
+            with self._served:
+                self._unserved.discard(result_id)
+            raise
+        self._keep(self._results, result_id, (self.clock.utcnow(), page, state_hash(params.get("state") or "")))
+        return RESULT_PREFIX + result_id
+
+    def result_page(self, result_id: str) -> Page:
+        with self._served:
+            kept = self._results.get(result_id)
+            self._unserved.discard(result_id)
+            self._served.notify_all()
+        if kept is None or kept[0] + RESULT_LIFETIME < self.clock.utcnow():
+            return patient_pages.simple(self.clinic(), "gone")
+        if kept[1].ok and self._completed_by_hash(kept[2]) is None:  # withdrawn since: no stale "connected"
+            return patient_pages.simple(self.clinic(), "gone")
+        return kept[1]
+
+    def clinic(self) -> Clinic:
+        return Clinic.from_settings(self.app.settings)
+
+    def _completed_page(self, state: str) -> Page | None:
+        """The success page of a state that completed here, while its connection still stands."""
+        return self._completed_by_hash(state_hash(state)) if state else None
+
+    def _completed_by_hash(self, key: str) -> Page | None:
+        with self._lock:
+            kept = self._completed.get(key)
+        if kept is None or kept[0] + RESULT_LIFETIME < self.clock.utcnow():
+            return None
+        with self.db.session() as s:
+            status = s.scalar(select(Connection.status).where(Connection.id == kept[2]))
+        return kept[1] if status == "connected" else None
+
+    def _keep(self, store: dict[str, Any], key: str, value: Any) -> None:
+        with self._lock:
+            store[key] = value
+            while len(store) > RESULTS_KEPT:  # bounded: the oldest go first
+                store.pop(next(iter(store)))
 
     def _waiter(self, state: str) -> _Waiter | None:
         with self._lock:
@@ -308,9 +451,9 @@ class ConnectionService:
     def _complete(self, pending: PendingState, code: str, actor: Actor) -> ConnectOutcome:
         vendor = self.vendors.get(pending.vendor)
         oauth = vendor.oauth(timeout=self.http_timeout)
-        conn_id, old_user = self._connection(pending.patient_code, vendor.name)
+        conn_id, old_user = self._bound_connection(pending)
         # exchanged at once: a Withings code lives 30 seconds
-        tokens = oauth.exchange_code(code, pending.redirect_uri, pending.verifier)
+        tokens = oauth.exchange_code(code, pending.redirect_uri, pending.verifier, now=self.clock.utcnow())
         if tokens.user_id:
             self._check_account(conn_id, vendor.name, old_user, tokens.user_id)
         api = ApiClient(vendor, _FixedTokens(tokens), timeout=self.http_timeout, max_retries=2)
@@ -322,9 +465,9 @@ class ConnectionService:
         now = self.clock.utcnow()
         blob = self.app.cipher.encrypt(tokens.to_dict())
         with self.db.session() as s:
-            conn = s.get(Connection, conn_id)
-            if conn is None:
-                raise NotFound(f"Patient {pending.patient_code} was removed while connecting.")
+            conn = s.get(Connection, conn_id, with_for_update=True)
+            if conn is None or conn.patient_id != pending.patient_id:
+                raise LinkNoLongerValid(self._voided_message(pending))
             conn.token_ciphertext = blob
             conn.token_expires_at = tokens.expires_at
             conn.status = "connected"
@@ -340,8 +483,9 @@ class ConnectionService:
             conn.updated_at = now
             if pending.purpose == "enrol":
                 s.execute(update(EnrolmentLink)
-                          .where(EnrolmentLink.patient_code == pending.patient_code,
-                                 EnrolmentLink.vendor == vendor.name, EnrolmentLink.used_at.is_(None))
+                          .where(EnrolmentLink.patient_id == pending.patient_id,
+                                 EnrolmentLink.vendor == vendor.name, EnrolmentLink.used_at.is_(None),
+                                 EnrolmentLink.voided_at.is_(None))
                           .values(used_at=now))
         missing_labels = tuple(vendor.scope_label(s) for s in account.scopes_missing)
         how = "by enrolment link" if pending.purpose == "enrol" else "here"
@@ -352,7 +496,8 @@ class ConnectionService:
         if missing_labels:
             msg += f" The patient did not share: {', '.join(missing_labels)}; that data will not be downloaded."
         log.info("a %s account was connected", vendor.name)
-        return ConnectOutcome(True, pending.patient_code, vendor.name, msg, missing_labels, account.timezone)
+        return ConnectOutcome(True, pending.patient_code, vendor.name, msg, missing_labels, account.timezone,
+                              conn_id, tuple(account.scopes_missing))
 
     def _connection(self, patient_code: str, vendor: str) -> tuple[int, str | None]:
         with self.db.session() as s:
@@ -366,10 +511,40 @@ class ConnectionService:
         old = row.vendor_user_id if row.status in ("connected", "needs_reconsent", "error") else None
         return int(row.id), old
 
+    def _bound_patient(self, code: str, vendor: str, patient_id: int | None) -> int | None:
+        """The live patient row named `code` (and `patient_id`, when given) holding a `vendor` device."""
+        with self.db.session() as s:
+            q = (select(Patient.id).join(Connection, Connection.patient_id == Patient.id)
+                 .where(Patient.code == code, Patient.deleted_at.is_(None), Connection.vendor == vendor))
+            if patient_id is not None:
+                q = q.where(Patient.id == patient_id)
+            found = s.scalar(q)
+        return int(found) if found is not None else None
+
+    def _bound_connection(self, pending: PendingState) -> tuple[int, str | None]:
+        """The connection a pending consent was started for: the same patient row, still under the same
+        ID, still holding that device type; LinkNoLongerValid otherwise (renamed, moved, deleted)."""
+        if pending.patient_id is None or self._bound_patient(pending.patient_code, pending.vendor,
+                                                             pending.patient_id) is None:
+            raise LinkNoLongerValid(self._voided_message(pending))
+        with self.db.session() as s:
+            row = s.execute(select(Connection.id, Connection.vendor_user_id, Connection.status)
+                            .where(Connection.patient_id == pending.patient_id,
+                                   Connection.vendor == pending.vendor)).first()
+        if row is None:
+            raise LinkNoLongerValid(self._voided_message(pending))
+        old = row.vendor_user_id if row.status in ("connected", "needs_reconsent", "error") else None
+        return int(row.id), old
+
+    def _voided_message(self, pending: PendingState) -> str:
+        return (f"The {self.vendors.label(pending.vendor)} consent started for patient {pending.patient_code} no "
+                "longer applies (that patient was renamed, moved, deleted or withdrew since); nothing was "
+                "connected. Send a new link or connect again.")
+
     def _check_account(self, conn_id: int, vendor: str, old_user: str | None, new_user: str) -> None:
         label = self.vendors.label(vendor)
         if old_user and old_user != new_user:
-            raise ConnectFailed(
+            raise DifferentAccount(
                 f"This is a different {label} account than the one already connected for this patient, so it "
                 f"was not saved. Sign in with the same {label} account, or remove the old connection first."
             )
@@ -381,7 +556,7 @@ class ConnectionService:
                        Patient.deleted_at.is_(None))
             )
         if other is not None:
-            raise ConnectFailed(
+            raise AccountLinkedElsewhere(
                 f"This {label} account is already connected to patient {other}, so it was not saved. "
                 "Each patient needs their own account."
             )
@@ -391,36 +566,87 @@ class ConnectionService:
         actor.require("connections.edit")
         v = self.vendors.get(vendor)
         v.credentials()  # say now, not on the patient's phone, that the client secrets are missing
+        self.app.cipher.ensure_key()
         self.app.patients.ensure(patient_code, v.name, actor)
         code = self.app.patients.get(patient_code).code
+        pid = self._bound_patient(code, v.name, None)
         token = secrets.token_urlsafe(24)
         hours = int(self.app.settings.get("enrol_link_hours"))
         now = self.clock.utcnow()
         expires = now + dt.timedelta(hours=hours)
         with self.db.session() as s:
-            s.add(EnrolmentLink(token_hash=_sha(token), patient_code=code, vendor=v.name,
+            s.add(EnrolmentLink(token_hash=_sha(token), patient_code=code, vendor=v.name, patient_id=pid,
                                 created_by=actor.username[:64], created_at=now, expires_at=expires))
         base = self.public_url().rstrip("/")
         self.app.audit.record(actor, "enrolment.create", f"{code}/{v.name}", f"expires {expires:%Y-%m-%d %H:%M} UTC")
         local = base.startswith(("http://127.", "http://localhost", "http://[::1]"))
         return EnrolmentLinkInfo(code, v.name, f"{base}/enrol/{token}", expires, not local)
 
+    def enrolment_intro(self, token: str) -> Page:
+        """What an enrolment link shows first: who asks, which data, why, how to stop. Uses nothing up."""
+        try:
+            link = self._usable_link(token)
+        except EnrolmentLinkInvalid as exc:
+            return exc.page
+        v = self.vendors.get(link.vendor)
+        return patient_pages.intro(self.clinic(), v.name, v.label, f"/enrol/{token}/continue")
+
     def open_enrolment(self, token: str) -> str:
-        """The vendor consent URL behind an enrolment link (fresh state each time it is opened)."""
+        """The vendor consent URL behind an enrolment link (its pending state reused while still good)."""
+        link = self._usable_link(token)
+        self._count_opening(link.key, self.clock.utcnow())
+        previous = self.app.cipher.decrypt_text(link.held) if link.held else None
+        pending = self._start(link.patient_id, link.code, link.vendor, SYSTEM, "enrol", reuse=previous)
+        if pending.state != previous:
+            with self.db.session() as s:
+                s.execute(update(EnrolmentLink).where(EnrolmentLink.token_hash == link.key)
+                          .values(state_ciphertext=self.app.cipher.encrypt_text(pending.state)))
+        return pending.authorize_url
+
+    def _usable_link(self, token: str) -> _UsableLink:
+        """The enrolment link if it can still be used; EnrolmentLinkInvalid with the patient's page if not."""
         now = self.clock.utcnow()
+        clinic = self.clinic()
+        key = _sha(token) if token else ""
         with self.db.session() as s:
-            link = s.get(EnrolmentLink, _sha(token)) if token else None
+            link = s.get(EnrolmentLink, key) if token else None
             if link is None:
-                raise EnrolmentLinkInvalid("This link is not valid. Ask the clinic to send you a new one.")
-            if link.used_at is not None:
-                raise EnrolmentLinkInvalid("This link has already been used. If you need to connect again, "
-                                           "ask the clinic for a new link.")
-            if link.expires_at <= now:
-                raise EnrolmentLinkInvalid("This link has expired. Ask the clinic to send you a new one.")
-            code, vendor = link.patient_code, link.vendor
-        if not self.app.patients.exists(code):
-            raise EnrolmentLinkInvalid("This link is no longer valid. Ask the clinic to send you a new one.")
-        return self.begin(code, vendor, SYSTEM, purpose="enrol").authorize_url
+                raise EnrolmentLinkInvalid("Unknown enrolment link.", patient_pages.link_problem(clinic, "unknown"))
+            code, vendor, pid, held = link.patient_code, link.vendor, link.patient_id, link.state_ciphertext
+            used, voided, expired = link.used_at is not None, link.voided_at is not None, link.expires_at <= now
+        if used:
+            if pid is not None and self._status(pid, vendor) == "connected":
+                page = patient_pages.already_connected(clinic, self.vendors.label(vendor))
+            else:
+                page = patient_pages.link_problem(clinic, "used")
+            raise EnrolmentLinkInvalid("This enrolment link was already used.", page)
+        # bound to the patient's row: a rename, a move, a delete or a withdrawal (or a new patient under
+        # the old ID) ends the link
+        if voided or pid is None or self._bound_patient(code, vendor, pid) is None:
+            raise EnrolmentLinkInvalid("This enrolment link was cancelled: its patient was renamed, moved, "
+                                       "deleted or withdrawn.", patient_pages.link_problem(clinic, "void"))
+        if expired:
+            raise EnrolmentLinkInvalid("This enrolment link has expired.",
+                                       patient_pages.link_problem(clinic, "expired"))
+        return _UsableLink(key, code, vendor, pid, held)
+
+    def _status(self, patient_id: int, vendor: str) -> str | None:
+        with self.db.session() as s:
+            return s.scalar(select(Connection.status).where(Connection.patient_id == patient_id,
+                                                            Connection.vendor == vendor))
+
+    def _count_opening(self, key: str, now: dt.datetime) -> None:
+        """Rate limit per link, with the memory it uses bounded: old openings are forgotten."""
+        since = now - LINK_OPEN_WINDOW
+        with self._lock:
+            for k in [k for k, times in self._link_opens.items() if not times or times[-1] <= since]:
+                del self._link_opens[k]
+            recent = [t for t in self._link_opens.get(key, []) if t > since]
+            if len(recent) >= LINK_OPENS_PER_WINDOW:
+                raise EnrolmentLinkInvalid("This enrolment link was opened too often in a short while.",
+                                           patient_pages.link_problem(self.clinic(), "busy"))
+            recent.append(now)
+            self._link_opens[key] = recent
 
     # ------------------------------------------------------------------ status, revoke
     def connection_id(self, patient_code: str, vendor: str) -> int:
@@ -452,6 +678,7 @@ class ConnectionService:
                 try:
                     tokens = TokenSet.from_dict(self.app.cipher.decrypt(blob))
                     oauth = v.oauth(timeout=self.http_timeout)
+                    oauth.clock = self.clock.utcnow
                     api = ApiClient(v, _FixedTokens(tokens), timeout=self.http_timeout, max_retries=1)
                     v.revoke(oauth, api, tokens)
                     at_vendor = True
@@ -462,7 +689,10 @@ class ConnectionService:
                 s.execute(update(Connection).where(Connection.id == cid).values(
                     status="withdrawn", token_ciphertext=None, token_expires_at=None,
                     last_error=None, updated_at=self.clock.utcnow()))
-        self.states.discard_for(code.strip(), v.name)
+        with self.db.session() as s:
+            pid = s.scalar(select(Connection.patient_id).where(Connection.id == cid))
+        if pid is not None:
+            self.states.void_for(int(pid), v.name)
         self.app.audit.record(actor, "connection.revoke", f"{code.strip()}/{v.name}",
                               "revoked at vendor" if at_vendor else f"vendor not reached: {problem or 'no token'}")
         msg = (f"{v.label} access for patient {code.strip()} was withdrawn; data already downloaded is kept."
@@ -485,11 +715,16 @@ def scope_labels(vendor: str, scopes: str | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(cls.scope_label(s) if cls else s for s in items)
 
 
-def _patient_words(exc: WearSyncError, label: str) -> str:
-    """What the patient on a phone sees: plain words, no internals."""
-    if isinstance(exc, ConnectFailed):
-        return exc.message
-    if "consents" in exc.message:
-        return exc.message
-    return (f"The connection to {label} did not finish, so nothing was saved. Please try again, or contact the "
-            "clinic if it keeps failing.")
+def _purpose(purpose: str) -> patient_pages.Purpose:
+    return "enrol" if purpose == "enrol" else "connect"
+
+
+def _failure_reason(exc: Exception) -> Literal["failed", "elsewhere", "different", "terms"]:
+    """Which patient page a failed connection gets (the exception's own message is for the coordinator)."""
+    if isinstance(exc, AccountLinkedElsewhere):
+        return "elsewhere"
+    if isinstance(exc, DifferentAccount):
+        return "different"
+    if isinstance(exc, TermsNotAccepted):
+        return "terms"
+    return "failed"

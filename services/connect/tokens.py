@@ -112,7 +112,7 @@ class TokenManager:
 
     def _refresh_locked(self, connection_id: int, vendor: str, tokens: TokenSet) -> TokenSet:
         try:
-            fresh = self.vendors.get(vendor).oauth().refresh(tokens)
+            fresh = self.vendors.get(vendor).oauth().refresh(tokens, now=self.clock.utcnow())
         except ConsentRevoked as exc:
             self.mark_reconsent(connection_id, exc.message)
             raise

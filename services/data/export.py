@@ -188,6 +188,8 @@ def export_to_file(db: Database, audit: AuditLog, actor: Actor, path: Path | str
     if end < start:
         raise InvalidInput(f"The end date {end} is before the start date {start}. Swap them.")
     target = Path(path)
+    if target.is_dir():
+        raise InvalidInput(f"{target} is a folder. Give a file name for the export, e.g. {target / 'export.csv'}.")
     if not target.parent.is_dir():
         raise InvalidInput(f"The folder {target.parent} does not exist. Choose another place to save the file.")
     tmp = target.with_name(target.name + ".part")

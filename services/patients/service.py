@@ -24,8 +24,6 @@ from db.models import (
     Connection,
     Coverage,
     Device,
-    EnrolmentLink,
-    OAuthState,
     Patient,
     UndoAction,
 )
@@ -33,6 +31,7 @@ from services.accounts.actor import Actor
 from services.accounts.audit import AuditLog
 from services.clock import Clock
 from services.config import VENDORS, check_vendor
+from services.connect.oauth.states import void_pending
 from services.errors import Conflict, InvalidInput, NotFound
 
 MAX_CODE_LEN = 64
@@ -205,6 +204,7 @@ class PatientService:
             if self._find(s, new) is not None:
                 raise Conflict(f"Patient ID {new!r} is already in use. Choose another ID.")
             p.code = new
+            void_pending(s, p.id, None, self.clock.utcnow())  # links sent under the old ID must not connect anyone
         return {"kind": "rename_all", "old": old, "new": new}
 
     def _move_vendor(self, old: str, new: str, vendor: str) -> dict[str, Any]:
@@ -225,6 +225,7 @@ class PatientService:
                     f"Patient {new!r} already has a {VENDOR_LABELS[vendor]} device. Choose another ID."
                 )
             self._move_rows(s, src.id, dst.id, vendor)
+            void_pending(s, src.id, vendor, self.clock.utcnow())
             remaining = s.scalar(select(func.count()).select_from(Connection).where(Connection.patient_id == src.id))
             removed_old = False
             if not remaining:
@@ -264,8 +265,7 @@ class PatientService:
             p.deleted_at = self.clock.utcnow()
             pid = p.id
             # the patient's pending consent links die with it
-            s.execute(delete(OAuthState).where(OAuthState.patient_code == preview.code))
-            s.execute(delete(EnrolmentLink).where(EnrolmentLink.patient_code == preview.code))
+            void_pending(s, pid, None, p.deleted_at)
         self._remember({"kind": "delete", "patient_id": pid, "code": preview.code},
                        f"Delete {preview.code}", actor)
         self._audit.record(actor, "patient.delete", preview.code, f"{preview.total_rows} rows")

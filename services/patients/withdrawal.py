@@ -21,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from db.engine import Database
-from db.models import Connection, EnrolmentLink, OAuthState, Patient
+from db.models import Connection, Patient
 from services.accounts.actor import Actor
 from services.accounts.audit import AuditLog
 from services.clock import Clock
+from services.connect.oauth.states import void_pending
 from services.errors import NotFound, WearSyncError
 from services.patients.service import VENDOR_LABELS, PatientService, validate_code
 
@@ -135,8 +136,7 @@ def withdraw_patient(app: WithdrawalHost, code: str, actor: Actor, keep_data: bo
         for conn in s.scalars(select(Connection).where(Connection.patient_id == patient.id)):
             _forget_grant(conn, app.clock)
         # links already sent to the patient must not reconnect them
-        s.execute(delete(OAuthState).where(OAuthState.patient_code == code))
-        s.execute(delete(EnrolmentLink).where(EnrolmentLink.patient_code == code))
+        void_pending(s, patient.id, None, app.clock.utcnow())
         if not keep_data:
             rows = preview.total_rows
             PatientService.erase(s, patient.id)  # at once: no undo window for a withdrawal

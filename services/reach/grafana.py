@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,14 +166,22 @@ def datasource_model(reader: ReaderConnection, password: str) -> dict[str, Any]:
 
 
 def write_provisioning(out: Path, reader: ReaderConnection, *, embed_password: bool = False,
-                       dashboards_path: Path | None = None) -> list[Path]:
-    """Write the provisioning tree under `out` (see the module docstring); returns the files."""
+                       dashboards_path: Path | None = None, shared: bool = True) -> list[Path]:
+    """Write the provisioning tree under `out` (see the module docstring); returns the files.
+
+    `shared`: Grafana runs as another user and must read them, so folders 0755 and files 0644 (a file
+    with the embedded password 0600) whatever the process umask; False inside WearSync's own data
+    folder, which stays owner-only (services/filemodes.py)."""
     out = out.expanduser().resolve()
     ds_dir = out / "provisioning" / "datasources"
     prov_dir = out / "provisioning" / "dashboards"
     dash_dir = out / "dashboards"
+    made = [d for d in (out, out / "provisioning", ds_dir, prov_dir, dash_dir) if not d.exists()]
     for d in (ds_dir, prov_dir, dash_dir):
         d.mkdir(parents=True, exist_ok=True)
+    if shared and sys.platform != "win32":
+        for d in made:  # only the folders made here; an existing folder keeps its mode
+            d.chmod(0o755)
     # Grafana expands $NAME in provisioning files, so a literal password must double its dollars
     password = reader.password.replace("$", "$$") if embed_password else "${" + PASSWORD_ENV + "}"
     ds = datasource_model(reader, password)
@@ -180,7 +189,7 @@ def write_provisioning(out: Path, reader: ReaderConnection, *, embed_password: b
     ds_file = ds_dir / "wearsync.yaml"
     _write(ds_file, "# WearSync: the read-only MySQL data source. Written by `main.py grafana provision`.\n"
            + yaml.safe_dump({"apiVersion": 1, "datasources": [ds]}, sort_keys=False, allow_unicode=True),
-           private=embed_password)
+           private=embed_password, shared=shared)
     provider = {"apiVersion": 1, "providers": [{
         "name": "WearSync", "orgId": 1, "folder": FOLDER_TITLE, "folderUid": FOLDER_UID, "type": "file",
         "disableDeletion": False, "allowUiUpdates": False, "updateIntervalSeconds": 60,
@@ -188,21 +197,23 @@ def write_provisioning(out: Path, reader: ReaderConnection, *, embed_password: b
     }]}
     prov_file = prov_dir / "wearsync.yaml"
     _write(prov_file, "# WearSync dashboards. Written by `main.py grafana provision`.\n"
-           + yaml.safe_dump(provider, sort_keys=False, allow_unicode=True))
+           + yaml.safe_dump(provider, sort_keys=False, allow_unicode=True), shared=shared)
     files = [ds_file, prov_file]
     for stem, model in dashboards().items():
         path = dash_dir / f"{stem}.json"
-        _write(path, json.dumps(model, indent=2, ensure_ascii=False) + "\n")
+        _write(path, json.dumps(model, indent=2, ensure_ascii=False) + "\n", shared=shared)
         files.append(path)
     log.info("Grafana provisioning files written to %s", out)
     return files
 
 
-def _write(path: Path, text: str, private: bool = False) -> None:
+def _write(path: Path, text: str, private: bool = False, shared: bool = False) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     if private:
         tmp.chmod(0o600)
+    elif shared and sys.platform != "win32":
+        tmp.chmod(0o644)
     os.replace(tmp, path)
 
 
@@ -307,7 +318,12 @@ def provision(out: Path | None = None, *, push: bool | None = None, embed_passwo
     store = secrets if secrets is not None else SecretStore(env)
     reader = reader_connection(env, store, mysql_address)
     target = out if out is not None else config.paths(env).home / "grafana"
-    files = write_provisioning(target, reader, embed_password=embed_password, dashboards_path=dashboards_path)
+    if target.exists() and not target.is_dir():
+        raise GrafanaError(f"{target} is a file; choose a folder for Grafana's provisioning files.")
+    home = config.paths(env).home.expanduser().resolve()
+    inside_home = target.expanduser().resolve().is_relative_to(home)
+    files = write_provisioning(target, reader, embed_password=embed_password, dashboards_path=dashboards_path,
+                               shared=not inside_home)
     url, token = store.get("GRAFANA_URL"), store.get("GRAFANA_API_TOKEN")
     if push is False:
         return ProvisionResult(tuple(files), None, "not asked to")

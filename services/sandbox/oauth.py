@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import html
 import ipaddress
 import secrets
@@ -91,6 +92,7 @@ class AuthState:
         self.codes: dict[str, AuthCode] = {}
         self.tokens: dict[str, Token] = {}
         self.granted_before: set[tuple[str, str, str]] = set()  # (vendor, client_id, username)
+        self.withings_nonces: dict[str, tuple[str, float]] = {}  # nonce -> (client_id, issued at)
         for vendor, (cid, secret) in DEFAULT_CLIENTS.items():
             self.add_client(vendor, cid, secret)
 
@@ -251,7 +253,11 @@ class AuthState:
             scopes = "<p>Requested: " + e(", ".join(requested)) + "</p>"
         title = {"fitbit": "Google (Fitbit)", "withings": "Withings", "polar": "Polar Flow"}[vendor]
         return (
-            "<!doctype html><html><head><meta charset='utf-8'><title>Sandbox consent</title></head><body>"
+            "<!doctype html><html><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            "<title>Sandbox consent</title>"
+            "<style>body{font-family:sans-serif;margin:1rem;overflow-wrap:anywhere}button{font-size:1rem}</style>"
+            "</head><body>"
             f"<h1>{title} sandbox &mdash; sign in and consent</h1>"
             f"<p>The application <b>{e(client.client_id)}</b> wants to read your data. "
             "This is the WearSync sandbox: all accounts and data are invented.</p>"
@@ -399,6 +405,28 @@ class AuthState:
             self._revoke_grant("fitbit", tok.client_id, tok.username)
             return _with_user(Response.json_body({}), tok.username)
 
+    def signature_withings(self, req: Request) -> Response:
+        """Signature v2 - Getnonce: action=getnonce, client_id, timestamp, signature over the three."""
+        def err(status: int, msg: str) -> Response:
+            return Response.json_body({"status": status, "body": {}, "error": msg})
+
+        with self.lock:
+            client = self.clients.get(("withings", req.param("client_id") or ""))
+            if req.param("action") != "getnonce":
+                return err(293, "Invalid params: unknown action")
+            if client is None:
+                return err(100, "Invalid client_id")
+            timestamp = req.param("timestamp") or ""
+            if not timestamp.isdigit():
+                return err(293, "Invalid params: timestamp")
+            if not hmac.compare_digest(req.param("signature") or "",
+                                       _withings_signature(client.client_secret, "getnonce", client.client_id,
+                                                           timestamp)):
+                return err(293, "Invalid params: bad signature")
+            nonce = secrets.token_hex(16)
+            self.withings_nonces[nonce] = (client.client_id, self.clock())
+            return Response.json_body({"status": 0, "body": {"nonce": nonce}})
+
     def token_withings(self, req: Request) -> Response:
         def err(status: int, msg: str) -> Response:
             return Response.json_body({"status": status, "body": {}, "error": msg})
@@ -407,10 +435,19 @@ class AuthState:
         with self.lock:
             client = self._client_auth(req)
             if action == "revoke":
-                if client is None:
-                    client = self.clients.get(("withings", req.param("client_id") or ""))
+                # documented as a signed call: client_id, a nonce from /v2/signature, and the signature
+                # HMAC-SHA256(client_secret, "revoke,<client_id>,<nonce>"); the secret itself is not sent
+                client = self.clients.get(("withings", req.param("client_id") or ""))
                 if client is None:
                     return err(100, "Invalid client_id")
+                nonce = req.param("nonce") or ""
+                issued = self.withings_nonces.pop(nonce, None)
+                if issued is None or issued[0] != client.client_id or self.clock() - issued[1] > NONCE_LIFETIME:
+                    return err(293, "Invalid params: nonce unknown, used or expired")
+                if not hmac.compare_digest(req.param("signature") or "",
+                                           _withings_signature(client.client_secret, "revoke", client.client_id,
+                                                               nonce)):
+                    return err(293, "Invalid params: bad signature")
                 uid = req.param("userid") or ""
                 for name in self.usernames("withings"):
                     u = self.user("withings", name)
@@ -556,3 +593,10 @@ def _error_page(status: int, error: str, message: str) -> Response:
         f"<p>{html.escape(message)}</p></body></html>",
         status,
     )
+
+
+NONCE_LIFETIME = 30 * 60  # seconds, as Withings documents
+
+
+def _withings_signature(secret: str, *values: str) -> str:
+    return hmac.new(secret.encode(), ",".join(values).encode(), hashlib.sha256).hexdigest()

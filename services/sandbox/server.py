@@ -530,6 +530,8 @@ class SandboxServer:
         if v == "fitbit":
             return google.handle_api(self, req)
         if v == "withings":
+            if req.path == "/v2/signature":
+                return self.auth.signature_withings(req)
             if req.path not in ("/v2/sleep", "/measure"):
                 return withings.envelope(2555, error=f"Unknown service {req.path}")
             return withings.handle_api(self, req)

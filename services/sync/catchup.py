@@ -17,7 +17,7 @@ from sqlalchemy import case, func, select
 from db.engine import Database
 from db.models import Connection, Coverage, Patient
 
-DONE = ("complete", "not_worn")
+DONE = ("complete", "not_worn", "excluded")  # services/sync/store.py SETTLED
 SYNCABLE = ("connected", "error")  # an error may be transient; re-consent and withdrawal are not
 MAX_DAYS = 31  # a longer gap is a backfill the coordinator starts, with an estimate first
 

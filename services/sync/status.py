@@ -20,7 +20,7 @@ from db.engine import Database
 from db.models import Connection, Coverage, Device, Patient, SyncRun
 
 # how a day is drawn when its data types disagree: the most telling state wins
-DAY_ORDER = ("failed", "missing", "partial", "not_worn", "complete")
+DAY_ORDER = ("failed", "missing", "partial", "not_worn", "complete", "excluded")
 VERDICTS = ("needs_reconsent", "download_failed", "device_not_synced", "not_worn", "waiting", "inactive", "ok")
 
 
@@ -39,6 +39,7 @@ class DayCell:
             "not_worn": "data checked: the device was not worn",
             "failed": f"download failed: {self.error or 'see the log'}",
             "none": "not downloaded",
+            "excluded": "not downloaded on purpose: the data was deleted and this day excluded",
         }
         return f"{self.day:%a %d %b}: {words.get(self.status, self.status)}"
 

@@ -31,6 +31,7 @@ from db.models import (
     SleepStage,
     SnoringSample,
     StepInterval,
+    SyncExclusion,
     SyncRun,
 )
 from db.upsert import upsert
@@ -49,6 +50,10 @@ TARGETS: dict[str, tuple[type[DeclarativeBase], tuple[str, ...]]] = {
     "daily_activity": (DailyActivity, ("local_date",)),
     "body_measures": (BodyMeasure, ("ts_utc", "measure_type")),
 }
+
+
+# a day that is settled: not fetched again (an excluded day was deleted on purpose and stays empty)
+SETTLED = ("complete", "not_worn", "excluded")
 
 
 @dataclass(frozen=True)
@@ -73,10 +78,16 @@ class SyncStore:
     # ------------------------------------------------------------------ measurement chunk
     def write_chunk(self, connection_id: int, patient_id: int, vendor: str, data_type: str, records: Records,
                     days: list[DayStatus], now: dt.datetime) -> int:
-        """Rows and coverage of one chunk in ONE transaction; returns the rows submitted."""
+        """Rows and coverage of one chunk in ONE transaction; returns the rows submitted. Days the
+        coordinator excluded (services/data/deletion.py) keep no row and are marked "excluded"."""
         written = 0
         with self.db.session() as s:
+            excluded = self._excluded(s, connection_id, data_type, days)
+            if excluded:
+                days = [DayStatus(d.day, "excluded", 0) if d.day in excluded else d for d in days]
             for attr, rows in records.items():
+                if excluded:
+                    rows = [r for r in rows if r.get("local_date") not in excluded]
                 if not rows:
                     continue
                 model, key = TARGETS[attr]
@@ -87,6 +98,15 @@ class SyncStore:
                 written += upsert(s, model, full, ("patient_id", "vendor", *key))
             self._coverage(s, connection_id, data_type, days, now, None)
         return written
+
+    @staticmethod
+    def _excluded(s: Session, connection_id: int, data_type: str, days: list[DayStatus]) -> set[dt.date]:
+        if not days:
+            return set()
+        return set(s.scalars(select(SyncExclusion.local_date).where(
+            SyncExclusion.connection_id == connection_id, SyncExclusion.data_type == data_type,
+            SyncExclusion.local_date >= min(d.day for d in days),
+            SyncExclusion.local_date <= max(d.day for d in days))))
 
     def mark_failed(self, connection_id: int, data_type: str, days: list[dt.date], error: str,
                     now: dt.datetime) -> None:
@@ -134,7 +154,7 @@ class SyncStore:
             for t in types:
                 d = s.scalar(select(Coverage.local_date).where(
                     Coverage.connection_id == connection_id, Coverage.data_type == t.name,
-                    Coverage.status.in_(("complete", "not_worn"))).order_by(Coverage.local_date.desc()).limit(1))
+                    Coverage.status.in_(SETTLED)).order_by(Coverage.local_date.desc()).limit(1))
                 if d is None:
                     return None
                 best.append(d)
@@ -159,7 +179,7 @@ class SyncStore:
             return set(s.scalars(select(Coverage.local_date).where(
                 Coverage.connection_id == connection_id, Coverage.data_type == data_type,
                 Coverage.local_date >= start, Coverage.local_date <= end,
-                Coverage.status.in_(("complete", "not_worn")))))
+                Coverage.status.in_(SETTLED))))
 
     def registered_users(self, vendor: str) -> int:
         """Connections registered with the vendor (Polar's quota grows with them)."""

@@ -100,6 +100,12 @@ class DataType:
     chunk_days: int  # days per request window and per database transaction
     scope: str | None = None  # permission it needs (None: always available)
     continuous: bool = False  # worn all day: a synced day with no rows means "not worn"
+    # every Records list this data type fills (the primary one and what comes with it, e.g. a night's
+    # stages and breathing): deleting any of them makes this data type's day "not downloaded" again
+    writes: tuple[str, ...] = ()
+
+    def fills(self) -> tuple[str, ...]:
+        return (self.primary, *(w for w in self.writes if w != self.primary))
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,9 @@ class GoogleOAuth(OAuth2Implementation):
     scopes = (ACTIVITY, METRICS, SLEEP, SETTINGS)
     uses_pkce = True
 
+    # Google's token endpoint is standard OAuth 2.0: no compliance hooks. Its quirks are in the consent
+    # URL (requests-oauthlib has no hook there): PKCE S256 (uses_pkce) and offline access below.
+
     def extra_authorize_params(self) -> dict[str, str]:
         # offline + consent: Google sends a refresh token only then (again on re-consent)
         return {"access_type": "offline", "prompt": "consent"}
@@ -77,7 +80,7 @@ class Fitbit(Vendor):
         DataType("steps", "steps", 7, ACTIVITY, continuous=True),
         DataType("heart_rate", "heart_rate", 7, METRICS, continuous=True),  # API max 14 days
         DataType("resting_heart_rate", "resting_heart_rate", 30, METRICS),
-        DataType("sleep", "sleep_sessions", 30, SLEEP),
+        DataType("sleep", "sleep_sessions", 30, SLEEP, writes=("sleep_stages",)),
     )
 
     def check_response(self, resp: requests.Response) -> Any:

@@ -10,14 +10,17 @@ durations; heart-rate sample 0 = no signal, not a value; RateLimit-Reset on 429.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import logging
 import re
 from typing import Any
 
 import requests
+from requests_oauthlib import OAuth2Session
 
-from services.connect.oauth.base import Endpoints, OAuth2Implementation, OAuthError, TokenSet
+from services.connect.oauth.base import Endpoints, OAuth2Implementation, TermsNotAccepted, TokenSet
 from services.vendors.base import (
     AccountInfo,
     DataType,
@@ -53,21 +56,40 @@ def field(d: dict[str, Any], snake: str) -> Any:
     return d.get(snake.replace("_", "-"))
 
 
+# --------------------------------------------------------------------------- OAuth compliance hooks
+# Polar's token endpoint accepts the client credentials only as HTTP Basic, and names the account
+# `x_user_id` in its answer. These hooks (requests-oauthlib compliance hooks) adapt the standard
+# request and answer to that.
+
+
+def basic_client_auth(url: str, headers: dict[str, str], request_kwargs: dict[str, Any]
+                      ) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """access_token_request hook: move client_id/client_secret from the form into an HTTP Basic header."""
+    data = dict(request_kwargs.get("data", {}))
+    client_id, secret = str(data.pop("client_id", "")), str(data.pop("client_secret", ""))
+    pair = base64.b64encode(f"{client_id}:{secret}".encode()).decode("ascii")
+    request_kwargs["data"] = data
+    return url, {**headers, "Authorization": f"Basic {pair}"}, request_kwargs
+
+
+def name_the_account(resp: requests.Response) -> requests.Response:
+    """access_token_response hook: `x_user_id` is the account's id (`user_id` for WearSync)."""
+    body = resp.json()
+    if isinstance(body, dict) and body.get("x_user_id") is not None:
+        body["user_id"] = str(body["x_user_id"])
+        resp._content = json.dumps(body).encode("utf-8")
+    return resp
+
+
 class PolarOAuth(OAuth2Implementation):
     vendor = "polar"
     label = "Polar"
     scopes = ("accesslink.read_all",)
-    supports_refresh = False
+    supports_refresh = False  # no refresh token: a token lasts about a year, then the patient consents again
 
-    def client_auth(self, data: dict[str, str]) -> tuple[dict[str, str], tuple[str, str] | None]:
-        return data, (self.client_id, self._client_secret)  # HTTP Basic only
-
-    def parse_token(self, body: Any, previous: TokenSet | None) -> TokenSet:
-        tokens = super().parse_token(body, previous)
-        if body.get("x_user_id") is not None:
-            tokens.user_id = str(body["x_user_id"])
-        tokens.scopes = tokens.scopes or self.scopes
-        return tokens
+    def comply(self, session: OAuth2Session) -> None:
+        session.register_compliance_hook("access_token_request", basic_client_auth)
+        session.register_compliance_hook("access_token_response", name_the_account)
 
     def revoke(self, tokens: TokenSet) -> None:
         # de-registering the user also revokes the token
@@ -93,7 +115,7 @@ class Polar(Vendor):
     history_from_connection = True
     registers_users = True
     data_types = (
-        DataType("exercises", "exercises", 30, None),
+        DataType("exercises", "exercises", 30, None, writes=("heart_rate",)),
         DataType("daily_activity", "daily_activity", 28, None),
     )
 
@@ -122,7 +144,7 @@ class Polar(Vendor):
             # 409: already registered to us — fine when the token's own user answers
             api.get(f"/v3/users/{tokens.user_id}")
         except ScopeDenied:
-            raise OAuthError(
+            raise TermsNotAccepted(
                 "Polar says the patient has not accepted the data-sharing consents in Polar Flow. Ask them to "
                 "accept them (flow.polar.com → Settings) and connect again."
             ) from None

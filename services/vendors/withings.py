@@ -10,11 +10,16 @@ refresh token (the token manager persists the pair before using it); sleep detai
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import requests
+from oauthlib.common import add_params_to_qs
+from requests_oauthlib import OAuth2Session
 
 from services.connect.oauth.base import Endpoints, OAuth2Implementation, OAuthError, TokenSet
 from services.vendors.base import (
@@ -54,41 +59,102 @@ def _minutes(seconds: Any) -> int | None:
     return None if v is None else round(v / 60)
 
 
+# --------------------------------------------------------------------------- OAuth compliance hooks
+# Withings' token endpoint wants `action=requesttoken` beside the standard form fields, and answers
+# HTTP 200 with `{"status": 0, "body": {...token..., "userid": ...}}` — a non-zero status is the error.
+# These hooks (requests-oauthlib compliance hooks) turn both into standard OAuth 2.0.
+
+
+def add_requesttoken_action(url: str, headers: dict[str, str], request_kwargs: dict[str, Any]
+                            ) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """access_token_request hook: the code exchange is `action=requesttoken`."""
+    request_kwargs["data"] = {**request_kwargs.get("data", {}), "action": "requesttoken"}
+    return url, headers, request_kwargs
+
+
+def add_requesttoken_action_to_body(url: str, headers: dict[str, str], body: str) -> tuple[str, dict[str, str], str]:
+    """refresh_token_request hook: so is the refresh (requests-oauthlib hands the form as a string)."""
+    return url, headers, add_params_to_qs(body, [("action", "requesttoken")])
+
+
+def unwrap_token_envelope(resp: requests.Response, *, refreshing: bool) -> requests.Response:
+    """access/refresh_token_response hook: the token from `body`, or an OAuth error for a non-zero status."""
+    envelope = resp.json()
+    status = as_int(envelope.get("status")) if isinstance(envelope, dict) else None
+    body = envelope.get("body") if isinstance(envelope, dict) else None
+    token: dict[str, Any]
+    if status == 0:
+        token = dict(body) if isinstance(body, dict) else {}
+        if token.get("userid") is not None:
+            token["user_id"] = str(token["userid"])
+        token.setdefault("token_type", "Bearer")
+    elif status in AUTH_FAILED:
+        token = {"error": "invalid_client" if status == 100 and not refreshing else "invalid_grant"}
+    else:
+        token = {"error": f"status {status}"}
+    resp._content = json.dumps(token).encode("utf-8")
+    return resp
+
+
+def _exchange_answer(resp: requests.Response) -> requests.Response:
+    return unwrap_token_envelope(resp, refreshing=False)
+
+
+def _refresh_answer(resp: requests.Response) -> requests.Response:
+    return unwrap_token_envelope(resp, refreshing=True)
+
+
 class WithingsOAuth(OAuth2Implementation):
     vendor = "withings"
     label = "Withings"
     scopes = SCOPES
     scope_separator = ","
 
-    def _token_call(self, data: dict[str, str], refreshing: bool) -> dict[str, Any]:
-        resp = self._post_token({**data, "action": "requesttoken"})
-        try:
-            envelope = resp.json()
-        except ValueError:
-            envelope = None
-        if resp.status_code >= 500 or not isinstance(envelope, dict):
-            raise OAuthError(f"Withings had a problem (HTTP {resp.status_code}). Try again in a few minutes.")
-        status = as_int(envelope.get("status"))
-        if status != 0:
-            error = "invalid_client" if status == 100 and not refreshing else "invalid_grant"
-            if status not in AUTH_FAILED:
-                error = f"status {status}"
-            return self.token_error(error, refreshing)
-        body = envelope.get("body")
-        if not isinstance(body, dict):
-            raise OAuthError("Withings answered without tokens. Try connecting again.")
-        return body
+    def comply(self, session: OAuth2Session) -> None:
+        session.register_compliance_hook("access_token_request", add_requesttoken_action)
+        session.register_compliance_hook("refresh_token_request", add_requesttoken_action_to_body)
+        session.register_compliance_hook("access_token_response", _exchange_answer)
+        session.register_compliance_hook("refresh_token_response", _refresh_answer)
 
-    def parse_token(self, body: Mapping[str, Any], previous: TokenSet | None) -> TokenSet:
-        tokens = super().parse_token(body, previous)
-        if body.get("userid") is not None:
-            tokens.user_id = str(body["userid"])
-        return tokens
+    # ------------------------------------------------------------------ signed calls
+    def sign(self, *values: str) -> str:
+        """Withings' request signature: HMAC-SHA256, keyed with the client secret, of the signed
+        parameters' values (action, client_id, then nonce or timestamp) joined by commas."""
+        return hmac.new(self._client_secret.encode("utf-8"), ",".join(values).encode("utf-8"),
+                        hashlib.sha256).hexdigest()
+
+    def _signed_post(self, url: str, form: dict[str, str], what: str) -> dict[str, Any]:
+        try:
+            resp = self.session.post(url, data=form, timeout=self.timeout)
+            envelope = resp.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise OAuthError(f"Withings could not be reached to {what} ({type(exc).__name__}).") from None
+        status = as_int(envelope.get("status")) if isinstance(envelope, dict) else None
+        if resp.status_code >= 400 or status != 0:
+            code = status if status is not None else resp.status_code
+            raise OAuthError(f"Withings refused to {what} (status {code}).")
+        body = envelope.get("body")
+        return body if isinstance(body, dict) else {}
+
+    def nonce(self) -> str:
+        """A one-time nonce for a signed call (Signature v2 - Getnonce, valid 30 minutes)."""
+        timestamp = str(int(self.clock().replace(tzinfo=dt.UTC).timestamp()))
+        body = self._signed_post(self.endpoints.api_url.rstrip("/") + "/v2/signature", {
+            "action": "getnonce", "client_id": self.client_id, "timestamp": timestamp,
+            "signature": self.sign("getnonce", self.client_id, timestamp)}, "start a signed request")
+        nonce = body.get("nonce")
+        if not isinstance(nonce, str) or not nonce:
+            raise OAuthError("Withings did not give a nonce for the signed request.")
+        return nonce
 
     def revoke(self, tokens: TokenSet) -> None:
-        form, basic = self.client_auth({"action": "revoke", "userid": tokens.user_id or ""})
-        resp = self.session.post(self.endpoints.revoke_url, data=form, auth=basic, timeout=self.timeout)
-        resp.raise_for_status()
+        """OAuth 2.0 - Revoke user access: a signed call (nonce + signature), as Withings documents it."""
+        if not tokens.user_id:
+            raise OAuthError("The Withings user of this connection is not known, so its access cannot be revoked.")
+        nonce = self.nonce()
+        self._signed_post(self.endpoints.revoke_url, {
+            "action": "revoke", "client_id": self.client_id, "nonce": nonce,
+            "signature": self.sign("revoke", self.client_id, nonce), "userid": tokens.user_id}, "revoke access")
 
 
 class Withings(Vendor):
@@ -104,7 +170,8 @@ class Withings(Vendor):
     oauth_class = WithingsOAuth
     needs_public_redirect = True
     data_types = (
-        DataType("sleep", "sleep_sessions", 7, None),
+        DataType("sleep", "sleep_sessions", 7, None,
+                 writes=("sleep_stages", "heart_rate", "respiratory", "snoring")),
         DataType("body_measures", "body_measures", 30, "user.metrics"),
     )
 

@@ -107,3 +107,40 @@ def test_changing_your_password_counts_toward_lockout(app, admin, clock) -> None
     clock.advance(minutes=2)
     app.accounts.change_password(admin, ADMIN_PASSWORD, "a brand new passphrase here")
     assert app.accounts.authenticate("admin.anna", "a brand new passphrase here").role == "admin"
+
+
+def test_parallel_wrong_passwords_each_count(app, admin, clock) -> None:
+    """20 wrong passwords at once: 20 failures counted (not 2), and the account locked (issue 12)."""
+    import threading
+
+    from sqlalchemy import select
+
+    from db.models import User
+
+    app.accounts.add_user("coord.pia", "coordinator", USER_PASSWORD, HOST)
+    start = threading.Barrier(20)
+    outcomes: list[str] = []
+
+    def attempt() -> None:
+        start.wait()
+        try:
+            app.accounts.authenticate("coord.pia", WRONG_PW)
+        except (SignInFailed, AccountLocked) as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=attempt) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(outcomes) == 20  # every attempt answered as a refusal, none failed on the database
+    failed = [e.detail for e in app.audit.entries() if e.action == "user.sign_in_failed" and e.target == "coord.pia"]
+    counted = [d for d in failed if d.startswith("wrong password")]
+    # each attempt either counted (1, 2, 3, ... with no number twice) or came while already locked
+    assert sorted(counted) == sorted(f"wrong password ({n} in a row)" for n in range(1, len(counted) + 1))
+    assert len(counted) + failed.count("while locked") == 20
+    with app.db.session() as s:
+        user = s.scalars(select(User).where(User.username == "coord.pia")).one()
+        assert user.failed_attempts == len(counted) >= 5
+        assert user.locked_until is not None and user.locked_until > clock()
+    assert outcomes.count("SignInFailed") == 4

@@ -43,7 +43,7 @@ def _enrol(app, code: str = "P-001") -> None:
         now = app.clock.utcnow()
         s.add(Device(patient_id=pid, vendor="polar", external_id="H10-1", first_seen_utc=now, last_seen_utc=now))
         s.add(EnrolmentLink(token_hash=code.ljust(64, "0"), patient_code=code, vendor="withings", created_at=now,
-                            expires_at=now + dt.timedelta(days=1)))
+                            expires_at=now + dt.timedelta(days=1), patient_id=pid))
 
 
 def _connections(app, code: str) -> dict[str, Connection]:
@@ -68,7 +68,8 @@ def test_withdraw_and_keep_the_data(app) -> None:
         c = conns[vendor]
         assert (c.status, c.token_ciphertext, c.vendor_user_id, c.token_expires_at) == ("withdrawn", None, None, None)
     assert _count(app, HeartRateSample) == 10 and _count(app, Device) == 1
-    assert _count(app, EnrolmentLink) == 0  # a link already sent cannot reconnect them
+    with app.db.session() as s:  # a link already sent cannot reconnect them
+        assert s.scalars(select(EnrolmentLink.voided_at)).one() is not None
     [entry] = [e for e in app.audit.entries() if e.action == "patient.withdraw"]
     assert (entry.actor, entry.target) == ("host", "P-001")
     assert "data kept" in entry.detail and "fitbit" in entry.detail and "polar" in entry.detail

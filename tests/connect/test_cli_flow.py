@@ -175,5 +175,5 @@ def test_export_header_only_and_bad_input(cli) -> None:  # type: ignore[no-untyp
     assert r.returncode == 1 and "WEARSYNC_CALLBACK_PORT" in r.stderr and r.stdout == ""
     assert "P-BUSY" not in cli.run("patients", "list").stdout  # nothing changed
     code, out, err, page = cli.connect("polar", "P-NO", "greta", decision="deny")
-    assert code == 1 and "declined" in err and "chose not to share" in page
+    assert code == 1 and "declined" in err and "chose not to allow access" in page
     assert len(out.strip().splitlines()) == 1  # the URL alone

@@ -49,6 +49,7 @@ def test_google_connect_stores_encrypted_tokens_and_account(sapp: Any, srv: Sand
 
 @pytest.mark.parametrize("case", ["missing", "unknown", "reused", "expired"])
 def test_bad_state_is_refused_and_nothing_stored(sapp: Any, srv: SandboxServer, case: str) -> None:
+    """Each refusal gets its own patient page; only the refusals where nothing was saved say so."""
     pending = sapp.connections.begin("P-2", "fitbit", HOST)
     params = query(srv.approve(pending.authorize_url, "anna"))
     if case == "missing":
@@ -63,10 +64,14 @@ def test_bad_state_is_refused_and_nothing_stored(sapp: Any, srv: SandboxServer, 
         with sapp.db.session() as s:
             s.execute(update(OAuthState).values(expires_at=dt.datetime(2000, 1, 1)))
     page = sapp.connections.handle_callback(params)
-    assert not page.ok and page.title == "This sign-in link is not valid"
-    words = {"missing": "security code", "unknown": "not one WearSync started", "reused": "already been used",
-             "expired": "expired"}[case]
-    assert words in page.message
+    title = {"missing": "This page can't finish connecting", "unknown": "This page can't finish connecting",
+             "reused": "This step was already used", "expired": "The time ran out"}[case]
+    assert not page.ok and page.title == title
+    # "Nothing was saved" only where that is the whole truth (a used step may have connected someone)
+    assert page.footer == ("" if case == "reused" else "Nothing was saved.")
+    # advice that fits the flow: this one was started here ("Connect here"), so the staff restart it
+    if case in ("reused", "expired"):
+        assert "ask the person from the clinic who is helping you to start again" in page.text()
     row = conn_row(sapp, "P-2", "fitbit")
     assert row.token_ciphertext is None and row.status == "not_connected"
     # the code was never exchanged
@@ -79,7 +84,7 @@ def test_wrong_pkce_verifier_is_refused(lapp: Any, srv: SandboxServer) -> None:
         s.execute(update(OAuthState).where(OAuthState.state == state_hash(pending.state))
                   .values(verifier_ciphertext=lapp.cipher.encrypt_text("x" * 64)))
     page = lapp.connections.handle_callback(query(srv.approve(pending.authorize_url, "anna")))
-    assert not page.ok and "nothing was saved" in page.message
+    assert not page.ok and "did not finish" in page.message and page.footer == "Nothing was saved."
     assert conn_row(lapp, "P-3", "fitbit").token_ciphertext is None
     assert [c.status for c in srv.calls if c.kind == "token"] == [400]
 
@@ -87,7 +92,7 @@ def test_wrong_pkce_verifier_is_refused(lapp: Any, srv: SandboxServer) -> None:
 def test_denied_consent(lapp: Any, srv: SandboxServer) -> None:
     pending = lapp.connections.begin("P-4", "withings", HOST)
     page = lapp.connections.handle_callback(query(srv.approve(pending.authorize_url, "emil", decision="deny")))
-    assert not page.ok and "chose not to share" in page.message
+    assert not page.ok and "chose not to allow access" in page.message and page.footer == "Nothing was shared."
     outcome = lapp.connections.wait(pending, timeout=1)
     assert not outcome.ok and "declined" in outcome.message
     assert conn_row(lapp, "P-4", "withings").status == "not_connected"
@@ -101,7 +106,7 @@ def test_wait_times_out(lapp: Any) -> None:
 
 def test_granular_google_consent(sapp: Any, srv: SandboxServer) -> None:
     page = connect(sapp, srv, "P-6", "fitbit", "ben", scopes=[ACTIVITY, SETTINGS])
-    assert page.ok and "Some data was not shared" in page.message
+    assert page.ok and "You chose not to share your heart rate and your sleep." in page.notes[0]
     row = conn_row(sapp, "P-6", "fitbit")
     assert set(row.scopes_missing.split()) == {METRICS, SLEEP}
     result = sapp.sync.sync_connection(row.id, dt.date(2026, 11, 20), dt.date(2026, 11, 20))
@@ -126,8 +131,14 @@ def test_reconsent_with_a_different_account_is_refused(lapp: Any, srv: SandboxSe
     assert connect(lapp, srv, "P-7", "fitbit", "anna").ok
     assert conn_row(lapp, "P-7", "fitbit").status == "connected"
     # and one account cannot serve two patients
-    page = connect(lapp, srv, "P-8", "fitbit", "anna")
-    assert not page.ok and "already connected to patient P-7" in page.message
+    pending = lapp.connections.begin("P-8", "fitbit", HOST)
+    page = lapp.connections.handle_callback(query(srv.approve(pending.authorize_url, "anna")))
+    assert not page.ok and page.title == "This account is already in use"
+    assert "P-7" not in page.text() and "another person" in page.message  # never another patient's ID
+    # the coordinator is told who, and so is the audit trail
+    assert "already connected to patient P-7" in lapp.connections.wait(pending, timeout=1).message
+    refused = [e for e in lapp.audit.entries() if e.action == "connection.refused"]
+    assert len(refused) == 1 and "P-7" in refused[0].detail and refused[0].target == "P-8/fitbit"
 
 
 def test_withings_code_exchange_and_error_status_in_200(lapp: Any, srv: SandboxServer) -> None:
@@ -198,9 +209,12 @@ def test_callback_listener_pages_and_busy_port(lapp: Any, srv: SandboxServer) ->
         assert redirect.startswith(listener.url + "/oauth2_callback?")
         r = requests.get(redirect, timeout=10)
         assert r.status_code == 200 and "You're connected" in r.text and "You can close this page." in r.text
+        assert r.history[0].status_code == 303 and r.url.startswith(listener.url + "/done/")  # post/redirect/get
         assert lapp.connections.wait(pending, timeout=5).ok
-        again = requests.get(redirect, timeout=10)  # replayed: refused, friendly
-        assert again.status_code == 400 and "already been used" in again.text
+        assert requests.get(r.url, timeout=10).text == r.text  # a reload shows the same page
+        again = requests.get(redirect, timeout=10)  # the completed answer again: the same success, no new exchange
+        assert again.status_code == 200 and "You're connected" in again.text
+        assert len([c for c in srv.calls if c.kind == "token"]) == 1
         assert requests.get(listener.url + "/nope", timeout=5).status_code == 404
         from services.connect.callback_server import CallbackServer, PortInUse
 
@@ -223,13 +237,19 @@ def test_enrolment_link_flow(sapp: Any, srv: SandboxServer) -> None:
         assert token not in stored.token_hash and stored.expires_at - stored.created_at == dt.timedelta(hours=72)
     listener = sapp.connections.start_listener()
     try:
-        r = requests.get(link.url, allow_redirects=False, timeout=10)
-        assert r.status_code == 302 and r.headers["Location"].startswith(srv.endpoints("withings")["authorize_url"])
+        intro = requests.get(link.url, allow_redirects=False, timeout=10)
+        assert intro.status_code == 200 and "Continue to Withings" in intro.text
+        assert count(sapp.db, OAuthState) == 0  # opening the introduction starts nothing
+        r = requests.get(link.url + "/continue", allow_redirects=False, timeout=10)
+        assert r.status_code == 303 and r.headers["Location"].startswith(srv.endpoints("withings")["authorize_url"])
         page = requests.get(srv.approve(r.headers["Location"], "emil"), timeout=10)
         assert "You're connected" in page.text
         assert conn_row(sapp, "P-15", "withings").status == "connected"
         used = requests.get(link.url, allow_redirects=False, timeout=10)
-        assert used.status_code == 400 and "already been used" in used.text
+        assert used.status_code == 200 and "You're already connected" in used.text
+        sapp.connections.revoke("P-15", "withings", HOST)
+        used = requests.get(link.url, allow_redirects=False, timeout=10)
+        assert used.status_code == 410 and "already used" in used.text and "Nothing was saved" not in used.text
         expired = sapp.connections.create_enrolment_link("P-16", "polar", HOST)
         from db.models import EnrolmentLink
 
@@ -237,8 +257,8 @@ def test_enrolment_link_flow(sapp: Any, srv: SandboxServer) -> None:
             s.execute(update(EnrolmentLink).where(EnrolmentLink.patient_code == "P-16")
                       .values(expires_at=dt.datetime(2000, 1, 1)))
         gone = requests.get(expired.url, allow_redirects=False, timeout=10)
-        assert gone.status_code == 400 and "expired" in gone.text
+        assert gone.status_code == 410 and "expired" in gone.text
         bogus = requests.get(listener.url + "/enrol/not-a-token", allow_redirects=False, timeout=10)
-        assert bogus.status_code == 400 and "not valid" in bogus.text
+        assert bogus.status_code == 404 and "not valid" in bogus.text
     finally:
         sapp.connections.stop_listener()

@@ -32,7 +32,9 @@ def test_open_sandbox_with_demo_patients() -> None:
         app.start_background()
         link = app.connections.create_enrolment_link("DEMO-09", "fitbit", HOST)
         r = requests.get(link.url, allow_redirects=False, timeout=10)
-        assert r.status_code == 302 and r.headers["Location"].startswith(session.server.base_url)
+        assert r.status_code == 200 and "Continue to Fitbit" in r.text  # the introduction first
+        r = requests.get(link.url + "/continue", allow_redirects=False, timeout=10)
+        assert r.status_code == 303 and r.headers["Location"].startswith(session.server.base_url)
         assert link.expires_at > dt.datetime(2026, 1, 1)
     finally:
         session.close()

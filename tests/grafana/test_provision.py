@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,6 +75,24 @@ def test_embedded_password_escapes_dollars_and_is_private(tmp_path: Path) -> Non
     path = tmp_path / "provisioning/datasources/wearsync.yaml"
     assert yaml.safe_load(path.read_text())["datasources"][0]["secureJsonData"]["password"] == "Rd-pass$$word_123"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+def test_files_for_grafana_stay_readable_under_the_private_umask(tmp_path: Path) -> None:
+    """WearSync runs with umask 077 (its data folder is owner-only); Grafana, another user, must
+    still read what `grafana provision --out` writes outside that folder, but not inside it."""
+    old = os.umask(0o077)
+    try:
+        shared = write_provisioning(tmp_path / "out", READER)
+        inside = write_provisioning(tmp_path / "home" / "grafana", READER, shared=False)
+    finally:
+        os.umask(old)
+    for f in shared:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o644, f
+        for folder in f.relative_to(tmp_path / "out").parents:
+            assert stat.S_IMODE((tmp_path / "out" / folder).stat().st_mode) == 0o755, folder
+    for f in inside:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
 
 
 def test_push_creates_then_updates_the_datasource_and_saves_dashboards(grafana: FakeGrafana) -> None:

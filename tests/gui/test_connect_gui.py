@@ -141,7 +141,7 @@ def test_consent_finished_elsewhere_shows_up_without_clicking(qtbot, shell, srv)
     page.refresh()
     qtbot.waitUntil(lambda: status(page, "P-300", "polar") == "not_connected")
     link = shell.app.connections.create_enrolment_link("P-300", "polar", HOST)
-    consent = requests.get(link.url, allow_redirects=False, timeout=10).headers["Location"]
+    consent = requests.get(link.url + "/continue", allow_redirects=False, timeout=10).headers["Location"]
     patient_browser(srv, consent, "greta")
     qtbot.waitUntil(lambda: status(page, "P-300", "polar") == "connected", timeout=10_000)
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
 from urllib.parse import urlencode
 
 import pytest
@@ -166,11 +168,32 @@ def test_withings_strict_redirect_and_revoke() -> None:
     with SandboxServer(today=TODAY) as srv:
         body = withings_connect(srv)
         cid, secret = srv.client("withings")
-        r = requests.post(
-            srv.endpoints("withings")["revoke_url"],
-            timeout=5,
-            data={"action": "revoke", "client_id": cid, "client_secret": secret, "userid": body["userid"]},
-        ).json()
+        revoke_url = srv.endpoints("withings")["revoke_url"]
+        # the undocumented form (client secret in the request, no signature) is refused
+        unsigned = requests.post(revoke_url, timeout=5, data={"action": "revoke", "client_id": cid,
+                                                               "client_secret": secret, "userid": body["userid"]})
+        assert unsigned.json()["status"] != 0
+
+        def sign(*values: str) -> str:
+            return hmac.new(secret.encode(), ",".join(values).encode(), hashlib.sha256).hexdigest()
+
+        nonce_url = srv.endpoints("withings")["api_url"] + "/v2/signature"
+        bad = requests.post(nonce_url, timeout=5, data={"action": "getnonce", "client_id": cid, "timestamp": "1",
+                                                        "signature": sign("getnonce", cid, "2")}).json()
+        assert bad["status"] != 0
+        got = requests.post(nonce_url, timeout=5, data={"action": "getnonce", "client_id": cid, "timestamp": "1",
+                                                        "signature": sign("getnonce", cid, "1")}).json()
+        nonce = got["body"]["nonce"]
+        signed = {"action": "revoke", "client_id": cid, "nonce": nonce, "userid": body["userid"]}
+        wrong = requests.post(revoke_url, timeout=5, data={**signed, "signature": sign("revoke", cid, "x")}).json()
+        assert wrong["status"] != 0  # and that nonce is now used up
+        again = requests.post(revoke_url, timeout=5, data={**signed, "signature": sign("revoke", cid, nonce)}).json()
+        assert again["status"] != 0
+        fresh = requests.post(nonce_url, timeout=5, data={"action": "getnonce", "client_id": cid, "timestamp": "2",
+                                                          "signature": sign("getnonce", cid, "2")}).json()
+        nonce = fresh["body"]["nonce"]
+        r = requests.post(revoke_url, timeout=5, data={**signed, "nonce": nonce,
+                                                       "signature": sign("revoke", cid, nonce)}).json()
         assert r["status"] == 0
         assert wpost(srv, body["access_token"], "/measure", action="getmeas")["status"] == 401
         assert any(c.kind == "revoke" for c in srv.calls)

@@ -76,7 +76,7 @@ def test_start_status_stop_across_processes_leaves_nothing_running(env, state_di
     down = cli(env, "status")
     assert down.returncode == 1
     assert "Tunnel: down" in down.stdout
-    assert down.stderr.strip() == "The tunnel is not running."
+    assert down.stderr.strip() == "wearsync: The tunnel is not running."
     log = (state_dir / "tunnel.log").read_text()
     assert "Tunnel up" in log and TOKEN not in log
 

@@ -40,13 +40,21 @@ CELL_STYLE: dict[str, tuple[str, str, str, str]] = {
     "none": ("#eef1f4", "#6b7280", "–", "Nothing recorded"),
 }
 RULES = {
-    "fitbit": "Fitbit: a valid day has at least {minutes} minutes with a heart-rate reading.",
+    "fitbit": "Fitbit: a valid day has at least {minutes} minutes ({hours}) with a heart-rate reading.",
     "withings": "Withings: a valid day is one whose morning ends a recorded night on the sleep mat.",
     "polar": "Polar: a valid day has at least one recorded exercise.",
 }
 RANGES: list[tuple[str, int | None]] = [("Last 7 days", 7), ("Last 14 days", 14), ("Last 30 days", 30),
                                         ("Custom dates", None)]
 CELL_ROLE = Qt.ItemDataRole.UserRole + 1  # (patient, date, state) of a day cell
+WEAR_ROLE = Qt.ItemDataRole.UserRole + 2  # the day's wear, short ("11h", "45m"), drawn under the mark
+
+
+def short_wear(minutes: int) -> str:
+    """The wear in a cell: whole hours from an hour on (never rounded up past a threshold), else minutes."""
+    if minutes <= 0:
+        return ""
+    return f"{minutes // 60}h" if minutes >= 60 else f"{minutes}m"
 
 
 class DayCellDelegate(QStyledItemDelegate):
@@ -73,7 +81,17 @@ class DayCellDelegate(QStyledItemDelegate):
         font.setBold(True)
         painter.setFont(font)
         painter.setPen(QColor(fg))
-        painter.drawText(r, Qt.AlignmentFlag.AlignCenter, mark)
+        wear = str(index.data(WEAR_ROLE) or "")
+        if wear:
+            top, bottom = QRectF(r.left(), r.top() + 1, r.width(), r.height() * 0.55), QRectF(
+                r.left(), r.top() + r.height() * 0.5, r.width(), r.height() * 0.5 - 1)
+            painter.drawText(top, Qt.AlignmentFlag.AlignCenter, mark)
+            small = QFont(option.font)
+            small.setPointSizeF(max(6.5, option.font.pointSizeF() * 0.78))
+            painter.setFont(small)
+            painter.drawText(bottom, Qt.AlignmentFlag.AlignCenter, wear)
+        else:
+            painter.drawText(r, Qt.AlignmentFlag.AlignCenter, mark)
         painter.restore()
 
 
@@ -263,8 +281,10 @@ class CompliancePage(Page):
 
     def show_grid(self, grid: Grid) -> None:
         self.grid = grid
-        self.rule.setText(RULES.get(grid.vendor, "").format(minutes=grid.threshold)
-                          + " The colour and the mark in each cell say the same; point at a cell for the details.")
+        hours = f"{grid.threshold // 60} h" + (f" {grid.threshold % 60:02d} min" if grid.threshold % 60 else "")
+        self.rule.setText(RULES.get(grid.vendor, "").format(minutes=grid.threshold, hours=hours)
+                          + " Each cell shows a mark (its colour says the same) and the day's wear; point at it "
+                          "for the details.")
         days = [grid.start + dt.timedelta(days=i) for i in range((grid.end - grid.start).days + 1)]
         by_key = {(r.patient, r.date): r for r in grid.rows}
         order = [s for s in grid.summary if s.vendor == grid.vendor]
@@ -301,6 +321,7 @@ class CompliancePage(Page):
                 item.setBackground(QBrush(QColor(bg)))
                 item.setForeground(QBrush(QColor(fg)))
                 item.setData(CELL_ROLE, (summ.patient, d, state))
+                item.setData(WEAR_ROLE, short_wear(row.wear_minutes if row is not None else 0))
                 wear = wear_words(grid.vendor, row.wear_minutes if row is not None else 0)
                 verdict = {"valid": "a valid day", "short": "not a valid day", "none": "not a valid day"}[state]
                 so_far = " so far (the day is not over yet)" if d == today else ""
@@ -312,8 +333,10 @@ class CompliancePage(Page):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         for c in range(2, 2 + len(days)):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
-            self.table.setColumnWidth(c, 34 if len(days) > 20 else 44)
-        self.table.verticalHeader().setDefaultSectionSize(28)
+            self.table.setColumnWidth(c, 36 if len(days) > 20 else 44)
+            if days[c - 2] == today:  # "Today" is wider than a day number
+                self.table.setColumnWidth(c, self.table.fontMetrics().horizontalAdvance("Today") + 22)
+        self.table.verticalHeader().setDefaultSectionSize(40)
         self.table.setVisible(bool(order))
         self.empty.setVisible(not order)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QDate, QPointF, Qt
+from PySide6.QtCore import QDate, QPointF, Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -134,6 +134,8 @@ class DataPage(Page):
         self.night.night_chosen.connect(self._load_night)
         self.exercise.exercise_chosen.connect(self._load_exercise)
         self.view: PatientView | None = None
+        self.drawing = False  # a view is being drawn, chart by chart
+        self._draw_generation = 0
         self._patients_loaded = False
         self._pending_day: tuple[str, dt.date] | None = None
         self._set_range_days(7, clinic_today(ctx.app))
@@ -253,7 +255,7 @@ class DataPage(Page):
         self.patient.blockSignals(True)
         self.patient.clear()
         self.patient.addItems(codes)
-        wanted = self._pending_day[0] if self._pending_day else current
+        wanted = self._pending_day[0] if self._pending_day else (current or self._patient_selected_elsewhere())
         if wanted in codes:
             self.patient.setCurrentIndex(codes.index(wanted))
         self.patient.blockSignals(False)
@@ -269,6 +271,13 @@ class DataPage(Page):
             self.open_day(code, day)
         else:
             self.reload()
+
+    def _patient_selected_elsewhere(self) -> str:
+        """The first time the page opens: the patient selected on the Patients page, if any."""
+        pages = getattr(self.window(), "pages", {})
+        selected = getattr(pages.get("patients"), "selected_code", None)
+        code = selected() if callable(selected) else None
+        return str(code or "")
 
     def open_day(self, patient: str, day: dt.date) -> None:
         """Show one patient's day (the compliance grid's cells open this)."""
@@ -352,25 +361,48 @@ class DataPage(Page):
         self.banner.show_message(advice_for(error).message, "error")
 
     def show_view(self, view: PatientView) -> None:
+        """Draw a loaded view one chart per turn of the event loop, so the window keeps answering
+        (and repaints one chart at a time) however many charts the patient has."""
         self.view = view
+        self._draw_generation += 1
+        gen = self._draw_generation
         req = view.request
         x0, x1 = x_range_for(req.start, req.end)
-        self._show_devices(view.devices)
-        for box in self.main_boxes:
-            box.clear()
-            box.item.addItem(box.crosshair, ignoreBounds=True)  # type: ignore[attr-defined]
-        self._draw_heart_rate(view)
-        self._draw_steps(view)
-        self._draw_sleep(view)
-        self._draw_activity(view)
-        if view.markers is not None:
-            for i, box in enumerate(self.main_boxes):
-                draw_markers(box, view.markers, with_labels=i == 0)
-        for box in self.main_boxes:
-            box.item.setLimits(xMin=x0 - 86400, xMax=x1 + 86400)
-        self.hr.item.setXRange(x0, x1, padding=0)
-        self.night.show_nights(view.nights)
-        self.exercise.show_exercises(view.exercises)
+
+        def prepare() -> None:
+            self._show_devices(view.devices)
+            for box in self.main_boxes:
+                box.clear()
+                box.item.addItem(box.crosshair, ignoreBounds=True)  # type: ignore[attr-defined]
+                box.item.setLimits(xMin=x0 - 86400, xMax=x1 + 86400)
+            self.hr.item.setXRange(x0, x1, padding=0)
+
+        def marked(*boxes: ChartBox) -> None:
+            if view.markers is not None:
+                for box in boxes:
+                    draw_markers(box, view.markers, with_labels=box is self.hr)
+
+        steps = [
+            prepare,
+            lambda: (self._draw_heart_rate(view), marked(self.hr)),
+            lambda: (self._draw_steps(view), marked(self.steps)),
+            lambda: (self._draw_sleep(view), marked(self.sleep, self.score)),
+            lambda: (self._draw_activity(view), marked(self.activity)),
+            lambda: self.night.show_nights(view.nights),
+            lambda: self.exercise.show_exercises(view.exercises),
+        ]
+        self.drawing = True
+
+        def run(i: int) -> None:
+            if gen != self._draw_generation:
+                return  # a newer view took over
+            steps[i]()
+            if i + 1 < len(steps):
+                QTimer.singleShot(0, self, lambda: run(i + 1))
+            else:
+                self.drawing = False
+
+        run(0)
 
     def _show_devices(self, devices: list[str]) -> None:
         has = set(devices)

@@ -6,6 +6,7 @@ from PySide6.QtWidgets import QScrollArea, QVBoxLayout, QWidget
 
 from gui.context import PageContext
 from gui.pages.base import Page
+from gui.pages.settings.clinic import ClinicBox
 from gui.pages.settings.database import DatabaseBox
 from gui.pages.settings.general import GeneralBox
 from gui.pages.settings.grafana import GrafanaBox
@@ -23,6 +24,7 @@ class SettingsPage(Page):
         super().__init__(ctx, parent)
         self.secrets = SecretsBox(ctx)
         self.general = GeneralBox(ctx)
+        self.clinic = ClinicBox(ctx)
         self.database = DatabaseBox(ctx)
         self.sandbox = SandboxBox(ctx)
         self.grafana = GrafanaBox(ctx)
@@ -30,7 +32,7 @@ class SettingsPage(Page):
         col = QVBoxLayout(inner)
         col.setContentsMargins(0, 0, 8, 0)
         col.setSpacing(16)
-        for box in (self.secrets, self.general, self.database, self.grafana, self.sandbox):
+        for box in (self.secrets, self.general, self.clinic, self.database, self.grafana, self.sandbox):
             col.addWidget(box)
         col.addStretch(1)
         scroll = QScrollArea()
@@ -42,11 +44,13 @@ class SettingsPage(Page):
     def shown(self) -> None:
         self.secrets.refresh()
         self.general.refresh()
+        self.clinic.refresh()
         self.database.refresh()
         self.grafana.refresh()
 
     def apply_permissions(self) -> None:
         self.secrets.apply_permissions()
         self.general.apply_permissions()
+        self.clinic.apply_permissions()
         self.database.apply_permissions()
         self.grafana.apply_permissions()

@@ -211,7 +211,7 @@ class SyncPage(Page):
         row = QHBoxLayout(box)
         row.setContentsMargins(4, 4, 0, 0)
         row.setSpacing(6)
-        for status in ("complete", "partial", "missing", "not_worn", "failed", "none"):
+        for status in ("complete", "partial", "missing", "not_worn", "failed", "none", "excluded"):
             colour, text = COLOURS[status]
             swatch = QLabel()
             swatch.setFixedSize(10, 10)

@@ -22,6 +22,7 @@ COLOURS: dict[str, tuple[str, str]] = {
     "not_worn": ("#cbd5e1", "Not worn"),
     "failed": ("#dc2626", "Download failed"),
     "none": ("#f1f5f9", "Not downloaded"),
+    "excluded": ("#7c3aed", "Deleted, not downloaded again"),
 }
 CELL_W, CELL_GAP, CELL_H = 12, 3, 16
 

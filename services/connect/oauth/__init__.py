@@ -1,21 +1,20 @@
-"""OAuth 2.0 for the vendors: one implementation (`base.py`), vendor quirks live in services/vendors/."""
+"""OAuth 2.0 for the vendors: one implementation on requests-oauthlib (`base.py`); vendor quirks live
+in services/vendors/ as compliance hooks."""
 
 from services.connect.oauth.base import (
+    AuthorizeRequest,
     ConsentRevoked,
     Endpoints,
     OAuth2Implementation,
     OAuthError,
     TokenSet,
-    pkce_challenge,
-    pkce_verifier,
 )
 
 __all__ = [
+    "AuthorizeRequest",
     "ConsentRevoked",
     "Endpoints",
     "OAuth2Implementation",
     "OAuthError",
     "TokenSet",
-    "pkce_challenge",
-    "pkce_verifier",
 ]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 
-from gui.pages.compliance.page import CELL_ROLE, CELL_STYLE
+from gui.pages.compliance.page import CELL_ROLE, CELL_STYLE, WEAR_ROLE
 from tests.gui.charts.helpers import FIRST, LAST, in_range, local_points
 from tests.gui.conftest import wait_idle
 
@@ -66,6 +66,8 @@ def test_cells_follow_the_valid_day_rule_and_the_worst_patient_comes_first(
             assert item.data(CELL_ROLE) == (code, day, state), (code, day, minutes)
             assert item.background().color().name() == bg
             assert item.text() == mark  # readable without colour
+            assert item.data(WEAR_ROLE) == ("" if not minutes else f"{minutes // 60}h" if minutes >= 60
+                                            else f"{minutes}m")
             assert f"{minutes // 60} h {minutes % 60:02d} min" in item.toolTip() or minutes < 60
     assert {"valid", "short"} <= states_seen
     assert "at least" in page.rule.text() and str(threshold) in page.rule.text()
@@ -81,7 +83,8 @@ def test_clicking_a_day_opens_it_on_the_data_page(chart_app: Any, qtbot: Any, ma
     data = shell.window.current_page()
     assert data.key == "data"
     qtbot.waitUntil(lambda: data.view is not None and data.view.request.patient == "C-LA"
-                    and data.view.request.start == day, timeout=10_000)
+                    and data.view.request.start == day and not data.drawing, timeout=10_000)
+    wait_idle(qtbot, shell)  # nothing left in flight when the window closes
     assert (data.view.request.start, data.view.request.end) == (day, day)
     assert data.patient.currentText() == "C-LA"
 

@@ -32,7 +32,8 @@ from tests.gui.conftest import wait_idle
 def open_page(qtbot: Any, make_shell: Any) -> tuple[Any, Any]:
     shell = make_shell()
     page = shell.window.show_page("data")
-    qtbot.waitUntil(lambda: page.patient.count() == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: page.patient.count() == 2 and page.view is not None and not page.drawing,
+                    timeout=10_000)
     wait_idle(qtbot, shell)
     return shell, page
 
@@ -42,7 +43,8 @@ def show(qtbot: Any, shell: Any, page: Any, code: str, start: dt.date, end: dt.d
     page._set_dates(start, end)
     page.reload()
     qtbot.waitUntil(lambda: page.view is not None and page.view.request.patient == code
-                    and (page.view.request.start, page.view.request.end) == (start, end), timeout=15_000)
+                    and (page.view.request.start, page.view.request.end) == (start, end)
+                    and not page.drawing, timeout=15_000)
     wait_idle(qtbot, shell)
     return page.view
 
@@ -207,15 +209,23 @@ def test_hover_reads_out_local_time_and_values(chart_app: Any, qtbot: Any, make_
     assert page.readout.text() == text
 
 
-def test_bad_range_is_one_sentence_and_loads_nothing(chart_app: Any, qtbot: Any, make_shell: Any) -> None:
+@pytest.mark.parametrize(("start", "end", "sentence"), [
+    (LAST, FIRST, "The end date is before the start date. Pick an end date on or after the start."),
+    (FIRST - dt.timedelta(days=366), FIRST, "That is more than 366 days. Pick a shorter period."),
+])
+def test_bad_range_is_one_sentence_and_loads_nothing(chart_app: Any, qtbot: Any, make_shell: Any, start: dt.date,
+                                                     end: dt.date, sentence: str) -> None:
     _shell, page = open_page(qtbot, make_shell)
     before = page.loader.generation
-    page._set_dates(LAST, FIRST)
+    page._set_dates(start, end)
     page.reload()
     assert page.banner.isVisibleTo(page)
-    assert page.banner.text.text() == ("The end date is before the start date. Pick an end date on or after the "
-                                       "start.")
+    assert page.banner.text.text() == sentence
     assert page.loader.generation == before
+    # the report button says the same and writes nothing
+    page.ask_report_path = lambda _p: pytest.fail("no save dialog for a bad range")  # type: ignore[method-assign]
+    page.report_button.click()
+    assert page.banner.text.text() == sentence
 
 
 def test_window_answers_while_a_slow_90_day_view_loads_and_the_newer_request_wins(
@@ -243,9 +253,11 @@ def test_window_answers_while_a_slow_90_day_view_loads_and_the_newer_request_win
     assert page.status.text() == "Loading…"
     qtbot.wait(800)
     timer.stop()
-    # while the query ran, the event loop kept turning and nothing was drawn yet
+    # while the query ran (it is held for up to 3 s), the event loop kept turning: a 20 ms timer fired
+    # all along. The bound is loose because the test machine is shared; run on the UI thread, the
+    # query would stop the timer for the whole 3 s.
     gaps = np.diff(ticks)
-    assert len(ticks) >= 20 and gaps.max() < 0.15, f"the window stalled for {gaps.max():.2f} s"
+    assert len(ticks) >= 10 and gaps.max() < 0.4, f"the window stalled for {gaps.max():.2f} s"
     assert page.view is shown_before and page.status.text() == "Loading…"
     # the user does not wait: they pick 7 days, which is shown at once
     page.range.setCurrentIndex(1)
@@ -257,3 +269,17 @@ def test_window_answers_while_a_slow_90_day_view_loads_and_the_newer_request_win
     assert page.loader.dropped == dropped_before + 1
     assert (page.view.request.end - page.view.request.start).days == 6
     assert page.status.text() == ""
+
+
+def test_opens_on_the_patient_selected_on_the_patients_page(chart_app: Any, qtbot: Any, make_shell: Any) -> None:
+    shell = make_shell()
+    patients = shell.window.show_page("patients")
+    wait_idle(qtbot, shell)
+    qtbot.waitUntil(lambda: patients.model.rowCount() == 2, timeout=10_000)
+    patients.select("C-LA")
+    qtbot.waitUntil(lambda: patients.detail.patient is not None and patients.detail.patient.code == "C-LA",
+                    timeout=10_000)
+    page = shell.window.show_page("data")
+    qtbot.waitUntil(lambda: page.view is not None and not page.drawing, timeout=10_000)
+    wait_idle(qtbot, shell)
+    assert page.patient.currentText() == "C-LA" and page.view.request.patient == "C-LA"

@@ -115,6 +115,7 @@ def test_report_button_saves_and_shows_the_path_with_copy(chart_app: Any, qtbot:
     assert page.report_button.isEnabled()
     page.report_button.click()
     qtbot.waitUntil(lambda: getattr(page, "last_dialog", None) is not None, timeout=20_000)
+    wait_idle(qtbot, shell)
     dlg = page.last_dialog
     assert target.is_file() and target.read_bytes().startswith(b"%PDF")
     assert asked[0].name == "WearSync report C-LA 2026-10-30 to 2026-11-02.pdf"
@@ -132,7 +133,7 @@ def test_report_button_saves_and_shows_the_path_with_copy(chart_app: Any, qtbot:
 def test_viewer_sees_the_charts_but_may_not_save_reports(chart_app: Any, qtbot: Any, make_shell: Any) -> None:
     shell = make_shell(actor=Actor("vera.viewer", "viewer", "gui"))
     page = shell.window.show_page("data")
-    qtbot.waitUntil(lambda: page.view is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: page.view is not None and not page.drawing, timeout=10_000)
     wait_idle(qtbot, shell)
     assert page.hr.plot.isVisibleTo(page) or page.hr.empty.isVisibleTo(page)
     assert not page.report_button.isEnabled()
@@ -151,6 +152,7 @@ def test_a_folder_that_cannot_be_written_says_so_inline(chart_app: Any, qtbot: A
     monkeypatch.setattr(page, "ask_report_path", lambda _suggested: missing)
     page.report_button.click()
     qtbot.waitUntil(lambda: page.banner.isVisibleTo(page), timeout=20_000)
+    wait_idle(qtbot, shell)
     assert page.banner.text.text() == (f"WearSync could not save the report in {missing.parent}. "
                                        "Choose another folder.")
     assert not missing.parent.exists()
@@ -171,3 +173,22 @@ def test_opening_goes_through_the_shared_desktop_seam(qtbot: Any, tmp_path: Path
     dlg.open_buttons["Open the report"].click()
     assert asked == [str(tmp_path / "r.pdf")]
     assert dlg.note.isVisibleTo(dlg) and "No program on this computer opened it" in dlg.note.text()
+
+
+def test_a_period_without_data_says_so_and_writes_nothing(chart_app: Any, qtbot: Any, make_shell: Any,
+                                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shell = make_shell()
+    page = shell.window.show_page("data")
+    qtbot.waitUntil(lambda: page.patient.count() == 2 and page.view is not None and not page.drawing,
+                    timeout=10_000)
+    wait_idle(qtbot, shell)
+    page.patient.setCurrentIndex(page.patient.findText("C-AKL"))
+    page._set_dates(dt.date(2026, 9, 1), dt.date(2026, 9, 7))
+    out = tmp_path / "empty.pdf"
+    monkeypatch.setattr(page, "ask_report_path", lambda _suggested: out)
+    page.report_button.click()
+    qtbot.waitUntil(lambda: page.banner.isVisibleTo(page) and "no data" in page.banner.text.text(), timeout=20_000)
+    wait_idle(qtbot, shell)
+    assert page.banner.text.text() == ("Patient 'C-AKL' has no data between 2026-09-01 and 2026-09-07. "
+                                       "Choose another period.")
+    assert not out.exists() and list(tmp_path.glob("*.pdf")) == []
