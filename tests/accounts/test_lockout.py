@@ -142,5 +142,5 @@ def test_parallel_wrong_passwords_each_count(app, admin, clock) -> None:
     with app.db.session() as s:
         user = s.scalars(select(User).where(User.username == "coord.pia")).one()
         assert user.failed_attempts == len(counted) >= 5
-        assert user.locked_until is not None and user.locked_until > clock()
+        assert user.locked_until is not None and user.locked_until > clock.utcnow()
     assert outcomes.count("SignInFailed") == 4
