@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "services.cli.keys",
     "services.cli.audit",
     "services.cli.connect",
+    "services.cli.links",
     "services.cli.sync",
     "services.cli.export",
     "services.cli.data",

@@ -34,7 +34,7 @@ from services.connect.oauth.states import InvalidState, PendingState, StateStore
 from services.connect.patient_pages import Clinic, Page, PatientPageError
 from services.connect.tokens import TokenManager
 from services.crypto import TokenCipher
-from services.errors import NotFound, WearSyncError
+from services.errors import InvalidInput, NotFound, WearSyncError
 from services.patients.service import PatientService
 from services.settings import Settings
 from services.vendors import VendorRegistry
@@ -118,6 +118,22 @@ class ConnectOutcome:
     timezone: str | None = None
     connection_id: int | None = None
     scopes_not_shared: tuple[str, ...] = ()  # the vendor's own scope names (scopes_missing: plain labels)
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    """An enrolment link as the coordinator sees it (never its secret token)."""
+
+    id: str  # the start of the token's hash: names the link in `links revoke`
+    patient_code: str
+    vendor: str
+    created_by: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    state: str  # open | used | expired | cancelled
+
+
+MAX_LINK_HOURS = 30 * 24
 
 
 @dataclass(frozen=True)
@@ -562,8 +578,12 @@ class ConnectionService:
             )
 
     # ------------------------------------------------------------------ enrolment links
-    def create_enrolment_link(self, patient_code: str, vendor: str, actor: Actor) -> EnrolmentLinkInfo:
+    def create_enrolment_link(self, patient_code: str, vendor: str, actor: Actor,
+                              hours: int | None = None) -> EnrolmentLinkInfo:
+        """A link the patient opens on their own phone; valid `hours` (default: the setting)."""
         actor.require("connections.edit")
+        if hours is not None and not 1 <= hours <= MAX_LINK_HOURS:
+            raise InvalidInput(f"A link can be valid for 1 to {MAX_LINK_HOURS} hours (30 days), not {hours}.")
         v = self.vendors.get(vendor)
         v.credentials()  # say now, not on the patient's phone, that the client secrets are missing
         self.app.cipher.ensure_key()
@@ -571,7 +591,7 @@ class ConnectionService:
         code = self.app.patients.get(patient_code).code
         pid = self._bound_patient(code, v.name, None)
         token = secrets.token_urlsafe(24)
-        hours = int(self.app.settings.get("enrol_link_hours"))
+        hours = int(self.app.settings.get("enrol_link_hours")) if hours is None else hours
         now = self.clock.utcnow()
         expires = now + dt.timedelta(hours=hours)
         with self.db.session() as s:
@@ -581,6 +601,42 @@ class ConnectionService:
         self.app.audit.record(actor, "enrolment.create", f"{code}/{v.name}", f"expires {expires:%Y-%m-%d %H:%M} UTC")
         local = base.startswith(("http://127.", "http://localhost", "http://[::1]"))
         return EnrolmentLinkInfo(code, v.name, f"{base}/enrol/{token}", expires, not local)
+
+    def enrolment_links(self, include_closed: bool = False) -> list[LinkRow]:
+        """Enrolment links, newest first: the open ones (and, with `include_closed`, used, expired and
+        cancelled ones too)."""
+        now = self.clock.utcnow()
+        out = []
+        with self.db.session() as s:
+            for link in s.scalars(select(EnrolmentLink).order_by(EnrolmentLink.created_at.desc())):
+                state = ("used" if link.used_at is not None else "cancelled" if link.voided_at is not None
+                         else "expired" if link.expires_at <= now else "open")
+                if state == "open" or include_closed:
+                    out.append(LinkRow(link.token_hash[:10], link.patient_code, link.vendor, link.created_by,
+                                       link.created_at, link.expires_at, state))
+        return out
+
+    def revoke_enrolment_link(self, link_id: str, actor: Actor) -> LinkRow:
+        """Cancel an open link (named by the id `enrolment_links()` shows): the patient can no longer use it."""
+        actor.require("connections.edit")
+        wanted = link_id.strip().lower()
+        if len(wanted) < 6 or any(c not in "0123456789abcdef" for c in wanted):
+            raise InvalidInput(f"{link_id!r} is not a link id. `main.py links list` shows them.")
+        with self.db.session() as s:
+            found = list(s.scalars(select(EnrolmentLink).where(EnrolmentLink.token_hash.startswith(wanted))))
+            if not found:
+                raise NotFound(f"There is no enrolment link {link_id!r}.")
+            if len(found) > 1:
+                raise InvalidInput(f"Several links start with {link_id!r}; give more of the id.")
+            link = found[0]
+            if link.used_at is not None or link.voided_at is not None:
+                raise InvalidInput("That link was already used or cancelled; nothing changed.")
+            link.voided_at = self.clock.utcnow()
+            link.state_ciphertext = None
+            row = LinkRow(link.token_hash[:10], link.patient_code, link.vendor, link.created_by, link.created_at,
+                          link.expires_at, "cancelled")
+        self.app.audit.record(actor, "enrolment.revoke", f"{row.patient_code}/{row.vendor}", f"link {row.id}")
+        return row
 
     def enrolment_intro(self, token: str) -> Page:
         """What an enrolment link shows first: who asks, which data, why, how to stop. Uses nothing up."""
