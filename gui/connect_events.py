@@ -36,6 +36,7 @@ class ConnectEvents(QObject):
     sync_started = Signal(str, str)  # patient ID, vendor
     sync_finished = Signal(str, str, object)  # patient ID, vendor, SyncRunResult or the Exception
     _from_listener = Signal(ConnectOutcome)  # listener thread -> UI thread
+    _first = Signal(str, str, object)  # a first download's start (None) or end (result), any thread -> UI
 
     def __init__(self, app: WearSync, bridge: Bridge, tunnel: TunnelController | None = None,
                  parent: QObject | None = None) -> None:
@@ -58,12 +59,41 @@ class ConnectEvents(QObject):
 
         self.destroyed.connect(unhook)
         self._hook = hook
+        # the first download after a consent (started by the services): shown like a "Sync now"
+        self._first.connect(self._first_download, Qt.ConnectionType.QueuedConnection)
+        first_hooks: list[Any] = getattr(app.sync, "on_first_download", [])  # a stand-in sync may have none
+        first_emit = self._first.emit
+
+        def first_hook(code: str, vendor: str, result: object) -> None:
+            first_emit(code, vendor, result)
+
+        first_hooks.append(first_hook)
+
+        def first_unhook(*_args: object) -> None:
+            if first_hook in first_hooks:
+                first_hooks.remove(first_hook)
+
+        self.destroyed.connect(first_unhook)
+        self._first_hook = first_hook
         if tunnel is not None:
             self._wire_tunnel(tunnel)
 
     def detach(self) -> None:
         if self._hook in self.app.connections.on_change:
             self.app.connections.on_change.remove(self._hook)
+        first_hooks = getattr(self.app.sync, "on_first_download", [])
+        if self._first_hook in first_hooks:
+            first_hooks.remove(self._first_hook)
+
+    @Slot(str, str, object)
+    def _first_download(self, patient_code: str, vendor: str, result: object) -> None:
+        key = (patient_code, vendor)
+        if result is None:
+            self.syncing.add(key)
+            self.sync_started.emit(patient_code, vendor)
+            return
+        self.syncing.discard(key)
+        self.sync_finished.emit(patient_code, vendor, result)
 
     @Slot(ConnectOutcome)
     def _deliver(self, outcome: ConnectOutcome) -> None:

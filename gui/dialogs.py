@@ -52,7 +52,8 @@ class Dialogs:
 
     def ask_text(self, parent: QWidget | None, title: str, label: str, secret: bool = False) -> str | None:
         mode = QLineEdit.EchoMode.Password if secret else QLineEdit.EchoMode.Normal
-        text, ok = QInputDialog.getText(parent, title, label, mode)
+        # "&" would turn into a keyboard shortcut and vanish ("APIs & Services" -> "APIs  Services")
+        text, ok = QInputDialog.getText(parent, title, label.replace("&", "&&"), mode)
         return text if ok else None
 
     def ask_close_behaviour(self, parent: QWidget | None) -> str | None:
@@ -71,4 +72,21 @@ class Dialogs:
             return "tray"
         if clicked is quit_btn:
             return "quit"
+        return None
+
+    def ask_unsaved(self, parent: QWidget | None, page_title: str) -> str | None:
+        """Leaving a page with changes not yet saved: "save", "discard", or None (stay on the page)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Save your changes?",
+                          f"You changed settings on the {page_title} page without saving them.", parent=parent)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        save = box.addButton(QMessageBox.StandardButton.Save)
+        discard = box.addButton(QMessageBox.StandardButton.Discard)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(save)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is save:
+            return "save"
+        if clicked is discard:
+            return "discard"
         return None

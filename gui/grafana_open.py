@@ -13,10 +13,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QTimer, QUrl
-from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QPushButton, QWidget
 
-from gui import theme
+from gui import theme, widgets
 from gui.context import PageContext
 from services.reach.grafana import grafana_base_url, open_in_grafana_url
 
@@ -30,8 +29,8 @@ def patient_dashboard_url(app: WearSync, code: str, tunnel_grafana_url: str | No
     return open_in_grafana_url(base, code)
 
 
-def open_in_browser(url: str) -> None:
-    QDesktopServices.openUrl(QUrl(url))
+def open_in_browser(url: str) -> bool:
+    return bool(widgets.desktop_open(QUrl(url)))
 
 
 def find_context(widget: QWidget) -> PageContext | None:
@@ -85,7 +84,9 @@ class OpenInGrafanaButton(QPushButton):
         def opened(url: str) -> None:
             self.setEnabled(True)
             self.last_url = url
-            type(self).opener(url)
+            if type(self).opener(url) is False:  # no browser answered: show the address to copy
+                self.copy_dialog = widgets.CopyTargetDialog(url, folder=False, parent=self.window())
+                self.copy_dialog.open()
 
         def failed(error: Exception) -> None:
             self.setEnabled(True)

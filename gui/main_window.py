@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from gui import theme
 from gui.context import PageContext
 from gui.pages import PAGES, Page
-from gui.widgets import label
+from gui.widgets import install_keyboard_and_wheel_rules, label
 from services.config import VERSION
 
 ROLE_NAMES = {"admin": "Administrator", "coordinator": "Coordinator", "viewer": "Viewer"}
@@ -33,6 +33,7 @@ ROLE_NAMES = {"admin": "Administrator", "coordinator": "Coordinator", "viewer": 
 class MainWindow(QMainWindow):
     def __init__(self, ctx: PageContext, close_handler: Callable[[QCloseEvent], None] | None = None) -> None:
         super().__init__()
+        install_keyboard_and_wheel_rules()  # Tab never trapped; the wheel changes no unfocused setting
         self.ctx = ctx
         self.close_handler = close_handler
         self.setWindowTitle("WearSync — sandbox (demo data)" if ctx.sandbox else "WearSync")
@@ -57,7 +58,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(root)
 
         self.pages: dict[str, Page] = {}
-        for cls in PAGES:
+        self.page_shortcuts: dict[str, QShortcut] = {}
+        for number, cls in enumerate(PAGES, start=1):
             page = cls(ctx)
             self.pages[cls.key] = page
             self.stack.addWidget(page)
@@ -65,10 +67,17 @@ class MainWindow(QMainWindow):
             item.setData(Qt.ItemDataRole.UserRole, cls.key)
             item.setSizeHint(QSize(0, 40))
             self.nav.addItem(item)
+            if number <= 9:  # Ctrl+1 … Ctrl+9, in the order of the PAGES list
+                keys = QKeySequence(f"Ctrl+{number}")
+                shortcut = QShortcut(keys, self)
+                shortcut.activated.connect(lambda key=cls.key: self.show_page(key, focus=True))
+                self.page_shortcuts[cls.key] = shortcut
+                item.setToolTip(f"{cls.title} ({keys.toString(QKeySequence.SequenceFormat.NativeText)})")
+        self._shown_row = -1
         self.nav.currentRowChanged.connect(self._on_nav)
         ctx.navigate = self.show_page
         ctx.bridge.unhandled.connect(self.show_error)
-        ctx.bridge.busy_changed.connect(lambda busy: self.busy.setText("Working…" if busy else ""))
+        ctx.bridge.busy_changed.connect(self._show_busy)  # a method: disconnected with the window
         ctx.session.changed.connect(lambda _a: self._show_user())
         self._show_user()
         self.nav.setCurrentRow(0)
@@ -77,7 +86,7 @@ class MainWindow(QMainWindow):
     def _navigation(self) -> QWidget:
         box = QWidget()
         box.setObjectName("BrandBox")
-        box.setFixedWidth(210)
+        box.setFixedWidth(196)
         col = QVBoxLayout(box)
         col.setContentsMargins(0, 18, 0, 14)
         col.setSpacing(6)
@@ -123,6 +132,9 @@ class MainWindow(QMainWindow):
         row.addWidget(text, 1)
         return bar
 
+    def _show_busy(self, busy: bool) -> None:
+        self.busy.setText("Working…" if busy else "")
+
     def _show_user(self) -> None:
         actor = self.ctx.session.actor
         self.user.setText(f"{actor.username} · {ROLE_NAMES.get(actor.role, actor.role)}")
@@ -133,14 +145,36 @@ class MainWindow(QMainWindow):
         if item is None:
             return
         page = self.pages[str(item.data(Qt.ItemDataRole.UserRole))]
+        leaving = self.stack.currentWidget()
+        if isinstance(leaving, Page) and leaving is not page and not self._may_leave(leaving):
+            self.nav.blockSignals(True)  # stay: the list shows the page that is still open
+            self.nav.setCurrentRow(self._shown_row)
+            self.nav.blockSignals(False)
+            return
+        self._shown_row = row
         self.stack.setCurrentWidget(page)
         page.shown()
 
-    def show_page(self, key: str) -> Page:
+    def _may_leave(self, page: Page) -> bool:
+        """Unsaved edits are never dropped silently: Save, Discard, or stay (Cancel)."""
+        if not page.has_unsaved_changes():
+            return True
+        answer = self.ctx.dialogs.ask_unsaved(self, page.title)
+        if answer == "save":
+            page.save_changes()
+        elif answer == "discard":
+            page.discard_changes()
+        return answer in ("save", "discard")
+
+    def show_page(self, key: str, focus: bool = False) -> Page:
         for i in range(self.nav.count()):
             if self.nav.item(i).data(Qt.ItemDataRole.UserRole) == key:
                 self.nav.setCurrentRow(i)
-        return self.pages[key]
+        page = self.pages[key]
+        if focus and self.stack.currentWidget() is page:
+            target = page.first_focus()
+            (target or self.nav).setFocus(Qt.FocusReason.ShortcutFocusReason)
+        return page
 
     def current_page(self) -> Page:
         page = self.stack.currentWidget()

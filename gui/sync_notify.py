@@ -33,8 +33,19 @@ def alert_text(event: SchedulerEvent, limit: int = 3) -> str:
     return "\n".join(lines)
 
 
+def private_text(text: str, count: int, *, signed_in: bool, window_open: bool) -> str:
+    """What a notification may say: patient details only to someone signed in with the window open;
+    otherwise a count and where to look (a tray message is seen by whoever passes the screen)."""
+    if signed_in and window_open:
+        return text
+    things = f"{count} thing{'s' if count != 1 else ''} need{'s' if count == 1 else ''} attention"
+    if not signed_in:
+        return f"{things}. Open WearSync and sign in to see what."
+    return f"{things}. Open WearSync to see what."
+
+
 class FlowNotifier(QObject):
-    alert = Signal(str, str)  # title, text
+    alert = Signal(str, str, int)  # title, text, how many alerts
     activity = Signal(str, str)  # kind (started, finished, error, ...), message
 
     def __init__(self, shell: Shell) -> None:
@@ -55,16 +66,22 @@ class FlowNotifier(QObject):
     def on_event(self, event: SchedulerEvent) -> None:
         """Scheduler thread: hand over to the UI thread."""
         if event.kind == "alerts":
-            self.alert.emit(ALERT_TITLE, alert_text(event))
+            count = len(event.digest.alerts) if event.digest is not None else 1
+            self.alert.emit(ALERT_TITLE, alert_text(event), max(1, count))
         else:
             self.activity.emit(event.kind, event.message)
 
-    def show_alert(self, title: str, text: str) -> None:
+    def show_alert(self, title: str, text: str, count: int = 1) -> None:
+        session = self.shell.ctx.session
+        signed_in = session.signed_in and not session.locked
+        window = self.shell.window
+        open_now = window.isVisible() and not window.isMinimized()
         tray = self.shell.tray
         if tray is not None and tray.icon.isVisible():
-            tray.notify(title, text)
+            tray.notify(title, private_text(text, count, signed_in=signed_in, window_open=open_now))
         else:
-            self.banner.show_message(text, "warning", action="Open Sync")
+            self.banner.show_message(private_text(text, count, signed_in=signed_in, window_open=True),
+                                     "warning", action="Open Sync")
 
     def _activity(self, kind: str, _message: str) -> None:
         if kind in ("started", "finished", "error"):

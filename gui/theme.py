@@ -25,9 +25,10 @@ BADGES: dict[str, tuple[str, str, str]] = {
     "withdrawn": ("Withdrawn", "#eef1f4", "#6b7280"),
     "syncing": ("Syncing…", "#e0ecff", "#1e40af"),  # a "Sync now" in flight (not stored)
     # not connection states, but drawn the same way
-    "environment": ("Environment", "#e0ecff", "#1e40af"),
-    "keyring": ("Keyring", "#dcfce7", "#166534"),
+    "environment": ("Set at start-up", "#e0ecff", "#1e40af"),
+    "keyring": ("Saved", "#dcfce7", "#166534"),
     "missing": ("Missing", "#fef3c7", "#92400e"),
+    "not_set": ("Not set", "#eef1f4", "#4b5563"),  # an optional secret nobody needs yet
     "up": ("Running", "#dcfce7", "#166534"),
     "down": ("Stopped", "#eef1f4", "#4b5563"),
     "starting": ("Starting…", "#e0ecff", "#1e40af"),

@@ -21,7 +21,9 @@ class Tray(QObject):
         super().__init__(parent)
         self.ctx = ctx
         self.icon = QSystemTrayIcon(theme.app_icon(), self)
-        self.icon.setToolTip("WearSync" + (" (sandbox)" if ctx.sandbox else ""))
+        self._base_tip = "WearSync" + (" (sandbox)" if ctx.sandbox else "")
+        self.icon.setToolTip(self._base_tip)
+        ctx.tunnel.error_changed.connect(self.show_tunnel_error)
         self.menu = QMenu()
         self.menu.setToolTipsVisible(True)
         self.menu.aboutToShow.connect(self.build_menu)
@@ -34,6 +36,13 @@ class Tray(QObject):
 
     def hide(self) -> None:
         self.icon.hide()
+
+    def show_tunnel_error(self, error: Exception | None) -> None:
+        """A failed tunnel start stays in the tooltip until the next attempt."""
+        from gui.tunnel_controller import tunnel_failure_text
+
+        tip = self._base_tip if error is None else f"{self._base_tip}\n{tunnel_failure_text(error)}"
+        self.icon.setToolTip(tip)
 
     def notify(self, title: str, text: str) -> None:
         self.icon.showMessage(title, text, theme.app_icon(), 5000)

@@ -18,8 +18,16 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from gui.bridge import Bridge
+from gui.errors import advice_for
 from services.accounts.actor import Actor
-from services.reach.tunnel import TunnelService, TunnelStatus
+from services.reach.tunnel import (
+    NgrokAuthtokenMissingError,
+    NgrokAuthtokenRejectedError,
+    NgrokNotInstalledError,
+    TunnelConfigError,
+    TunnelService,
+    TunnelStatus,
+)
 from services.reach.tunnel_setup import PublicAddress, build_tunnel, follow_tunnel, start_tunnel, stop_tunnel
 
 if TYPE_CHECKING:
@@ -27,11 +35,24 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Errors fixed in the tunnel settings (path, token, domain): the page offers a button to them.
+FIXED_IN_SETTINGS = (NgrokNotInstalledError, NgrokAuthtokenMissingError, NgrokAuthtokenRejectedError,
+                     TunnelConfigError)
+
+
+def tunnel_failure_text(error: Exception) -> str:
+    """What the page and the tray say about a failed start: what happened and what to do."""
+    message = advice_for(error).message
+    if isinstance(error, FIXED_IN_SETTINGS):
+        return f"The tunnel did not start. {message}"
+    return f"The tunnel did not start. {message} Press Start tunnel to try again."
+
 
 class TunnelController(QObject):
     status_changed = Signal(TunnelStatus)
     failed = Signal(Exception)
     busy_changed = Signal(bool)
+    error_changed = Signal(object)  # the failure that stays visible (Exception) or None once cleared
     _from_service = Signal(TunnelStatus)  # any thread -> UI thread
 
     def __init__(self, app: WearSync, bridge: Bridge,
@@ -45,6 +66,8 @@ class TunnelController(QObject):
         self.status = TunnelStatus("down", message="The tunnel is not running.")
         self.busy = False
         self.address: PublicAddress | None = None  # the app's public address, following the tunnel
+        # why the last start or stop failed; kept (for the page and the tray) until the next attempt
+        self.last_error: Exception | None = None
         self._from_service.connect(self._on_status, Qt.ConnectionType.QueuedConnection)
         # polls run on their own single thread, so they neither queue behind long jobs nor make
         # the window's "Working…" flicker every few seconds
@@ -82,10 +105,10 @@ class TunnelController(QObject):
     # `actor`: the person who clicked (the service checks their role and records it); None is the
     # app itself, e.g. "start the tunnel with WearSync" chosen earlier by an administrator
     def start(self, actor: Actor | None = None) -> None:
-        self._run(lambda: self._start_now(actor))
+        self._run(lambda: self._start_now(actor), attempt=True)
 
     def stop(self, actor: Actor | None = None) -> None:
-        self._run(lambda: self._stop_now(actor))
+        self._run(lambda: self._stop_now(actor), attempt=True)
 
     def toggle(self, actor: Actor | None = None) -> None:
         if self.is_running:
@@ -145,9 +168,12 @@ class TunnelController(QObject):
         return self._track(service.status())
 
     # -- UI-thread side ----------------------------------------------------------------------
-    def _run(self, fn: Callable[[], TunnelStatus]) -> None:
+    def _run(self, fn: Callable[[], TunnelStatus], attempt: bool = False) -> None:
         if self.busy:
             return
+        if attempt and self.last_error is not None:
+            self.last_error = None  # a new attempt: the old failure is no longer the news
+            self.error_changed.emit(None)
         self._set_busy(True)
         task = self._bridge.submit(fn, on_result=self._on_status, on_error=self._on_error)
         task.finished.connect(lambda: self._set_busy(False))
@@ -173,4 +199,6 @@ class TunnelController(QObject):
         return self.status.grafana_url if self.status.state in ("up", "reconnecting") else None
 
     def _on_error(self, error: Exception) -> None:
+        self.last_error = error
+        self.error_changed.emit(error)
         self.failed.emit(error)

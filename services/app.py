@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from services.alerts.service import AlertService
-    from services.connect.service import ConnectionService
+    from services.connect.service import ConnectionService, ConnectOutcome
     from services.connect.tokens import TokenManager
     from services.data.charts import ChartService
     from services.data.compliance import ComplianceService
@@ -60,7 +61,8 @@ class WearSync:
         self.patients = PatientService(db, self.audit, self.clock)
         self.keys = KeyService(db, self.audit, self.clock)
         self.accounts = AccountService(db, self.audit, self.keys, self.clock)
-        self._background_starters: list[Callable[[], None]] = [self._start_callback_listener]
+        self._background_starters: list[Callable[[], None]] = [self._start_callback_listener,
+                                                                self._start_first_downloads]
         self._background_stoppers: list[Callable[[], None]] = [self._stop_connect_and_sync]
         self.scheduler: SyncScheduler | None = None  # set by attach_flow()
 
@@ -197,9 +199,31 @@ class WearSync:
             self.connections.listener_error = exc
             log.error("the OAuth callback listener did not start: %s", exc.message)
 
+    def _start_first_downloads(self) -> None:
+        """A consent that just arrived starts that account's first download in the background, so a
+        new patient's data does not wait for the night's run or a click on "Sync now"."""
+        hooks = self.connections.on_change
+        if self._download_after_connect not in hooks:
+            hooks.append(self._download_after_connect)
+
+    def _download_after_connect(self, outcome: ConnectOutcome) -> None:
+        # on the callback listener's thread: answer the patient's browser at once, download elsewhere
+        if not outcome.ok:
+            return
+
+        def run() -> None:
+            try:
+                self.sync.first_download(outcome.patient_code, outcome.vendor)
+            except Exception:
+                log.exception("the first download after a connection failed")
+
+        threading.Thread(target=run, name="first-download", daemon=True).start()
+
     def _stop_connect_and_sync(self) -> None:
         if "connections" in self.__dict__:
             self.connections.stop_listener()
+            if self._download_after_connect in self.connections.on_change:
+                self.connections.on_change.remove(self._download_after_connect)
         if "sync" in self.__dict__:
             shutdown = getattr(self.sync, "shutdown", None)  # tests may stand a fake in
             if shutdown is not None:

@@ -59,28 +59,29 @@ class SecretSpec:
     group: str
     help: str
     sensitive: bool = True
+    required: bool = False  # needed for the daily work (vendor clients, alert sender); the rest is optional
 
 
 # The seed's environment variable names (DESIGN.md) plus what WearSync itself needs.
 SECRETS: tuple[SecretSpec, ...] = (
-    SecretSpec("FITBIT_CLIENT_ID", "Google OAuth client ID (Fitbit)", "Fitbit / Google Health",
-               "From Google Cloud console → APIs & Services → Credentials.", sensitive=False),
-    SecretSpec("FITBIT_CLIENT_SECRET", "Google OAuth client secret (Fitbit)", "Fitbit / Google Health",
-               "Shown next to the client ID in Google Cloud console."),
+    SecretSpec("FITBIT_CLIENT_ID", "Google client ID (Fitbit)", "Fitbit / Google Health",
+               "From Google Cloud console → APIs & Services → Credentials.", sensitive=False, required=True),
+    SecretSpec("FITBIT_CLIENT_SECRET", "Google client secret (Fitbit)", "Fitbit / Google Health",
+               "Shown next to the client ID in Google Cloud console.", required=True),
     SecretSpec("WITHINGS_CLIENT_ID", "Withings client ID", "Withings",
-               "From the Withings developer dashboard.", sensitive=False),
+               "From the Withings developer dashboard.", sensitive=False, required=True),
     SecretSpec("WITHINGS_CLIENT_SECRET", "Withings client secret", "Withings",
-               "From the Withings developer dashboard."),
+               "From the Withings developer dashboard.", required=True),
     SecretSpec("POLAR_CLIENT_ID", "Polar client ID", "Polar",
-               "From admin.polaraccesslink.com.", sensitive=False),
-    SecretSpec("POLAR_CLIENT_SECRET", "Polar client secret", "Polar", "From admin.polaraccesslink.com."),
+               "From admin.polaraccesslink.com.", sensitive=False, required=True),
+    SecretSpec("POLAR_CLIENT_SECRET", "Polar client secret", "Polar", "From admin.polaraccesslink.com.", required=True),
     SecretSpec("SECRET_USER", "MySQL writer user", "Database",
                "The MySQL account WearSync writes with.", sensitive=False),
     SecretSpec("SECRET_PASSWORD", "MySQL writer password", "Database", "Password of the writer account."),
     SecretSpec("DATA_PLATFORM_EMAIL", "Alert sender e-mail", "E-mail",
-               "The Gmail (or SMTP) account that sends alerts.", sensitive=False),
+               "The Gmail (or SMTP) account that sends alerts.", sensitive=False, required=True),
     SecretSpec("DATA_PLATFORM_PASSWORD", "Alert sender password", "E-mail",
-               "For Gmail, an app password from myaccount.google.com/apppasswords."),
+               "For Gmail, an app password from myaccount.google.com/apppasswords.", required=True),
     SecretSpec("EMAIL_LIST", "Alert recipients (legacy list)", "E-mail",
                'Imported into the recipient list, e.g. ["a@clinic.org", "b@clinic.org"].', sensitive=False),
     SecretSpec("DATAPLATFORM_URL", "Public WearSync URL (legacy)", "Tunnel",

@@ -197,6 +197,12 @@ class Settings:
         raws = {key: self._normalise(key, value) for key, value in values.items()}
         with self._db.session() as s:
             for key, raw in raws.items():
+                stored = s.get(Setting, key)
+                default = BY_KEY[key].default
+                current = stored.value if stored is not None else (
+                    ("true" if default else "false") if BY_KEY[key].type is bool else str(default))
+                if current == raw:
+                    continue  # the same value again (a Save of a whole form): nothing changes, nothing recorded
                 upsert(s, Setting, [{"key": key, "value": raw}], key=["key"])
                 if actor is not None:
                     self._audit.record_in(s, actor, "setting.changed", key, f"new value: {raw}")

@@ -3,13 +3,22 @@ e-mail, and what is wrong right now. Mail problems are shown in plain words (ser
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QListWidget, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QListWidget, QScrollArea, QVBoxLayout, QWidget
 
 from gui.context import PageContext
 from gui.pages.base import Page
 from gui.widgets import Banner, Card, button, label
+from services.alerts.mail import PASSWORD, SENDER
 from services.alerts.service import Alert, validate_email
 from services.errors import WearSyncError
+
+
+def load_recipients(app: object) -> tuple[list[str], bool]:
+    """Worker thread: the recipients, and whether a sender account is set (without it nothing goes out)."""
+    secrets = app.secrets  # type: ignore[attr-defined]
+    sender_set = bool(secrets.get(SENDER)) and bool(secrets.get(PASSWORD))
+    return list(app.alerts.recipients()), sender_set  # type: ignore[attr-defined]
 
 
 class AlertsPage(Page):
@@ -20,19 +29,37 @@ class AlertsPage(Page):
 
     def __init__(self, ctx: PageContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
+        self.sender_banner = Banner("warning")
+        self.sender_banner.setObjectName("senderMissing")
+        self.sender_banner.action_clicked.connect(lambda: ctx.navigate("settings"))
+        self.layout_.addWidget(self.sender_banner)
+        self.sender_set: bool | None = None  # not known until loaded
         self.notice = Banner("info", closable=True)
         self.notice.setObjectName("alertsNotice")
         self.layout_.addWidget(self.notice)
 
+        # the cards scroll (up and down) rather than squeeze when banners take room at 1024×640
+        inner = QWidget()
+        cards = QVBoxLayout(inner)
+        cards.setContentsMargins(0, 0, 8, 0)
+        cards.setSpacing(16)
+        scroll = QScrollArea()
+        scroll.setObjectName("alertsScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(inner)
+
         card = Card()
         card.body.addWidget(label("Recipients", "section"))
         card.body.addWidget(label("One e-mail a day lists every new problem (devices not synced for "
-                                  f"{ctx.app.settings.get('alert_after_days')} days, connections that need "
-                                  "re-consent, failed downloads). The sender is the DATA_PLATFORM_EMAIL secret.",
+                                  f"{ctx.app.settings.get('alert_after_days')} days, patients who must reconnect, "
+                                  "failed downloads). It is sent from the e-mail account set in "
+                                  "Settings → Secrets (E-mail).",
                                   "muted", wrap=True))
         self.recipients = QListWidget()
         self.recipients.setObjectName("recipientList")
         self.recipients.setMaximumHeight(180)
+        self.recipients.setMinimumHeight(90)
         card.body.addWidget(self.recipients)
         row = QHBoxLayout()
         self.address = QLineEdit()
@@ -52,16 +79,17 @@ class AlertsPage(Page):
         card.body.addWidget(self.input_error)
         actions = QHBoxLayout()
         self.remove_button = button("Remove selected", "trash", on_click=self.remove)
-        self.import_button = button("Import EMAIL_LIST", "import", on_click=self.import_legacy)
-        self.import_button.setProperty("tip", "Add the addresses of the old EMAIL_LIST secret or variable.")
+        self.import_button = button("Import the old address list", "import", on_click=self.import_legacy)
+        self.import_button.setProperty("tip", "Add the addresses of the old system's list (EMAIL_LIST).")
         self.test_button = button("Send test e-mail", on_click=self.send_test)
         self.test_button.setObjectName("testMailButton")
-        self.test_button.setProperty("tip", "Send a test message to the selected recipient (or the address typed).")
+        self.test_button.setProperty("tip", "Send a test message to the selected recipient, the address typed, "
+                                            "or else the first one in the list.")
         for b in (self.remove_button, self.import_button, self.test_button):
             actions.addWidget(b)
         actions.addStretch(1)
         card.body.addLayout(actions)
-        self.layout_.addWidget(card)
+        cards.addWidget(card)
 
         now = Card()
         head = QHBoxLayout()
@@ -71,8 +99,9 @@ class AlertsPage(Page):
         self.current = label("", wrap=True)
         self.current.setObjectName("currentAlerts")
         now.body.addWidget(self.current)
-        self.layout_.addWidget(now)
-        self.layout_.addStretch(1)
+        cards.addWidget(now)
+        cards.addStretch(1)
+        self.layout_.addWidget(scroll, 1)
         self.apply_permissions()
 
     def apply_permissions(self) -> None:
@@ -85,11 +114,19 @@ class AlertsPage(Page):
         self.check()
 
     def refresh(self) -> None:
-        self.ctx.bridge.submit(self.ctx.app.alerts.recipients, on_result=self._loaded, context=self)
+        self.ctx.bridge.submit(load_recipients, self.ctx.app, on_result=self._loaded, on_error=self._failed,
+                               context=self)
 
-    def _loaded(self, addresses: list[str]) -> None:
+    def _loaded(self, loaded: tuple[list[str], bool]) -> None:
+        addresses, self.sender_set = loaded
         self.recipients.clear()
         self.recipients.addItems(addresses)
+        if not self.sender_set:
+            self.sender_banner.show_message(
+                "No alert e-mail can be sent yet: the account they are sent from is not set. Enter its e-mail "
+                "address and password in Settings → Secrets (E-mail).", "warning", "Open Settings")
+        else:
+            self.sender_banner.hide()
         if not addresses:
             self.notice.show_message("Nobody receives the alert e-mails yet. Add an address below.", "warning")
 
@@ -108,7 +145,11 @@ class AlertsPage(Page):
 
     def _added(self, address: str) -> None:
         self.address.clear()
-        self.notice.show_message(f"{address} now receives the alert e-mails.")
+        if self.sender_set:
+            self.notice.show_message(f"{address} now receives the alert e-mails.")
+        else:
+            self.notice.show_message(f"{address} was added. The alert e-mails start once the account they are "
+                                     "sent from is set (Settings → Secrets).", "warning")
         self.refresh()
 
     def _add_failed(self, error: Exception) -> None:
@@ -134,15 +175,16 @@ class AlertsPage(Page):
                                on_result=self._imported, on_error=self._failed, context=self)
 
     def _imported(self, added: list[str]) -> None:
-        self.notice.show_message(f"Added {len(added)} address(es) from EMAIL_LIST." if added
-                                 else "EMAIL_LIST held no new address (or is not set).")
+        self.notice.show_message(f"Added {len(added)} address{'es' if len(added) != 1 else ''} from the old list."
+                                 if added else "The old address list held no new address (or there is none).")
         self.refresh()
 
     def send_test(self) -> None:
-        item = self.recipients.currentItem()
+        item = self.recipients.currentItem() or self.recipients.item(0)
         to = self.address.text().strip() or (item.text() if item is not None else "")
         if not to:
-            self.notice.show_message("Select a recipient or type an address to send the test e-mail to.", "warning")
+            self.notice.show_message("Type an address to send the test e-mail to, or add a recipient first.",
+                                     "warning")
             return
         self.test_button.setEnabled(False)
         self.notice.show_message(f"Sending a test e-mail to {to}…")
@@ -162,4 +204,9 @@ class AlertsPage(Page):
                                context=self)
 
     def _collected(self, alerts: list[Alert]) -> None:
-        self.current.setText("\n".join(f"• {a.message}" for a in alerts) if alerts else "Nothing needs attention.")
+        if alerts:
+            self.current.setText("\n".join(f"• {a.message}" for a in alerts))
+        elif self.sender_set is False:
+            self.current.setText("No patient problem right now. Alert e-mails still cannot be sent: see above.")
+        else:
+            self.current.setText("Nothing needs attention.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gui.context import PageContext
@@ -31,6 +32,26 @@ class Page(QWidget):
 
     def apply_permissions(self) -> None:
         """Enable or disable what the current actor may do."""
+
+    # -- unsaved edits: the window asks Save / Discard / Cancel before leaving a page ------------
+    def has_unsaved_changes(self) -> bool:
+        return False
+
+    def save_changes(self) -> None:
+        """Save what `has_unsaved_changes` saw (the page shows the outcome as its Save button does)."""
+
+    def discard_changes(self) -> None:
+        """Put the stored values back in the fields."""
+
+    def first_focus(self) -> QWidget | None:
+        """The first widget Tab would reach on this page (where a page shortcut puts the focus)."""
+        w = self.nextInFocusChain()
+        while w is not None and w is not self:
+            if (self.isAncestorOf(w) and w.isVisibleTo(self) and w.isEnabled()
+                    and w.focusPolicy() & Qt.FocusPolicy.TabFocus):
+                return w
+            w = w.nextInFocusChain()
+        return None
 
     def guard(self, widget: QWidget, permission: str) -> None:
         """Disable `widget` with a tooltip saying why, when the actor lacks `permission`."""

@@ -5,23 +5,25 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from PySide6.QtCore import QFileSystemWatcher, QTimer, QUrl
-from PySide6.QtGui import QDesktopServices, QTextCursor
-from PySide6.QtWidgets import QComboBox, QPlainTextEdit, QWidget
+from PySide6.QtCore import QFileSystemWatcher, QTimer
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import QCheckBox, QComboBox, QPlainTextEdit, QWidget
 
 from gui.context import PageContext
 from gui.pages.base import Page
-from gui.widgets import button, label
+from gui.widgets import button, label, open_or_show
 
 TAIL_BYTES = 256_000
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FILTERS = (("Everything", "DEBUG"), ("Information and above", "INFO"), ("Warnings and errors", "WARNING"),
            ("Errors only", "ERROR"))
-_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (\w+)\s")
+_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (\w+)\s+([\w.]+)?")
+OWN = ("services", "gui", "db", "main", "__main__", "wearsync", "bootstrap")  # WearSync's own loggers
 
 
-def filter_lines(text: str, minimum: str) -> list[str]:
-    """Records at `minimum` level or above; a traceback line belongs to the record before it."""
+def filter_lines(text: str, minimum: str, own_only: bool = False) -> list[str]:
+    """Records at `minimum` level or above (with `own_only`: from WearSync itself, not from the
+    libraries it uses); a traceback line belongs to the record before it."""
     floor = LEVELS.index(minimum)
     keep = False
     out = []
@@ -30,6 +32,8 @@ def filter_lines(text: str, minimum: str) -> list[str]:
         if m:
             level = m.group(1)
             keep = level in LEVELS and LEVELS.index(level) >= floor
+            if own_only and keep:
+                keep = (m.group(2) or "").split(".")[0] in OWN
         if keep:
             out.append(line)
     return out
@@ -62,6 +66,12 @@ class LogPage(Page):
             self.level.addItem(text, level)
         self.level.setCurrentIndex(1)
         self.level.currentIndexChanged.connect(lambda _i: self.reload(force=True))
+        self.everything = QCheckBox("Include the libraries' messages")
+        self.everything.setObjectName("logEverything")
+        self.everything.setToolTip("Also show what the programs WearSync is built on write (database upgrades, "
+                                   "the scheduler, the web server): for support.")
+        self.everything.toggled.connect(lambda _on: self.reload(force=True))
+        self.header.actions.addWidget(self.everything)
         self.header.actions.addWidget(self.level)
         self.header.actions.addWidget(button("Open log folder", on_click=self.open_folder))
         self.view = QPlainTextEdit()
@@ -101,7 +111,8 @@ class LogPage(Page):
         self._seen = (st.st_mtime, st.st_size)
         if str(self.path) not in self.watcher.files():
             self.watcher.addPath(str(self.path))
-        lines = filter_lines(read_tail(self.path), str(self.level.currentData()))
+        lines = filter_lines(read_tail(self.path), str(self.level.currentData()),
+                             own_only=not self.everything.isChecked())
         at_bottom = self.view.verticalScrollBar().value() >= self.view.verticalScrollBar().maximum() - 4
         self.view.setPlainText("\n".join(lines) if lines else "Nothing at this level yet.")
         if at_bottom or force:
@@ -109,4 +120,4 @@ class LogPage(Page):
 
     def open_folder(self) -> None:
         if self.path is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.path.parent)))
+            self.folder_dialog = open_or_show(self, str(self.path.parent), folder=True)

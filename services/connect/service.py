@@ -590,6 +590,13 @@ class ConnectionService:
         self.app.patients.ensure(patient_code, v.name, actor)
         code = self.app.patients.get(patient_code).code
         pid = self._bound_patient(code, v.name, None)
+        with self.db.session() as s:
+            conn = s.scalar(select(Connection).where(Connection.patient_id == pid, Connection.vendor == v.name))
+            withdrawn = conn is not None and conn.status == "withdrawn"
+        if withdrawn:
+            raise InvalidInput(
+                f"{code} withdrew their consent for {v.label}, so no enrolment link was made. If they have "
+                "agreed to take part again, connect their account with them in person (Connect here).")
         token = secrets.token_urlsafe(24)
         hours = int(self.app.settings.get("enrol_link_hours")) if hours is None else hours
         now = self.clock.utcnow()

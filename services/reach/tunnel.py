@@ -248,7 +248,7 @@ class TunnelService:
             raise NgrokAuthtokenMissingError(
                 "No ngrok authtoken is set. Copy yours from "
                 "https://dashboard.ngrok.com/get-started/your-authtoken and paste it in "
-                "Tunnel → Tunnel settings, or set the NGROK_AUTHTOKEN environment variable."
+                "Tunnel → Tunnel settings."
             )
         return self._resolve_ngrok_path()
 
@@ -419,7 +419,7 @@ class TunnelService:
             return NgrokAuthtokenRejectedError(
                 "ngrok did not accept the authtoken. Copy it again from "
                 "https://dashboard.ngrok.com/get-started/your-authtoken and paste it in "
-                "Tunnel → Tunnel settings (or NGROK_AUTHTOKEN)."
+                "Tunnel → Tunnel settings."
             )
         if "ERR_NGROK_108" in detail:
             return TunnelStartError(

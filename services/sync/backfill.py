@@ -54,7 +54,8 @@ class BackfillPlan:
     def describe(self) -> str:
         n = sum(1 for c in self.connections if c[3] in ("connected", "error"))
         days = (self.end - self.start).days + 1
-        return f"{n} connection(s), {days} day(s). {self.estimate.describe()}"
+        return (f"{n} patient device{'s' if n != 1 else ''}, {days} day{'s' if days != 1 else ''}. "
+                f"{self.estimate.describe()}")
 
 
 def validate_range(start: dt.date, end: dt.date, today: dt.date) -> None:

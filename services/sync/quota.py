@@ -280,7 +280,9 @@ class Estimate:
         pace = ""
         if slowest is not None and slowest.limited_by != "network":
             pace = f" ({slowest.vendor.capitalize()}'s {slowest.limited_by} limit sets the pace)"
-        return f"About {self.requests:,} requests, about {format_duration(self.seconds)}{pace}."
+        took = format_duration(self.seconds)
+        took = "less than a minute" if took == "under a minute" else f"about {took}"  # never "about under"
+        return f"About {self.requests:,} requests, {took}{pace}."
 
 
 def format_duration(seconds: float) -> str:

@@ -40,7 +40,7 @@ from services.sync.quota import QuotaLimiter, shared_limiter
 from services.sync.store import DayStatus, SyncStore
 from services.vendors import VendorRegistry
 from services.vendors.base import DataType, FetchContext, RateLimited, Records, ScopeDenied, Vendor
-from services.vendors.http import ApiClient
+from services.vendors.http import ApiClient, RequestCancelled
 from services.vendors.times import chunks, days, local_midnight_utc, local_today
 
 log = logging.getLogger(__name__)
@@ -116,21 +116,33 @@ class SyncResult:
         return text
 
 
+def devices(n: int) -> str:
+    """What a coordinator calls a connection: one patient's device account at one vendor."""
+    return "patient device" if n == 1 else "patient devices"
+
+
 @dataclass
 class SyncRunResult:
     run_id: int
     results: list[SyncResult]
     already_today: int = 0  # "Update now": connections skipped because they were updated today
+    cancelled: bool = False  # someone pressed Cancel: what is stored stays, the rest was not fetched
+    planned: int = 0  # connections queued for download
 
     @property
     def summary(self) -> str:
         """One plain sentence for a status line or a tray message."""
+        if self.cancelled or any(r.cancelled for r in self.results):
+            done = sum(1 for r in self.results if r.ok and not r.cancelled)
+            total = max(self.planned, len(self.results))
+            return (f"Cancelled: {done} of {total} {devices(total)} finished, {self.rows_written:,} rows kept. "
+                    "Start the same download again to resume.")
         if not self.results:
             if self.already_today:
-                return f"All {self.already_today} connection(s) were already updated today."
+                return f"All {self.already_today} {devices(self.already_today)} were already updated today."
             return "Nothing to download: no patient has a connected device yet."
         failed = [r for r in self.results if not r.ok]
-        text = f"{len(self.results)} connection(s) updated, {self.rows_written:,} rows"
+        text = f"{len(self.results)} {devices(len(self.results))} updated, {self.rows_written:,} rows"
         if failed:
             text += f"; {len(failed)} with problems (see the Sync page)"
         if self.already_today:
@@ -186,6 +198,8 @@ class SyncService:
         self.vendors = vendors
         self.tokens = tokens
         self.store = SyncStore(app.db)
+        # (patient code, vendor, None at the start | the SyncRunResult at the end) of first downloads
+        self.on_first_download: list[Callable[[str, str, SyncRunResult | None], None]] = []
         self.clock = clock or app.clock
         self.sleep = sleep
         self.http_timeout = http_timeout
@@ -368,12 +382,38 @@ class SyncService:
                                            refetch=refetch))
             for fut in futures:
                 try:
-                    results.append(fut.result())  # a cancelled job ends at its next chunk boundary
+                    results.append(fut.result())  # a cancelled job ends before its next request
                 except CancelledError:
                     pass  # dropped at shutdown before it started
         finally:
-            self._finish_run(run_id, results)
-        return SyncRunResult(run_id, results)
+            stopped = cancel is not None and cancel.is_set()
+            planned = len(futures) + sum(1 for r in results if r.start is None)  # queued + not syncable
+            self._finish_run(run_id, results, total=planned, cancelled=stopped)
+        return SyncRunResult(run_id, results, cancelled=stopped, planned=planned)
+
+    def first_download(self, patient_code: str, vendor: str) -> SyncRunResult:
+        """Right after a connection is made: the days the vendor offers since the consent, at most the
+        last FIRST_DOWNLOAD_DAYS, through the same per-connection queue as every other download.
+        Listeners in `on_first_download` hear (patient, vendor, None) at the start and the result at the end."""
+        rows = self.store.connections(vendor, patient_code, statuses=SYNCABLE)
+        if not rows:
+            return SyncRunResult(0, [])
+        lo, hi = self.plan(rows[0][0])
+        lo = max(lo, hi - dt.timedelta(days=FIRST_DOWNLOAD_DAYS - 1))
+        self._tell_first(patient_code, vendor, None)
+        result: SyncRunResult | None = None
+        try:
+            result = self.sync_rows(rows[:1], lo, hi, trigger="first", join_any=True)
+            return result
+        finally:
+            self._tell_first(patient_code, vendor, result if result is not None else SyncRunResult(0, []))
+
+    def _tell_first(self, patient_code: str, vendor: str, result: SyncRunResult | None) -> None:
+        for cb in list(self.on_first_download):
+            try:
+                cb(patient_code, vendor, result)
+            except Exception:
+                log.exception("a first-download listener failed")
 
     def sync_days(self, trigger: str, days: list[dt.date] | None,
                   connection_ids: list[int] | None = None) -> SyncRunResult:
@@ -440,13 +480,21 @@ class SyncService:
         return SyncResult(cid, code, vendor, None, None, ok=False, status=status,
                           errors=[reason[:1].upper() + reason[1:] + "."])
 
-    def _finish_run(self, run_id: int, results: list[SyncResult]) -> None:
-        ok = sum(1 for r in results if r.ok)
-        failed = len(results) - ok
+    def _finish_run(self, run_id: int, results: list[SyncResult], total: int | None = None,
+                    cancelled: bool = False) -> None:
+        """Recorded as it happened: a cancelled run says "cancelled" and counts only the connections
+        it finished; the ones it stopped in the middle of are neither ok nor failed."""
+        finished = [r for r in results if not r.cancelled]
+        ok = sum(1 for r in finished if r.ok)
+        failed = sum(1 for r in results if not r.ok)
         rows = sum(r.rows_written for r in results)
-        status = "ok" if failed == 0 else ("failed" if ok == 0 else "partial")
+        if cancelled or any(r.cancelled for r in results):
+            status = "cancelled"
+        else:
+            status = "ok" if failed == 0 else ("failed" if ok == 0 else "partial")
         self.store.finish_run(run_id, status=status, ok=ok, failed=failed, rows=rows,
-                              summary="\n".join(r.summary for r in results), now=self.clock.utcnow())
+                              summary="\n".join(r.summary for r in results), now=self.clock.utcnow(),
+                              total=max(total or 0, len(results)))
 
     # ------------------------------------------------------------------ the work
     def _conn_lock(self, cid: int) -> threading.Lock:
@@ -463,6 +511,9 @@ class SyncService:
         with self._guard:
             slot = self._slots.get(connection_id)
             return slot is not None and (slot.running is not None or slot.queued is not None)
+
+
+FIRST_DOWNLOAD_DAYS = 7  # a new connection's first download: at most this many recent days
 
 
 class SyncStopped(WearSyncError):
@@ -521,8 +572,8 @@ class _ConnectionSync:
         limiter, wait = svc.quota()
         if vendor.registers_users:  # such a vendor's quota grows with its registered users
             limiter.set_users(vendor.name, self.store.registered_users(vendor.name))
-        api = ApiClient(vendor, svc.tokens.provider(self.cid), timeout=svc.http_timeout, sleep=wait,
-                        limiter=limiter, user_key=str(self.cid))
+        api = ApiClient(vendor, svc.tokens.provider(self.cid), timeout=svc.http_timeout, sleep=self._sleeper(wait),
+                        limiter=limiter, user_key=str(self.cid), should_stop=self._cancelled)
         try:
             tz = self._refresh_account(vendor, api, tz)
             ctx = FetchContext(tz)
@@ -551,7 +602,7 @@ class _ConnectionSync:
                 self.store.update_connection(self.cid, timezone=ctx.timezone)
         except ConsentRevoked as exc:
             self._reconsent(result, exc.message)
-        except SyncStopped:
+        except (SyncStopped, RequestCancelled):
             result.cancelled = True
         except WearSyncError as exc:  # e.g. client secrets missing
             result.ok = False
@@ -578,6 +629,25 @@ class _ConnectionSync:
     def _cancelled(self) -> bool:
         return bool((self.cancel is not None and self.cancel.is_set()) or self.svc.stopping.is_set())
 
+    def _sleeper(self, wait: Callable[[float], None]) -> Callable[[float], None]:
+        """The API client's waits (retry backoff, quota) end early when the download is cancelled."""
+        svc = self.svc
+
+        def sleep(seconds: float) -> None:
+            if self._cancelled():
+                raise SyncStopped("The download was cancelled. What was downloaded is kept.")
+            if wait != svc._interruptible_sleep:
+                wait(seconds)  # an injected (test) sleep does not really wait
+                return
+            deadline = time.monotonic() + max(0.0, seconds)
+            while (left := deadline - time.monotonic()) > 0:
+                if svc.stopping.wait(min(left, 0.2)):
+                    raise SyncStopped("WearSync is stopping; the download continues at the next start.")
+                if self._cancelled():
+                    raise SyncStopped("The download was cancelled. What was downloaded is kept.")
+
+        return sleep
+
     def _reconsent(self, result: SyncResult, message: str) -> None:
         result.ok = False
         result.status = "needs_reconsent"
@@ -594,7 +664,7 @@ class _ConnectionSync:
             devices = vendor.devices(api)
             if devices is not None:
                 self.store.write_devices(self.patient_id, vendor.name, devices, self.svc.clock.utcnow())
-        except ConsentRevoked:
+        except (ConsentRevoked, RequestCancelled, SyncStopped):
             raise
         except WearSyncError as exc:
             log.warning("%s: could not read settings/devices: %s", vendor.name, exc.message)
@@ -632,6 +702,9 @@ class _ConnectionSync:
                 return
             except SyncStopped:
                 raise
+            except RequestCancelled:
+                result.cancelled = True  # between two requests of this chunk: the chunk is not marked done
+                return
             except WearSyncError as exc:
                 if self._cancelled():
                     result.cancelled = True  # stopped mid-request: not a failure of the day

@@ -71,6 +71,7 @@ class RunInfo:
     connections_failed: int
     rows_written: int
     summary: str
+    connections_total: int = 0  # planned; more than ok + failed when the run was cancelled
 
     @property
     def problems(self) -> str:
@@ -170,4 +171,4 @@ def recent_runs(db: Database, limit: int = 30) -> list[RunInfo]:
     with db.session() as s:
         rows = s.scalars(select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)).all()
         return [RunInfo(r.id, r.trigger, r.started_at, r.finished_at, r.status, r.connections_ok,
-                        r.connections_failed, r.rows_written, r.summary) for r in rows]
+                        r.connections_failed, r.rows_written, r.summary, r.connections_total) for r in rows]

@@ -239,10 +239,11 @@ class SyncStore:
             return int(run.id)
 
     def finish_run(self, run_id: int, *, status: str, ok: int, failed: int, rows: int, summary: str,
-                   now: dt.datetime) -> None:
+                   now: dt.datetime, total: int | None = None) -> None:
+        """`total`: the connections the run meant to download (a cancelled run did not finish all)."""
         with self.db.session() as s:
             s.execute(update(SyncRun).where(SyncRun.id == run_id).values(
-                finished_at=now, status=status, connections_total=ok + failed, connections_ok=ok,
+                finished_at=now, status=status, connections_total=max(total or 0, ok + failed), connections_ok=ok,
                 connections_failed=failed,
                 rows_written=rows, summary=summary[:20000]))
 

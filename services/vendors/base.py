@@ -193,8 +193,8 @@ class Vendor:
                 from services.errors import MissingSecret
 
                 raise MissingSecret(
-                    f"The {self.label} client ID and secret are not set. Add {names[0]} and {names[1]} in "
-                    "Settings → Secrets (or as environment variables)."
+                    f"The {self.label} client ID and secret are not set. Enter both in Settings → Secrets, "
+                    f"under {self.label}."
                 )
             values.append(value)
         return values[0], values[1]

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import requests
 
 from services.connect.oauth.base import ConsentRevoked
+from services.errors import WearSyncError
 from services.vendors.base import AuthExpired, RateLimited, Vendor, VendorUnavailable
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,12 @@ class Limiter(Protocol):
 
 # a dropped connection can surface mid-body as a chunked-encoding error, not a ConnectionError
 NETWORK_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+
+
+class RequestCancelled(WearSyncError):
+    """Whoever started the download cancelled it: no further request is sent."""
+
+    title = "Download cancelled"
 
 
 class TokenProvider(Protocol):
@@ -61,6 +68,7 @@ class ApiClient:
         rand: Callable[[], float] = random.random,
         limiter: Limiter | None = None,
         user_key: str = "",
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.vendor = vendor
         self.tokens = tokens
@@ -73,6 +81,9 @@ class ApiClient:
         self.rand = rand
         self.limiter = limiter
         self.user_key = user_key
+        # asked before every request and every wait: a cancel takes effect between two requests,
+        # not at the end of a chunk that may hold dozens of pages
+        self.should_stop = should_stop
         self.calls = 0
         self.retries = 0
 
@@ -104,7 +115,9 @@ class ApiClient:
         failures = 0
         rate_waits = 0
         while True:
+            self._check_stop()
             self._take_slot()  # before reading the token: a long wait must not hand over a stale one
+            self._check_stop()
             token = self.tokens.access_token()
             self.calls += 1
             status = 0
@@ -161,6 +174,10 @@ class ApiClient:
                 self.retries += 1
                 self.sleep(wait)
 
+
+    def _check_stop(self) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise RequestCancelled("The download was cancelled. What was downloaded is kept.")
 
     def _take_slot(self) -> None:
         """Wait (through the injectable sleep) until the vendor's quota allows one more request."""

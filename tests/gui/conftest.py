@@ -55,6 +55,8 @@ class FakeDialogs(Dialogs):
     errors: list[BaseException] = field(default_factory=list)
     infos: list[tuple[str, str]] = field(default_factory=list)
     close_asks: int = 0
+    unsaved_answer: str | None = "discard"
+    unsaved_asks: list[str] = field(default_factory=list)
 
     def confirm(self, parent, title, text, ok_label="OK", danger=False):  # type: ignore[no-untyped-def]
         self.confirms.append((title, text))
@@ -72,6 +74,10 @@ class FakeDialogs(Dialogs):
     def ask_close_behaviour(self, parent):  # type: ignore[no-untyped-def]
         self.close_asks += 1
         return self.close_answer
+
+    def ask_unsaved(self, parent, page_title):  # type: ignore[no-untyped-def]
+        self.unsaved_asks.append(page_title)
+        return self.unsaved_answer
 
 
 def wait_idle(qtbot, shell) -> None:  # type: ignore[no-untyped-def]

@@ -159,7 +159,7 @@ def test_backfill_dialog_validates_estimates_first_progresses_and_cancels(qtbot:
     dialog.patients.item(0).setSelected(True)
     # the estimate is shown before anything starts
     qtbot.waitUntil(lambda: dialog.estimate.text().startswith("Estimate:"), timeout=5000)
-    assert "1 connection(s), 8 day(s)" in dialog.estimate.text() and "requests" in dialog.estimate.text()
+    assert "1 patient device, 8 days" in dialog.estimate.text() and "requests" in dialog.estimate.text()
     assert dialog.start_button.isEnabled() and runner.calls == 0
 
     qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
@@ -234,7 +234,7 @@ def test_update_now_while_the_schedule_runs_syncs_each_connection_once(qtbot: An
     qtbot.waitUntil(lambda: page.running is None, timeout=20_000)
     scheduled.join(20)
     assert dict(runs) == {1: 1, 2: 1}, "Update now joined the scheduled downloads"
-    assert "2 connection(s) updated" in page.notice.text.text()
+    assert "2 patient devices updated" in page.notice.text.text()
     qtbot.waitUntil(lambda: page.history.rowCount() == 2)
     assert {page.history.item(i, 1).text() for i in range(2)} == {"Daily schedule", "Update now"}
 

@@ -155,8 +155,8 @@ def test_audit_trail_lists_and_exports_csv(qtbot, make_shell, sqlite_app, tmp_pa
     sqlite_app.accounts.add_user("cora", "coordinator", USER_PASSWORD, BOSS)
     page = open_users(qtbot, shell, "audit")
     table = rows(page.audit.table)
-    assert table[0][1:4] == ["admin.anna", "user.add", "cora"]  # newest first
-    assert "user.first_admin" in [r[2] for r in table]
+    assert table[0][1:4] == ["admin.anna", "Added a user", "cora"]  # newest first, in plain words
+    assert "Created the first administrator" in [r[2] for r in table]
     assert ADMIN_PASSWORD not in str(table) and USER_PASSWORD not in str(table)
     # later than today: nothing
     page.audit.since.setDate(page.audit.since.date().addDays(30))

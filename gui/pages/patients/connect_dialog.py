@@ -203,6 +203,9 @@ class ConnectWaitDialog(QDialog):
 
     def _to_settings(self) -> None:
         self.reject()
+        parent = self.parentWidget()
+        if isinstance(parent, QDialog):  # the "connect this patient" choice under it: Settings comes first
+            parent.reject()
         self.ctx.navigate("settings")
 
     def reject(self) -> None:
@@ -274,10 +277,14 @@ class EnrolmentLinkDialog(QDialog):
         self.info = info
         self.url.setText(info.url)
         self.url.setCursorPosition(0)
-        pix = QPixmap()
-        pix.loadFromData(png, "PNG")
-        self.qr.setPixmap(pix.scaled(180, 180, Qt.AspectRatioMode.KeepAspectRatio,
-                                     Qt.TransformationMode.FastTransformation))  # crisp modules
+        if info.reachable_from_phone:
+            pix = QPixmap()
+            pix.loadFromData(png, "PNG")
+            self.qr.setPixmap(pix.scaled(180, 180, Qt.AspectRatioMode.KeepAspectRatio,
+                                         Qt.TransformationMode.FastTransformation))  # crisp modules
+        else:  # a phone cannot open a link to this computer: a code to scan would only mislead
+            self.qr.setWordWrap(True)
+            self.qr.setText("No QR code yet: a phone can open this link only once the tunnel runs.")
         hours = round((info.expires_at - now_utc()).total_seconds() / 3600)
         self.expiry.setText(f"Valid until {when(info.expires_at)} (about {hours} hours). After that, or once "
                             "used, send a new link.")

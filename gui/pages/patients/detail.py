@@ -53,7 +53,7 @@ class PatientDetail(Card):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, margins=18)
         self.setObjectName("patientDetail")
-        self.setFixedWidth(300)
+        self.setFixedWidth(272)
         self.code = label("", "title")
         self.code.setTextFormat(Qt.TextFormat.PlainText)  # IDs that look like HTML stay literal
         self.code.setWordWrap(True)
@@ -95,6 +95,7 @@ class PatientDetail(Card):
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.body.insertWidget(0, self.placeholder)
         self.patient: PatientInfo | None = None
+        self.now: dt.datetime | None = None  # set by the page with each load: the table and this panel agree
         # per vendor: the action buttons shown, so pages can guard them and tests can press them
         self.action_buttons: dict[str, dict[str, QPushButton]] = {}
         self.show_patient(None)
@@ -135,7 +136,8 @@ class PatientDetail(Card):
         if c.status in STATUS_WORDS:
             lines.append((STATUS_WORDS[c.status], "help"))
         if c.status in ("connected", "error", "needs_reconsent") or c.last_sync_at:
-            synced = "Not downloaded yet" if c.last_sync_at is None else f"Last download {ago(c.last_sync_at).lower()}"
+            synced = ("Not downloaded yet" if c.last_sync_at is None
+                      else f"Last download {ago(c.last_sync_at, self.now).lower()}")
             lines.append((synced, "muted"))
         for d in devices:
             lines.append((device_line(d), "error" if device_needs_attention(d) else "muted"))
@@ -155,10 +157,11 @@ class PatientDetail(Card):
         grid.addLayout(self._actions(c, bool(missing), syncing, has_data=c.last_sync_at is not None), row, 0, 1, 2)
         return box
 
-    def _actions(self, c: ConnectionInfo, missing: bool, syncing: bool, has_data: bool) -> QHBoxLayout:
-        row = QHBoxLayout()
+    def _actions(self, c: ConnectionInfo, missing: bool, syncing: bool, has_data: bool) -> QGridLayout:
+        row = QGridLayout()  # two to a line: three side by side do not fit the panel at 1024×640
         row.setContentsMargins(0, 2, 0, 0)
-        row.setSpacing(2)
+        row.setHorizontalSpacing(2)
+        row.setVerticalSpacing(0)
         v = c.vendor
         wanted: list[tuple[str, str]] = []  # (action, text)
         if c.status in ("not_connected", "withdrawn"):
@@ -183,10 +186,15 @@ class PatientDetail(Card):
             if action == "sync" and syncing:
                 b.setEnabled(False)
             buttons[action] = b
-            row.addWidget(b)
-        row.addStretch(1)
+            row.addWidget(b, *divmod(len(buttons) - 1, 2), Qt.AlignmentFlag.AlignLeft)
+        row.setColumnStretch(2, 1)
         self.action_buttons[v] = buttons
         return row
+
+    def focus_order(self) -> list[QWidget]:
+        """Tab order inside the panel: each device type's actions top to bottom, then the patient's."""
+        order: list[QWidget] = [b for buttons in self.action_buttons.values() for b in buttons.values()]
+        return [*order, self.grafana_button, self.rename_button, self.delete_button, self.withdraw_button]
 
     def _clear_devices(self) -> None:
         while self.devices.count():

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from gui.context import PageContext
 from gui.errors import advice_for
 from gui.format import vendor_label
-from gui.widgets import label, repolish
+from gui.widgets import grow_to_fit, label, repolish
 from services.config import VENDORS
 from services.patients.service import MAX_CODE_LEN, PatientInfo
 
@@ -58,6 +58,7 @@ class _ServiceDialog(QDialog):
     def show_error(self, text: str, field: QLineEdit | None = None) -> None:
         self.error_label.setText(text)
         self.error_label.show()
+        grow_to_fit(self)
         if field is not None:
             field.setProperty("invalid", True)
             repolish(field)
@@ -126,6 +127,9 @@ class AddPatientDialog(_ServiceDialog):
         return [v for v, box in self.vendor_boxes.items() if box.isChecked()]
 
     def submit(self) -> None:
+        if not self.code.text().strip():
+            self.show_error("Enter a patient ID (for example P-001).", self.code)
+            return
         if not self.chosen():
             self.show_error("Choose at least one device type the patient will wear.")
             return

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QStandardPaths
+from PySide6.QtCore import QDate
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -27,7 +27,7 @@ from gui.context import PageContext
 from gui.errors import advice_for
 from gui.format import today as clock_today
 from gui.format import vendor_label
-from gui.widgets import Banner, label
+from gui.widgets import Banner, documents_folder, label, open_or_show
 from services.data.export import ExportResult, export_to_file
 from services.patients.service import PatientInfo
 
@@ -50,7 +50,7 @@ DEFAULT_DAYS = 7
 
 
 def ask_save_path(parent: QWidget, suggested: str) -> str | None:
-    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or str(Path.home())
+    folder = documents_folder()
     path, _filter = QFileDialog.getSaveFileName(parent, "Save the export as", str(Path(folder) / suggested),
                                                 "CSV files (*.csv)")
     if not path:
@@ -119,6 +119,7 @@ class ExportDialog(QDialog):
         v.addWidget(self.error_label)
         self.saved_bar = Banner("info")
         self.saved_bar.setObjectName("exportDone")
+        self.saved_bar.action_clicked.connect(self._show_folder)
         v.addWidget(self.saved_bar)
         buttons = QDialogButtonBox()
         self.save_button = buttons.addButton("Save as…", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -129,6 +130,7 @@ class ExportDialog(QDialog):
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         v.addWidget(buttons)
+        self.save_button.setDefault(True)  # again, now that it is in the dialog: Enter saves
         self.patient_box.currentIndexChanged.connect(lambda _i: self._fill_vendors())
         if patient_code in self.patients:
             self.patient_box.setCurrentIndex(self.patient_box.findData(patient_code))
@@ -171,7 +173,12 @@ class ExportDialog(QDialog):
         self.export_result = result
         rows = f"{result.rows:,} row{'s' if result.rows != 1 else ''}"
         extra = "" if result.rows else " (no data on those days: the file has only the header)"
-        self.saved_bar.show_message(f"Saved {rows} to {result.path}{extra}.", "info")
+        self.saved_bar.show_message(f"Saved {rows} to {result.path}{extra}.", "info", "Show in folder")
+
+    def _show_folder(self) -> None:
+        result = getattr(self, "export_result", None)
+        if result is not None:
+            self.folder_dialog = open_or_show(self, str(Path(result.path).parent), folder=True)
 
     def _show_error(self, text: str) -> None:
         self.error_label.setText(text)

@@ -7,12 +7,14 @@ The table refreshes by itself when a consent arrives at the callback listener (g
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSize, Qt
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSize, Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -45,6 +47,7 @@ from services.patients.service import DeletionPreview, PatientInfo, UndoInfo
 from services.sync.devices import DeviceInfo, devices_by_patient
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
+RESULT_SHOWN_S = 30.0  # how long a "Downloaded …" line stays
 CODE_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -56,6 +59,7 @@ class PatientsView:
     undoable: list[UndoInfo]
     devices: dict[str, list[DeviceInfo]] = field(default_factory=dict)
     listener_problem: str | None = None  # why consent answers cannot be received (busy port)
+    now: dt.datetime | None = None  # one "now" for every "… ago" on the page (the app's clock)
 
 
 class PatientTableModel(QAbstractTableModel):
@@ -65,6 +69,7 @@ class PatientTableModel(QAbstractTableModel):
         super().__init__()
         self.rows: list[PatientInfo] = []
         self.syncing: set[tuple[str, str]] = set()  # (patient ID, vendor) with a "Sync now" in flight
+        self.now: dt.datetime | None = None  # the time the rows were loaded: every "… ago" agrees
 
     def set_rows(self, rows: list[PatientInfo]) -> None:
         self.beginResetModel()
@@ -101,13 +106,15 @@ class PatientTableModel(QAbstractTableModel):
             if vendor_col:
                 return "" if conn else "—"
             synced = [c.last_sync_at for c in p.connections if c.last_sync_at]
-            return ago(max(synced)) if synced else "Never"
+            return ago(max(synced), self.now) if synced else "Never"
         if role == Qt.ItemDataRole.ForegroundRole and ((vendor_col and conn is None) or col == len(self.HEADERS) - 1):
             return QColor(theme.MUTED)
         if role == Qt.ItemDataRole.FontRole and col == 0:
             font = QFont()
             font.setWeight(QFont.Weight.DemiBold)
             return font
+        if role == Qt.ItemDataRole.ToolTipRole and col == 0:
+            return p.code
         if role == Qt.ItemDataRole.ToolTipRole and conn is not None:
             return conn.last_error or theme.badge_style(conn.status)[0]
         return None
@@ -168,12 +175,27 @@ class PatientsPage(Page):
         self.table.verticalHeader().setDefaultSectionSize(40)
         hdr = self.table.horizontalHeader()
         hdr.setHighlightSections(False)
-        hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # the ID and "Last sync" as wide as their contents, the device types share the rest: every
+        # column in view at 1024×640 (an overlong ID ends in "…"; its tooltip has it whole)
+        hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        hdr.setMaximumSectionSize(220)
         for col in range(1, self.model.columnCount()):
-            hdr.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
-            hdr.resizeSection(col, 128 if col <= len(VENDORS) else 100)
+            last = col == self.model.columnCount() - 1
+            hdr.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents if last
+                                     else QHeaderView.ResizeMode.Stretch)
+        hdr.setMinimumSectionSize(40)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self.table.doubleClicked.connect(lambda _i: self.open_rename_dialog())
+        # the keyboard on the table: Enter/Space go to the patient's actions, F2 renames, Delete deletes
+        for key, slot in ((Qt.Key.Key_Return, self.focus_actions), (Qt.Key.Key_Enter, self.focus_actions),
+                          (Qt.Key.Key_Space, self.focus_actions), (Qt.Key.Key_F2, self.open_rename_dialog),
+                          (Qt.Key.Key_Delete, self.delete_selected)):
+            shortcut = QShortcut(QKeySequence(key), self.table)
+            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+            shortcut.activated.connect(slot)
+        self.table.setToolTip("Enter: this patient's actions · F2: rename · Delete: delete")
 
         self.empty = EmptyState(
             "patients", "No patients yet",
@@ -211,17 +233,26 @@ class PatientsPage(Page):
         row.addWidget(self.detail)
         self.layout_.addLayout(row, 1)
         ctx.events.patients_changed.connect(self.refresh)
+        # "Just now" does not stay "Just now": the page reloads each minute while it is shown
+        self.ago_timer = QTimer(self)
+        self.ago_timer.setInterval(60_000)
+        self.ago_timer.timeout.connect(self.refresh)
         self.apply_permissions()
 
     # -- loading --------------------------------------------------------------------------
     def shown(self) -> None:
         self.refresh()
+        self.ago_timer.start()
+
+    def hideEvent(self, event: Any) -> None:
+        self.ago_timer.stop()
+        super().hideEvent(event)
 
     def refresh(self) -> None:
         app = self.ctx.app
         svc = app.patients
         self.ctx.bridge.submit(lambda: PatientsView(svc.list_patients(), svc.undoable(), devices_by_patient(app.db),
-                                                    listener_problem(app)),
+                                                    listener_problem(app), app.sync.clock()),
                                on_result=self._loaded, on_error=self._load_failed, context=self)
 
     def _loaded(self, view: PatientsView) -> None:
@@ -230,13 +261,21 @@ class PatientsPage(Page):
         selected = self.selected_code()
         self.all_rows = view.patients
         self.devices = view.devices
+        self.model.now = view.now
+        self.detail.now = view.now
         if view.listener_problem:
             self.listener_banner.show_message("Connecting accounts will not work until this is fixed: "
                                               + view.listener_problem, "error")
         else:
             self.listener_banner.hide()
-        self._apply_filter(select=selected)
         self._show_undo(view.undoable[0] if view.undoable else None)
+        # "yet" only on a fresh start: after a deletion the list is empty, not new
+        deleted = self.last_undo is not None and not view.patients
+        self.empty.title.setText("No patients enrolled" if deleted else "No patients yet")
+        self.empty.text.setText(
+            "The last patient was deleted; Undo above brings them back. Add patient enrols someone new." if deleted
+            else "Click Add patient to enrol the first one. You will choose an ID and the devices they wear.")
+        self._apply_filter(select=selected)
         n = len(view.patients)
         self.header.subtitle.setText(
             f"{n} patient{'s' if n != 1 else ''} enrolled. Select one to see devices and last download."
@@ -278,6 +317,20 @@ class PatientsPage(Page):
         code = self.selected_code()
         return next((p for p in self.model.rows if p.code == code), None)
 
+    def focus_actions(self) -> None:
+        """Enter on a patient: the focus moves to the first thing one can do for them (side panel)."""
+        if self.selected_patient() is None:
+            return
+        for buttons in self.detail.action_buttons.values():
+            for b in buttons.values():
+                if b.isEnabled() and not b.isHidden():
+                    b.setFocus(Qt.FocusReason.TabFocusReason)
+                    return
+        target = next((b for b in (self.detail.grafana_button, self.detail.rename_button)
+                       if b.isEnabled() and not b.isHidden()), None)
+        if target is not None:
+            target.setFocus(Qt.FocusReason.TabFocusReason)
+
     def select(self, code: str) -> None:
         for i, p in enumerate(self.model.rows):
             if p.code == code:
@@ -288,6 +341,10 @@ class PatientsPage(Page):
         patient = self.selected_patient()
         syncing = {v for c, v in self.connect_events.syncing if patient is not None and c == patient.code}
         self.detail.show_patient(patient, self.devices.get(patient.code, []) if patient else [], syncing)
+        # buttons made just now would come last in the window's Tab order: put them after the table
+        chain: list[QWidget] = [self.table, *self.detail.focus_order()]
+        for before, after in itertools.pairwise(chain):
+            QWidget.setTabOrder(before, after)
         self.apply_permissions()
 
     def apply_permissions(self) -> None:
@@ -343,6 +400,14 @@ class PatientsPage(Page):
     def send_link(self, code: str | None, vendor: str, parent: QWidget | None = None) -> EnrolmentLinkDialog | None:
         if code is None or not self.ctx.session.can("connections.edit"):
             return None
+        patient = next((p for p in self.all_rows if p.code == code), None)
+        conn = next((c for c in patient.connections if c.vendor == vendor), None) if patient else None
+        if conn is not None and conn.status == "connected" and not self.ctx.dialogs.confirm(
+                parent or self, "Already connected",
+                f"{code}'s {vendor_label(vendor)} account is already connected and downloading. A new link is "
+                "only needed if they want to use a different account. Make a new link anyway?",
+                "Make a new link"):
+            return None
         dlg = EnrolmentLinkDialog(self.ctx, code, vendor, parent=parent or self)
         self._keep("link_dialog", dlg)
         dlg.open()
@@ -375,7 +440,8 @@ class PatientsPage(Page):
     def _sync_finished(self, code: str, vendor: str, result: object) -> None:
         self._show_syncing()
         ok, text = sync_words(result, code, vendor_label(vendor))  # type: ignore[arg-type]
-        self.sync_bar.show_message(text, "info" if ok else "warning")
+        # a good result goes after a while; a problem stays until it is read and closed
+        self.sync_bar.show_message(text, "info" if ok else "warning", hide_after_s=RESULT_SHOWN_S if ok else None)
         self.refresh()
 
     def open_export_dialog(self, vendor: str | None = None) -> ExportDialog | None:

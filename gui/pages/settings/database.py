@@ -71,8 +71,9 @@ class DatabaseBox(Card):
         self.sqlite_button.setVisible(dialect == "mysql")
         if overridden:
             self.override.show_message(
-                f"{dbs.OVERRIDE_ENV} is set where WearSync is started, so it decides the database: changes here "
-                "would not take effect. Remove that variable to use the set-up.", "warning")
+                "The database is chosen where WearSync is started (by whoever set it up), so changes here would "
+                "not take effect. Ask them to remove that setting to use the set-up here.", "warning")
+            self.override.setToolTip(f"Environment variable {dbs.OVERRIDE_ENV}")
         else:
             self.override.hide()
         self.apply_permissions()

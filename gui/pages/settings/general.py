@@ -41,7 +41,7 @@ class GeneralBox(Card):
             col.setContentsMargins(0, 0, 0, 0)
             col.addWidget(field)
             if spec.help and spec.type is not bool:
-                col.addWidget(label(spec.help, "help"), 1)
+                col.addWidget(label(spec.help, "help", wrap=True), 1)
             else:
                 col.addStretch(1)
             self.form.addRow(spec.label, cell)
@@ -105,6 +105,11 @@ class GeneralBox(Card):
             elif isinstance(field, QLineEdit):
                 out[key] = field.text().strip()
         return out
+
+    def has_unsaved_changes(self) -> bool:
+        if not self.values or not self.ctx.session.can("settings"):
+            return False  # not loaded yet, or nothing this person could have changed
+        return any(self.values.get(k) != v for k, v in self.current().items())
 
     def apply_permissions(self) -> None:
         allowed = self.ctx.session.can("settings")

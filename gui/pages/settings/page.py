@@ -48,6 +48,15 @@ class SettingsPage(Page):
         self.database.refresh()
         self.grafana.refresh()
 
+    def has_unsaved_changes(self) -> bool:
+        return self.general.has_unsaved_changes()
+
+    def save_changes(self) -> None:
+        self.general.save()
+
+    def discard_changes(self) -> None:
+        self.general.refresh()
+
     def apply_permissions(self) -> None:
         self.secrets.apply_permissions()
         self.general.apply_permissions()

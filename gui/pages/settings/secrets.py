@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QWidget
 
 from gui.context import PageContext
 from gui.errors import advice_for
-from gui.widgets import Badge, Banner, Card, button, label
+from gui.widgets import Badge, Banner, Card, ElidedLabel, button, label
 from services import secret_admin
 from services.errors import SecretsLocked, SecretsUnavailable, WearSyncError
 from services.secrets import SECRETS, SecretState, SecretStore
@@ -39,9 +39,9 @@ def load_secrets(store: SecretStore, environ: dict[str, str]) -> SecretsView:
 class SecretRow:
     def __init__(self, box: SecretsBox, grid: QGridLayout, row: int, state: SecretState) -> None:
         self.name = state.spec.name
-        name = label(state.spec.label)
+        name = label(state.spec.label, wrap=True)  # two lines rather than a page that scrolls sideways
         name.setToolTip(f"{state.spec.help}\nEnvironment variable: {self.name}")
-        self.value = label("", "mono")
+        self.value = ElidedLabel("", "mono", mode=Qt.TextElideMode.ElideMiddle)  # long IDs never widen the page
         self.value.setObjectName(f"value_{self.name}")
         self.value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.badge = Badge()
@@ -73,8 +73,17 @@ class SecretRow:
     def update(self, state: SecretState) -> None:
         self.state = state
         self.value.setText(state.masked or "—")
-        self.badge.set_status(state.source)
         present = state.source != "missing"
+        if present:
+            self.badge.set_status(state.source)
+            self.badge.setToolTip("Saved in this computer's password store." if state.source == "keyring" else
+                                  f"Given to WearSync when it starts (environment variable {self.name}); it wins "
+                                  "over a saved value.")
+        else:
+            # only what the daily work needs is "Missing"; an optional one is simply not set
+            self.badge.set_status("missing" if state.spec.required else "not_set")
+            self.badge.setToolTip("Needed: set it with Set…" if state.spec.required else
+                                  "Optional: set it only if you use what it is for.")
         self.reveal_button.setVisible(state.spec.sensitive)
         self.reveal_button.setEnabled(present)
         self.test_button.setEnabled(present)
@@ -89,13 +98,13 @@ class SecretsBox(Card):
         self.ctx = ctx
         head = QHBoxLayout()
         head.addWidget(label("Secrets", "section"), 1)
-        self.import_button = button("Import from environment variables", "import", on_click=self.import_env)
+        self.import_button = button("Import from the old system", "import", on_click=self.import_env)
         self.import_button.setObjectName("importSecrets")
         head.addWidget(self.import_button)
         self.body.addLayout(head)
-        self.body.addWidget(label("Client IDs, passwords and tokens live in this computer's secure password store "
-                                  "(keyring). An environment variable with the same name wins over the stored "
-                                  "value.", "help", wrap=True))
+        self.body.addWidget(label("Client IDs, passwords and tokens are saved in this computer's secure password "
+                                  "store. One marked \"Set at start-up\" is given to WearSync when it starts and "
+                                  "is used instead.", "help", wrap=True))
         self.banner = Banner("warning")
         self.banner.setObjectName("secretsBanner")
         self.banner.action_clicked.connect(self.refresh)
@@ -128,7 +137,7 @@ class SecretsBox(Card):
             self.rows[st.spec.name].update(st)
         self.import_button.setToolTip(
             "Found: " + ", ".join(view.importable) if view.importable else
-            "None of the old environment variables (FITBIT_CLIENT_ID, …) is set.")
+            "The old system's settings (environment variables such as FITBIT_CLIENT_ID) are not set here.")
         self.apply_permissions()
 
     def _build(self, states: list[SecretState]) -> None:

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.context import PageContext
-from gui.widgets import button, label
+from gui.widgets import button, fix_width, keep_place, label
 from services.errors import WearSyncError
 from services.sync.backfill import BackfillPlan, plan_backfill, run_backfill, validate_range
 from services.sync.progress import Progress
@@ -120,23 +120,34 @@ class BackfillDialog(QDialog):
         self.progress = QProgressBar()
         self.progress.setObjectName("backfillProgress")
         self.progress.setTextVisible(False)
+        keep_place(self.progress)  # its room is kept, so the buttons below do not jump when it shows
         self.progress.hide()
         col.addWidget(self.progress)
         self.status = label("", "muted", wrap=True)
         self.status.setObjectName("backfillStatus")
+        self.status.setMinimumHeight(self.status.fontMetrics().lineSpacing() * 2 + 4)  # one or two lines
         col.addWidget(self.status)
+        # fixed places and sizes: nothing moves under the pointer when a label or a button changes
         buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        self.close_button = button("Close", on_click=self.close)
         self.cancel_button = button("Cancel download", danger=True, on_click=self.cancel)
         self.cancel_button.setObjectName("backfillCancel")
+        keep_place(self.cancel_button)
         self.cancel_button.hide()
+        self.close_button = button("Close", on_click=self.close)
+        self.close_button.setObjectName("backfillClose")
         self.start_button = button("Start backfill", "play", primary=True, on_click=self.start_backfill)
         self.start_button.setObjectName("backfillStartButton")
         self.start_button.setEnabled(False)
-        for b in (self.close_button, self.cancel_button, self.start_button):
-            buttons.addWidget(b)
+        fix_width(self.start_button, "Start backfill", "Start again (resume)")
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.close_button)
+        buttons.addWidget(self.start_button)
+        col.addStretch(1)  # spare room goes here: the buttons stay at the bottom edge
         col.addLayout(buttons)
+        # a size of its own (not "follow the contents"), so a longer status line does not grow it
+        hint = self.sizeHint()
+        self.resize(max(560, hint.width()), hint.height() + 60)
         # the estimate follows the choices, but not on every keystroke of a date
         self.debounce = QTimer(self, singleShot=True, interval=250)
         self.debounce.timeout.connect(self.update_estimate)
@@ -226,13 +237,14 @@ class BackfillDialog(QDialog):
         if self.cancel_event is not None:
             self.cancel_event.set()
             self.cancel_button.setEnabled(False)
-            self.status.setText("Cancelling after the current step… what is downloaded is kept.")
+            self.status.setText("Cancelling… what is downloaded is kept.")
 
     def _done(self, run: Any) -> None:
         self._finish()
         cancelled = self.cancel_event is not None and self.cancel_event.is_set()
         if cancelled:
-            self.status.setText("Cancelled. What was downloaded is kept; start the same backfill again to resume.")
+            self.status.setText(getattr(run, "summary", "") if getattr(run, "cancelled", False) else
+                                "Cancelled. What was downloaded is kept; start the same backfill again to resume.")
         else:
             self.status.setText(getattr(run, "summary", "Done."))
             if self.progress.maximum() > 0:

@@ -13,9 +13,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -56,9 +58,10 @@ theme.BADGES.update({
     "run:partial": ("Some problems", "#fef3c7", "#92400e"),
     "run:failed": ("Failed", "#fee2e2", "#991b1b"),
     "run:running": ("Running / stopped", "#e0ecff", "#1e40af"),
+    "run:cancelled": ("Cancelled", "#eef1f4", "#374151"),
 })
 TRIGGERS = {"schedule": "Daily schedule", "catchup": "Catch-up", "manual": "Update now", "backfill": "Backfill",
-            "cli": "Command line", "sandbox": "Sandbox demo"}
+            "cli": "Command line", "sandbox": "Sandbox demo", "first": "New connection"}
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,7 @@ class SyncPage(Page):
         self._table_style(t)
         hdr = t.horizontalHeader()
         hdr.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 120), (1, 120), (2, 170), (3, 16 + STRIP_DAYS * 15)):
+        for col, width in ((0, 96), (1, 116), (2, 164), (3, 16 + STRIP_DAYS * 15)):
             hdr.resizeSection(col, width)
         t.setWordWrap(True)
         return t
@@ -207,19 +210,23 @@ class SyncPage(Page):
         hdr.setHighlightSections(False)
 
     def _legend(self) -> QWidget:
+        """Three to a row, so every explanation is readable whole at any window width."""
         box = QWidget()
-        row = QHBoxLayout(box)
-        row.setContentsMargins(4, 4, 0, 0)
-        row.setSpacing(6)
-        for status in ("complete", "partial", "missing", "not_worn", "failed", "none", "excluded"):
+        grid = QGridLayout(box)
+        grid.setContentsMargins(4, 4, 0, 0)
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(2)
+        for i, status in enumerate(("complete", "partial", "missing", "not_worn", "failed", "none", "excluded")):
             colour, text = COLOURS[status]
             swatch = QLabel()
             swatch.setFixedSize(10, 10)
-            swatch.setStyleSheet(f"background: {colour}; border-radius: 2px;")
-            row.addWidget(swatch)
-            row.addWidget(label(text, "help"))
-            row.addSpacing(8)
-        row.addStretch(1)
+            # the empty-day colour is near white: a border keeps its swatch visible
+            swatch.setStyleSheet(f"background: {colour}; border: 1px solid #9ca3af; border-radius: 2px;")
+            r, c = divmod(i, 3)
+            grid.addWidget(swatch, r, c * 2)
+            grid.addWidget(label(text, "help"), r, c * 2 + 1)
+        for c in range(3):
+            grid.setColumnStretch(c * 2 + 1, 1)
         return box
 
     # -- permissions and refresh ------------------------------------------------------------
@@ -245,7 +252,9 @@ class SyncPage(Page):
         self.view = view
         self._fill_states(view.states)
         self._fill_runs(view.runs)
-        self._show_schedule(view.scheduler)
+        # one source for "last finished": the newest finished run of any kind (the history below)
+        finished = [r.finished_at for r in view.runs if r.finished_at is not None]
+        self._show_schedule(view.scheduler, max(finished) if finished else None)
 
     def _fill_states(self, states: list[ConnectionState]) -> None:
         t = self.table
@@ -274,18 +283,21 @@ class SyncPage(Page):
         t.setRowCount(len(runs))
         for i, r in enumerate(runs):
             result = QTableWidgetItem("")
-            result.setData(STATUS_ROLE, f"run:{r.status}" if r.status in ("ok", "partial", "failed") else "run:running")
+            known = ("ok", "partial", "failed", "cancelled")
+            result.setData(STATUS_ROLE, f"run:{r.status}" if r.status in known else "run:running")
             started = QTableWidgetItem(when(r.started_at))
             started.setToolTip(f"Finished: {when(r.finished_at, never='not finished')}")
-            n = r.connections_ok + r.connections_failed
+            n = max(r.connections_total, r.connections_ok + r.connections_failed)
             conns = QTableWidgetItem(f"{r.connections_ok} of {n} ok" if n else "—")
+            if r.status == "cancelled":
+                conns.setToolTip("Cancelled: the others were not finished. What was downloaded is kept.")
             problems = QTableWidgetItem(r.problems)
             problems.setToolTip(r.summary)
             for col, item in enumerate((started, QTableWidgetItem(TRIGGERS.get(r.trigger, r.trigger)), result, conns,
                                         QTableWidgetItem(f"{r.rows_written:,}"), problems)):
                 t.setItem(i, col, item)
 
-    def _show_schedule(self, st: SchedulerStatus | None) -> None:
+    def _show_schedule(self, st: SchedulerStatus | None, last_finished: dt.datetime | None = None) -> None:
         if st is None:
             sync_time = str(self.ctx.app.settings.get("sync_time")) if hasattr(self.ctx.app, "settings") else "00:00"
             self.schedule_label.setText(f"Daily download at {sync_time}. The scheduler is not running in this "
@@ -296,8 +308,9 @@ class SyncPage(Page):
             parts.append(f"downloading now ({TRIGGERS.get(st.current_trigger or '', 'running')})")
         elif st.next_run is not None:
             parts.append(f"next: {st.next_run:%a %d %b %H:%M}")
-        if st.last_finished is not None:
-            parts.append(f"last finished: {st.last_finished:%a %d %b %H:%M}")
+        last = max((t for t in (st.last_finished, last_finished) if t is not None), default=None)
+        if last is not None:
+            parts.append(f"last finished: {last:%a %d %b %H:%M}")
         text = " · ".join(parts) + "."
         if st.last_error:
             text += f" The last run had a problem: {st.last_error}"
@@ -366,7 +379,15 @@ class SyncPage(Page):
     def open_backfill(self) -> None:
         from gui.pages.sync.backfill_dialog import BackfillDialog
 
-        dialog = BackfillDialog(self.ctx, self)
+        running = getattr(self, "backfill_dialog", None)
+        if running is not None and shiboken6.isValid(running) and (running.running or running.isVisible()):
+            # one backfill at a time: the one under way, with its progress and Cancel, comes back
+            running.show()
+            running.raise_()
+            running.activateWindow()
+            return
+        runner = getattr(self, "backfill_runner", None)  # a seam for tests; the real download otherwise
+        dialog = BackfillDialog(self.ctx, self, **({"runner": runner} if runner is not None else {}))
         dialog.finished_run.connect(lambda _run: self.refresh())
         dialog.show()  # non-modal: the window stays usable while it downloads
         self.backfill_dialog = dialog

@@ -10,23 +10,12 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QScrollArea, QVBoxLayout, QWidget
 
 from gui.context import PageContext
-from gui.errors import advice_for
 from gui.format import vendor_label
 from gui.pages.base import Page
 from gui.pages.tunnel.settings import TunnelSettingsCard
+from gui.tunnel_controller import FIXED_IN_SETTINGS, tunnel_failure_text
 from gui.widgets import Badge, Banner, Card, button, label
-from services.reach.tunnel import (
-    NgrokAuthtokenMissingError,
-    NgrokAuthtokenRejectedError,
-    NgrokNotInstalledError,
-    TunnelConfigError,
-    TunnelStatus,
-    vendor_portal_instructions,
-)
-
-# Errors fixed in Settings (path, token, domain) get a button that opens it.
-FIXED_IN_SETTINGS = (NgrokNotInstalledError, NgrokAuthtokenMissingError, NgrokAuthtokenRejectedError,
-                     TunnelConfigError)
+from services.reach.tunnel import TunnelStatus, vendor_portal_instructions
 
 
 def copy_row(grid: QGridLayout, row: int, title: str, value: str, name: str) -> None:
@@ -102,12 +91,21 @@ class TunnelPage(Page):
         self.layout_.addWidget(self.scroll, 1)
 
         ctx.tunnel.status_changed.connect(self.show_status)
-        ctx.tunnel.failed.connect(self.show_error)
+        ctx.tunnel.error_changed.connect(self.show_error)
         ctx.tunnel.busy_changed.connect(lambda _b: self.apply_permissions())
         self.show_status(ctx.tunnel.status)
 
     def shown(self) -> None:
         self.ctx.tunnel.refresh()
+        self.settings.refresh()
+
+    def has_unsaved_changes(self) -> bool:
+        return self.settings.has_unsaved_changes()
+
+    def save_changes(self) -> None:
+        self.settings.save()
+
+    def discard_changes(self) -> None:
         self.settings.refresh()
 
     def show_settings(self) -> None:
@@ -126,7 +124,8 @@ class TunnelPage(Page):
         self.stop_button.setVisible(running)
 
     def show_status(self, status: TunnelStatus) -> None:
-        if status.state != "error":
+        # a failed start stays on screen until the next attempt, whatever the polls say since
+        if status.state != "error" and self.ctx.tunnel.last_error is None:
             self.error.hide()
         self.badge.set_status(status.state)
         self.message.setText(status.message)
@@ -192,6 +191,10 @@ class TunnelPage(Page):
         self._dismissed_url = url
         self.portals.hide()
 
-    def show_error(self, error: Exception) -> None:
+    def show_error(self, error: Exception | None) -> None:
+        if error is None:
+            if self.ctx.tunnel.status.state != "error":
+                self.error.hide()
+            return
         action = "Fix in Tunnel settings" if isinstance(error, FIXED_IN_SETTINGS) else None
-        self.error.show_message(advice_for(error).message, "error", action)
+        self.error.show_message(tunnel_failure_text(error), "error", action)

@@ -138,9 +138,21 @@ class TunnelSettingsCard(Card):
             edit.clear()
             edit.setPlaceholderText("stored — type to replace" if stored else "not set")
         if o.overridden:
-            self.override.setText("Set where WearSync is started, and used instead of the value here: "
-                                  + ", ".join(var for _key, var in o.overridden) + ".")
+            words = {"ngrok_path": "the ngrok program", "ngrok_domain": "the static domain"}
+            self.override.setText("Given to WearSync when it starts, and used instead of the value here: "
+                                  + ", ".join(words.get(key, key) for key, _var in o.overridden) + ".")
+            self.override.setToolTip("Environment variables: " + ", ".join(var for _key, var in o.overridden))
         self.override.setVisible(bool(o.overridden))
+
+    def has_unsaved_changes(self) -> bool:
+        o = self.options
+        if o is None or not self.save_button.isEnabled():
+            return False  # not loaded, saving now, or not this person's to change
+        cidrs = [c.strip() for c in self.allow.text().split(",") if c.strip()]
+        return (self.start_with_app.isChecked() != o.start_with_app or self.domain.text().strip() != o.domain
+                or self.path.text().strip() != o.ngrok_path or self.grafana_user.text().strip() != o.grafana_user
+                or cidrs != list(o.allow_cidrs) or bool(self.authtoken.text())
+                or bool(self.grafana_password.text()))
 
     def apply_permissions(self) -> None:
         allowed = self.ctx.session.can("tunnel") and self.ctx.session.can("settings")

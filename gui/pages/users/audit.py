@@ -13,10 +13,42 @@ from gui.context import PageContext
 from gui.format import today as clock_today
 from gui.format import when
 from gui.pages.users.common import table
-from gui.widgets import button, label
+from gui.widgets import button, documents_folder, label
 from services.accounts.audit import AuditRecord
 
 SHOWN = 2000  # the newest entries; the CSV holds them all
+
+
+# what each recorded action means, in the words of the people who read the trail
+ACTION_WORDS = {
+    "alerts.recipient_add": "Added an alert recipient", "alerts.recipient_import": "Imported alert recipients",
+    "alerts.recipient_remove": "Removed an alert recipient", "connection.connect": "Connected a device account",
+    "connection.revoke": "Disconnected a device account", "database.switch": "Changed the database",
+    "enrolment.create": "Made an enrolment link", "key.generate": "Made a registration key",
+    "key.purge": "Removed expired keys", "key.revoke": "Revoked a registration key",
+    "patient.add": "Added a patient", "patient.add_device": "Added a device type",
+    "patient.delete": "Deleted a patient", "patient.rename": "Renamed a patient", "patient.undo": "Undid a change",
+    "patient.withdraw": "Withdrew a patient", "patient.withdraw_failed": "Withdrawal not finished",
+    "secret.changed": "Changed a password or key", "secret.viewed": "Looked at a password or key",
+    "setting.changed": "Changed a setting", "sync.started": "Started a download",
+    "tunnel.started": "Started the tunnel", "tunnel.stopped": "Stopped the tunnel",
+    "user.add": "Added a user", "user.change_password": "Changed their password", "user.disable": "Disabled a user",
+    "user.enable": "Enabled a user", "user.first_admin": "Created the first administrator",
+    "user.locked": "Account locked (wrong passwords)", "user.register": "Registered with a key",
+    "user.remove": "Deleted a user", "user.reset_password": "Reset a password", "user.set_role": "Changed a role",
+    "user.sign_in": "Signed in", "user.sign_in_failed": "Sign-in failed", "user.sign_in_refused": "Sign-in refused",
+    "user.unlock": "Unlocked an account",
+}
+
+
+def readable(action: str, target: str) -> tuple[str, str]:
+    """("setting.changed", "grafana_tunnel_allow") -> ("Changed a setting", "Grafana tunnel allowed addresses")."""
+    from services.settings import BY_KEY
+
+    words = ACTION_WORDS.get(action, action)
+    if action == "setting.changed" and target in BY_KEY:
+        target = BY_KEY[target].label
+    return words, target
 
 
 class AuditTab(QWidget):
@@ -64,9 +96,10 @@ class AuditTab(QWidget):
         self.table.setRowCount(len(newest))
         for i, e in enumerate(newest):
             actor = e.actor if e.source == "gui" else f"{e.actor} ({e.source})"
-            for c, text in enumerate((when(e.at), actor, e.action, e.target, e.detail)):
+            action, target = readable(e.action, e.target)
+            for c, text in enumerate((when(e.at), actor, action, target, e.detail)):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text)
+                item.setToolTip(f"{text}\n({e.action} {e.target})" if c in (2, 3) else text)
                 self.table.setItem(i, c, item)
         n = len(entries)
         self.count.setText(f"{n} entr{'y' if n == 1 else 'ies'}" + (f", newest {SHOWN} shown" if n > SHOWN else ""))
@@ -78,7 +111,7 @@ class AuditTab(QWidget):
     def choose_path(self) -> str:
         """Where to save the CSV (tests replace this)."""
         name = f"wearsync-audit-since-{self.since_date():%Y-%m-%d}.csv"
-        path, _f = QFileDialog.getSaveFileName(self, "Export audit trail", str(Path.home() / name),
+        path, _f = QFileDialog.getSaveFileName(self, "Export audit trail", str(Path(documents_folder()) / name),
                                                "CSV files (*.csv)")
         return path
 

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from gui.context import PageContext
 from gui.pages.patients.dialogs import _ServiceDialog
 from gui.pages.users.common import ROLE_HELP, ROLE_NAMES
-from gui.widgets import button, label
+from gui.widgets import button, fix_width, label
 from services.accounts.actor import ROLES
 from services.accounts.keys import MAX_HOURS, NewKey
 from services.accounts.passwords import temporary_password
@@ -53,9 +53,14 @@ class OneTimeSecretDialog(QDialog):
         self.value.setObjectName("secretValue")
         self.value.setReadOnly(True)
         self.value.setStyleSheet('font-family: "DejaVu Sans Mono", monospace; font-size: 12pt; padding: 8px;')
+        # wide enough for the whole value, which starts at its first character
+        self.value.ensurePolished()  # the monospace font of its style sheet, measured
+        self.value.setMinimumWidth(self.value.fontMetrics().horizontalAdvance(value) + 40)
+        self.value.setCursorPosition(0)
         row.addWidget(self.value, 1)
         self.copy_button = button("Copy", "copy", primary=True, on_click=self.copy)
         self.copy_button.setObjectName("copyButton")
+        fix_width(self.copy_button, "Copy", "Copied")  # the label changes, the row does not move
         row.addWidget(self.copy_button)
         col.addLayout(row)
         note = label("It is not shown again: copy it now. WearSync keeps only a scrambled form.", "help", wrap=True)
@@ -68,6 +73,7 @@ class OneTimeSecretDialog(QDialog):
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.value.text())
         self.copy_button.setText("Copied")
+        self.value.setCursorPosition(0)  # never scrolled to the end, its first character cut off
 
     def done(self, result: int) -> None:  # closing forgets the value
         self.value.clear()

@@ -99,7 +99,8 @@ class UsersTab(QWidget):
             state.setData(STATUS_ROLE, user_state(u, view.now))
             if u.locked_until and u.locked_until > view.now:
                 state.setToolTip(f"Locked until {when(u.locked_until)} after {u.failed_attempts} failed sign-ins")
-            last = QTableWidgetItem(ago(u.last_login_at, never="Never signed in"))
+            you = u.username == self.ctx.session.actor.username and self.ctx.session.signed_in
+            last = QTableWidgetItem("Signed in now" if you else ago(u.last_login_at, never="Never signed in"))
             last.setToolTip(when(u.last_login_at))
             for c, item in enumerate((name, QTableWidgetItem(ROLE_NAMES.get(u.role, u.role)), state, last)):
                 self.table.setItem(i, c, item)
