@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
 from typing import TYPE_CHECKING, Any
 
 from services import config
@@ -32,13 +34,20 @@ def _db() -> tuple[Database, config.Paths]:
     return Database(config.database_url()), paths
 
 
+def _now() -> dt.datetime:
+    """The host's clock for a command that opens no app (see services/clock.py)."""
+    from services.clock import Clock
+
+    return Clock.from_environ(os.environ).utcnow()
+
+
 def _upgrade(args: argparse.Namespace) -> int:
     from db.migrate import current_revision, upgrade
 
     db, paths = _db()
     try:
         before = current_revision(db)
-        backup = upgrade(db, backup_dir=paths.backups, revision=args.revision)
+        backup = upgrade(db, backup_dir=paths.backups, revision=args.revision, now=_now())
         after = current_revision(db)
         if before == after:
             out(f"Database {db.safe_url()} is up to date (revision {after}).")
@@ -62,7 +71,7 @@ def _downgrade(args: argparse.Namespace) -> int:
                            f"{', '.join(exc.args[1])}; see main.py db current.") from None
     db, paths = _db()
     try:
-        backup_database(db, paths.backups, label="before-downgrade")
+        backup_database(db, paths.backups, _now(), label="before-downgrade")
         downgrade(db, args.revision)
         out(f"Database {db.safe_url()} is at revision {current_revision(db) or 'base (empty)'}.")
     finally:
@@ -87,7 +96,7 @@ def _backup(args: argparse.Namespace) -> int:
 
     db, paths = _db()
     try:
-        out(str(backup_database(db, paths.backups)))
+        out(str(backup_database(db, paths.backups, _now())))
     finally:
         db.dispose()
     return 0

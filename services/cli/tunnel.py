@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 import platformdirs
 
+from services.clock import Clock
 from services.errors import WearSyncError
 from services.reach.tunnel import (
     TunnelConfigError,
@@ -90,6 +91,7 @@ def service_from_env(env: Mapping[str, str], **kwargs: Any) -> TunnelService:
         domain=env.get("WEARSYNC_NGROK_DOMAIN") or None,
         callback_port=_port(env, "WEARSYNC_CALLBACK_PORT", DEFAULT_CALLBACK_PORT),
         grafana_port=_port(env, "WEARSYNC_GRAFANA_PORT", DEFAULT_GRAFANA_PORT),
+        clock=Clock.from_environ(env),
         **kwargs,
     )
 

@@ -13,6 +13,7 @@ The seed had people type `GRANT ALL PRIVILEGES ON *.*` and `GRANT SELECT ON *.*`
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import re
@@ -28,6 +29,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from services import config
+from services.clock import Clock
 from services.errors import DatabaseError, InvalidInput, WearSyncError
 from services.secrets import SecretStore
 
@@ -340,6 +342,7 @@ def set_up_mysql(
     migrate: bool = True,
     backup_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    now: dt.datetime | None = None,
 ) -> MySQLSetupResult:
     """Create (or repair) the database, the writer and the reader, migrate the schema as the writer,
     and store the credentials (writer: SECRET_USER/SECRET_PASSWORD; reader: GRAFANA_DB_USER/
@@ -409,7 +412,7 @@ def set_up_mysql(
     revision = None
     if migrate:
         say("Creating WearSync's tables as the writer…")
-        revision = _migrate(result, backup_dir)
+        revision = _migrate(result, backup_dir, now)
     say("Checking that the reader can read…")
     check = check_connection(result.reader_url)
     if not check.ok:
@@ -465,13 +468,14 @@ def _ensure_user(conn: sa.Connection, user: str, host: str, password: str) -> No
     conn.execute(sa.text("ALTER USER :u@:h IDENTIFIED BY :p"), params)
 
 
-def _migrate(result: MySQLSetupResult, backup_dir: Path | None) -> str | None:
+def _migrate(result: MySQLSetupResult, backup_dir: Path | None, now: dt.datetime | None) -> str | None:
     from db.engine import Database
     from db.migrate import current_revision, upgrade
 
     db = Database(result.database_url)
     try:
-        upgrade(db, backup_dir=backup_dir)
+        stamp = now if now is not None else Clock.from_environ(os.environ).utcnow()
+        upgrade(db, backup_dir=backup_dir, now=stamp)
         return current_revision(db)
     except DBAPIError as exc:
         problem, message = explain(exc, result.host, result.port, result.writer_user, result.database)

@@ -70,9 +70,9 @@ def clinic_today(app: Any) -> dt.date:
         value = now() if callable(now) else clock() if callable(clock) else None
         if isinstance(value, dt.datetime):
             return value.date()
-    from db.engine import utcnow  # the time source before the app clock; same function the services use
+    from gui.format import today as clock_today  # the app's clock, as the page context handed it over
 
-    return utcnow().date()
+    return clock_today()
 
 
 def to_qdate(d: dt.date) -> QDate:

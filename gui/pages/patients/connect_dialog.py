@@ -7,7 +7,6 @@ thread, never the UI thread, and Cancel (or quitting) ends that wait within a fr
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Callable
 
@@ -28,7 +27,7 @@ from PySide6.QtWidgets import (
 from gui import theme
 from gui.context import PageContext
 from gui.errors import advice_for
-from gui.format import vendor_label, when
+from gui.format import now_utc, vendor_label, when
 from gui.widgets import Badge, Banner, button, label
 from services.connect.service import DEFAULT_WAIT_S, ConnectFailed, ConnectOutcome, EnrolmentLinkInfo, PendingConnect
 
@@ -286,7 +285,7 @@ class EnrolmentLinkDialog(QDialog):
         else:  # a phone cannot open a link to this computer: a code to scan would only mislead
             self.qr.setWordWrap(True)
             self.qr.setText("No QR code yet: a phone can open this link only once the tunnel runs.")
-        hours = round((info.expires_at - dt.datetime.now(dt.UTC).replace(tzinfo=None)).total_seconds() / 3600)
+        hours = round((info.expires_at - now_utc()).total_seconds() / 3600)
         self.expiry.setText(f"Valid until {when(info.expires_at)} (about {hours} hours). After that, or once "
                             "used, send a new link.")
         if not info.reachable_from_phone:

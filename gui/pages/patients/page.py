@@ -252,7 +252,7 @@ class PatientsPage(Page):
         app = self.ctx.app
         svc = app.patients
         self.ctx.bridge.submit(lambda: PatientsView(svc.list_patients(), svc.undoable(), devices_by_patient(app.db),
-                                                    listener_problem(app), app.sync.clock()),
+                                                    listener_problem(app), app.clock.utcnow()),
                                on_result=self._loaded, on_error=self._load_failed, context=self)
 
     def _loaded(self, view: PatientsView) -> None:

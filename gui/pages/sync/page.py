@@ -74,7 +74,8 @@ class SyncView:
 def load_view(app: Any, today: dt.date | None = None) -> SyncView:
     """Runs on a worker thread: everything the page shows, in one go."""
     after = int(app.settings.get("alert_after_days"))
-    states = connection_states(app.db, today or dt.date.today(), days=STRIP_DAYS, alert_after_days=after)
+    states = connection_states(app.db, today or app.clock.today(), days=STRIP_DAYS, alert_after_days=after,
+                               now=app.clock.utcnow())
     sched = app.scheduler.status() if getattr(app, "scheduler", None) is not None else None
     return SyncView(states, recent_runs(app.db), sched)
 

@@ -83,7 +83,7 @@ class UsersTab(QWidget):
     # -- loading --------------------------------------------------------------------------
     def refresh(self) -> None:
         accounts, actor = self.ctx.app.accounts, self.ctx.session.actor
-        self.ctx.bridge.submit(lambda: UsersView(accounts.list_users(actor), accounts.clock()),
+        self.ctx.bridge.submit(lambda: UsersView(accounts.list_users(actor), accounts.clock.utcnow()),
                                on_result=self._loaded, on_error=self._failed, context=self)
 
     def _loaded(self, view: UsersView) -> None:
