@@ -38,14 +38,18 @@ class IdleWatcher(QObject):
         """A user signed in (or unlocked): count idle time from now."""
         self.policy = IdleLock(timeout_minutes, self.clock())
         if not self.running:
-            QCoreApplication.instance().installEventFilter(self)
+            app = QCoreApplication.instance()
+            if app is not None:
+                app.installEventFilter(self)
         self.running = True
         self.timer.start()
 
     def stop(self) -> None:
         """Signed out or locked: nothing to watch until the next sign-in."""
         if self.running:
-            QCoreApplication.instance().removeEventFilter(self)
+            app = QCoreApplication.instance()
+            if app is not None:
+                app.removeEventFilter(self)
         self.running = False
         self.timer.stop()
 

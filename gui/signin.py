@@ -124,7 +124,10 @@ class SessionGate(QObject):
         self.ctx = ctx
         self.window = window
         self.screen = SignInScreen(ctx)
-        self.content = window.takeCentralWidget()
+        content = window.takeCentralWidget()
+        if content is None:
+            raise RuntimeError("The sign-in gate needs the main window's content to be built first.")
+        self.content: QWidget = content
         self.layers = QStackedWidget()
         self.layers.addWidget(self.content)
         self.layers.addWidget(self.screen)

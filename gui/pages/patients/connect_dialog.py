@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 
 from PySide6.QtCore import QCoreApplication, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QPixmap
@@ -334,9 +335,9 @@ class ConnectChoiceDialog(QDialog):
             badge.setObjectName(f"choiceBadge_{v}")
             self.badges[v] = badge
             grid.addWidget(badge, i, 1, Qt.AlignmentFlag.AlignLeft)
-            here = button("Connect here", "play", primary=True, on_click=lambda v=v: self.connect_here.emit(v))
+            here = button("Connect here", "play", primary=True, on_click=partial(self.connect_here.emit, v))
             here.setObjectName(f"choiceConnect_{v}")
-            link = button("Send enrolment link", "copy", on_click=lambda v=v: self.send_link.emit(v))
+            link = button("Send enrolment link", "copy", on_click=partial(self.send_link.emit, v))
             link.setObjectName(f"choiceLink_{v}")
             self.buttons_by_vendor[v] = (here, link)
             grid.addWidget(here, i, 2)

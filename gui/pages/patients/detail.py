@@ -199,5 +199,6 @@ class PatientDetail(Card):
     def _clear_devices(self) -> None:
         while self.devices.count():
             item = self.devices.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QVBoxLayout,
     QWidget,
 )
@@ -63,6 +64,8 @@ def to_date(q: QDate) -> dt.date:
 
 
 class ExportDialog(QDialog):
+    error_label: QLabel
+
     def __init__(self, ctx: PageContext, patients: list[PatientInfo], patient_code: str | None = None,
                  vendor: str | None = None, *, ask_path: AskPath = ask_save_path,
                  today: dt.date | None = None, parent: QWidget | None = None) -> None:

@@ -140,8 +140,8 @@ class PatientsPage(Page):
         self.search.textChanged.connect(lambda _t: self._apply_filter())
         self.add_button = button("Add patient", "add", primary=True, on_click=self.open_add_dialog)
         self.add_button.setObjectName("addPatientButton")
-        self.header.actions.addWidget(self.search)
-        self.header.actions.addWidget(self.add_button)
+        self.header.action_row.addWidget(self.search)
+        self.header.action_row.addWidget(self.add_button)
 
         self.error_banner = Banner("error")
         self.error_banner.action_clicked.connect(self.refresh)

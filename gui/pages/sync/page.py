@@ -102,8 +102,8 @@ class SyncPage(Page):
         self.update_button = button("Update now", "refresh", primary=True, on_click=self.update_now)
         self.update_button.setObjectName("updateNowButton")
         self.update_button.setProperty("tip", "Download now for every connection not yet updated today.")
-        self.header.actions.addWidget(self.backfill_button)
-        self.header.actions.addWidget(self.update_button)
+        self.header.action_row.addWidget(self.backfill_button)
+        self.header.action_row.addWidget(self.update_button)
         self.notice = Banner("info", closable=True)
         self.notice.setObjectName("syncNotice")
         self.layout_.addWidget(self.notice)
@@ -329,7 +329,8 @@ class SyncPage(Page):
         def save_time(value: str) -> object:
             if sched is not None:
                 return sched.set_sync_time(value, actor)
-            return self.ctx.app.settings.set("sync_time", value, actor=actor)
+            self.ctx.app.settings.set("sync_time", value, actor=actor)
+            return None
 
         self.ctx.bridge.submit(save_time, raw.strip(), on_result=lambda _r: self._time_saved(),
                                on_error=lambda e: self.notice.show_message(getattr(e, "message", str(e)), "error"),
