@@ -1,4 +1,7 @@
-"""Engine and session for the one SQLAlchemy URL (SQLite by default, MySQL/MariaDB in production)."""
+"""Engine and session for the one SQLAlchemy URL (SQLite by default, MySQL/MariaDB in production).
+
+db/ reads no clock: the app writes its own timestamps from services/clock.py (never the database
+server's `NOW()`/`CURRENT_TIMESTAMP`); `db_time()` turns such a moment into what a column stores."""
 
 from __future__ import annotations
 
@@ -15,9 +18,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def utcnow() -> dt.datetime:
-    """Naive UTC, second precision: what every DATETIME column stores."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+def db_time(moment: dt.datetime) -> dt.datetime:
+    """`moment` as every DATETIME column stores it: naive UTC, second precision (a naive `moment`
+    is taken to be UTC already). Pure: "now" comes from the app's clock (services/clock.py)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment.replace(microsecond=0)
 
 
 def create_private_file(path: Path) -> None:

@@ -48,17 +48,21 @@ def needs_upgrade(db: Database) -> bool:
     return current_revision(db) != head_revision()
 
 
-def upgrade(db: Database, backup_dir: Path | None = None, revision: str = "head") -> str | None:
+def upgrade(db: Database, backup_dir: Path | None = None, revision: str = "head",
+            now: dt.datetime | None = None) -> str | None:
     """Bring the schema to `revision`. Returns the backup path made first, if any.
 
-    A no-op (and no backup) when the schema is already current.
+    A no-op (and no backup) when the schema is already current. `now` (the app clock's time; db/
+    reads no clock itself) stamps the backup's file name; it is needed when `backup_dir` is given.
     """
     before = current_revision(db)
     if before == head_revision() and revision == "head":
         return None
     backup = None
     if backup_dir is not None and before is not None:
-        backup = str(backup_database(db, backup_dir, label=f"before-upgrade-from-{before}"))
+        if now is None:
+            raise ValueError("a backup before the upgrade needs the time to stamp it with (pass now=)")
+        backup = str(backup_database(db, backup_dir, now, label=f"before-upgrade-from-{before}"))
     with db.engine.begin() as conn:
         command.upgrade(_config(db, conn), revision)
     if db.dialect == "mysql":
@@ -111,10 +115,13 @@ def downgrade(db: Database, revision: str) -> None:
         command.downgrade(_config(db, conn), revision)
 
 
-def backup_database(db: Database, backup_dir: Path, label: str = "backup") -> Path:
-    """A consistent copy: SQLite's online backup, or a gzip'd JSON dump of every table for MySQL."""
+def backup_database(db: Database, backup_dir: Path, now: dt.datetime, label: str = "backup") -> Path:
+    """A consistent copy: SQLite's online backup, or a gzip'd JSON dump of every table for MySQL.
+
+    `now` (from the app's clock; naive means UTC) stamps the file name."""
     backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    moment = now if now.tzinfo is None else now.astimezone(dt.UTC).replace(tzinfo=None)
+    stamp = moment.strftime("%Y%m%dT%H%M%SZ")
     if db.dialect == "sqlite":
         target = backup_dir / f"wearsync-{stamp}-{label}.sqlite3"
         try:

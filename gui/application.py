@@ -90,7 +90,12 @@ def open_with_splash(sandbox: bool) -> Started | BaseException:
     splash.setMinimumDuration(0)
     splash.reset()  # hidden until the timer decides it is slow
     show_timer = QTimer(singleShot=True, interval=SPLASH_AFTER_MS)
-    show_timer.timeout.connect(lambda: (splash.setRange(0, 0), splash.show()))
+
+    def show_splash() -> None:
+        splash.setRange(0, 0)
+        splash.show()
+
+    show_timer.timeout.connect(show_splash)
     show_timer.start()
     worker = threading.Thread(target=work, name="wearsync-open", daemon=True)
     worker.start()

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from gui.bridge import Bridge
 from gui.dialogs import Dialogs
+from gui.format import use_clock
 from gui.session import UserSession
 
 if TYPE_CHECKING:
@@ -42,6 +43,11 @@ class PageContext:
     log_path: Path | None = None
     navigate: Callable[[str], Any] = field(default=lambda _key: None)
     restart: Callable[[], Any] = field(default=lambda: None)  # Shell.restart: quit cleanly, start again
+
+    def __post_init__(self) -> None:
+        clock = getattr(self.app, "clock", None)  # the window reads time through the app's clock
+        if clock is not None:
+            use_clock(clock)
 
     def sync_hook(self) -> Callable[[], Any] | None:
         """The "Update now" entry point once the sync service exists (issue 3), else None."""

@@ -1,10 +1,37 @@
-"""Times and names as a coordinator reads them ("3 h ago", "12 Mar 2026 14:05")."""
+"""Times and names as a coordinator reads them ("3 h ago", "12 Mar 2026 14:05").
+
+"Now" and "today" in the window come from the app's clock (services/clock.py): the page context
+hands it over with `use_clock(app.clock)`; until then a clock read from the environment serves.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 
+from services.clock import Clock
 from services.patients.service import VENDOR_LABELS
+
+_clock: Clock = Clock.from_environ(os.environ)
+
+
+def use_clock(clock: Clock) -> None:
+    """Read time in the window through `clock` (the app's)."""
+    global _clock
+    _clock = clock
+
+
+def clock() -> Clock:
+    return _clock
+
+
+def now_utc() -> dt.datetime:
+    """Naive UTC, as the database keeps it."""
+    return _clock.utcnow()
+
+
+def today() -> dt.date:
+    return _clock.today()
 
 
 def vendor_label(vendor: str) -> str:
@@ -25,7 +52,7 @@ def when(utc_naive: dt.datetime | None, never: str = "Never") -> str:
 def ago(utc_naive: dt.datetime | None, now: dt.datetime | None = None, never: str = "Never") -> str:
     if utc_naive is None:
         return never
-    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = now or now_utc()
     secs = (now - utc_naive).total_seconds()
     if secs < 90:
         return "Just now"

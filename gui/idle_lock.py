@@ -7,11 +7,11 @@ move time instead of waiting; `check()` is what the timer calls.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal
 
+from gui.format import clock as app_clock
 from services.accounts.idle_lock import IdleLock
 
 ACTIVITY = frozenset({
@@ -24,10 +24,11 @@ CHECK_EVERY_MS = 5000
 class IdleWatcher(QObject):
     lock_due = Signal()
 
-    def __init__(self, clock: Callable[[], float] = time.time, parent: QObject | None = None) -> None:
+    def __init__(self, clock: Callable[[], float] | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.clock = clock
-        self.policy = IdleLock(0, clock())
+        # seconds on the wall clock (it keeps counting through sleep): the app's clock by default
+        self.clock = clock or app_clock().timestamp
+        self.policy = IdleLock(0, self.clock())
         self.running = False
         self.timer = QTimer(self)
         self.timer.setInterval(CHECK_EVERY_MS)
@@ -37,14 +38,18 @@ class IdleWatcher(QObject):
         """A user signed in (or unlocked): count idle time from now."""
         self.policy = IdleLock(timeout_minutes, self.clock())
         if not self.running:
-            QCoreApplication.instance().installEventFilter(self)
+            app = QCoreApplication.instance()
+            if app is not None:
+                app.installEventFilter(self)
         self.running = True
         self.timer.start()
 
     def stop(self) -> None:
         """Signed out or locked: nothing to watch until the next sign-in."""
         if self.running:
-            QCoreApplication.instance().removeEventFilter(self)
+            app = QCoreApplication.instance()
+            if app is not None:
+                app.removeEventFilter(self)
         self.running = False
         self.timer.stop()
 

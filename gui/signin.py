@@ -18,7 +18,6 @@ navigation footer offers Change my password, Lock now and Sign out.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt
@@ -120,12 +119,15 @@ class SignInScreen(QWidget):
 
 
 class SessionGate(QObject):
-    def __init__(self, ctx: PageContext, window: QMainWindow, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, ctx: PageContext, window: QMainWindow, clock: Callable[[], float] | None = None) -> None:
         super().__init__(window)
         self.ctx = ctx
         self.window = window
         self.screen = SignInScreen(ctx)
-        self.content = window.takeCentralWidget()
+        content = window.takeCentralWidget()
+        if content is None:
+            raise RuntimeError("The sign-in gate needs the main window's content to be built first.")
+        self.content: QWidget = content
         self.layers = QStackedWidget()
         self.layers.addWidget(self.content)
         self.layers.addWidget(self.screen)
@@ -139,7 +141,7 @@ class SessionGate(QObject):
             col.addWidget(banner)
         col.addWidget(self.layers, 1)
         window.setCentralWidget(wrapper)
-        self.idle = IdleWatcher(clock, self)
+        self.idle = IdleWatcher(clock or ctx.app.clock.timestamp, self)
         self.idle.lock_due.connect(lambda: self.lock("WearSync locked itself after a while without use."))
         self._hidden_dialogs: list[QDialog] = []
         self.account_button = self._account_button()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QBoxLayout
 
+from gui.pages.sync.page import SyncPage
 from gui.widgets import Banner
 
 if TYPE_CHECKING:
@@ -54,7 +55,8 @@ class FlowNotifier(QObject):
         self.banner = Banner("warning", closable=True)
         self.banner.setObjectName("alertBanner")
         self.banner.action_clicked.connect(lambda: shell.ctx.navigate("sync"))
-        central = shell.window.centralWidget().layout()
+        central_widget = shell.window.centralWidget()
+        central = central_widget.layout() if central_widget is not None else None
         if isinstance(central, QBoxLayout):
             central.insertWidget(central.count() - 1, self.banner)
         self.alert.connect(self.show_alert)
@@ -86,7 +88,7 @@ class FlowNotifier(QObject):
     def _activity(self, kind: str, _message: str) -> None:
         if kind in ("started", "finished", "error"):
             page = self.shell.window.pages.get("sync")
-            if page is not None and page.isVisible():
+            if isinstance(page, SyncPage) and page.isVisible():
                 page.refresh()
 
     def detach(self) -> None:

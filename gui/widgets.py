@@ -72,11 +72,11 @@ class ElidedLabel(QLabel):
         self.setMinimumWidth(48)
         self.setText(text)
 
-    def setText(self, text: str) -> None:  # type: ignore[override]
+    def setText(self, text: str) -> None:
         self._full = text
         self._elide()
 
-    def text(self) -> str:  # type: ignore[override]
+    def text(self) -> str:
         return self._full
 
     def sizeHint(self) -> QSize:
@@ -172,9 +172,9 @@ class PageHeader(QWidget):
         text.addWidget(self.title)
         text.addWidget(self.subtitle)
         row.addLayout(text, 1)
-        self.actions = QHBoxLayout()
-        self.actions.setSpacing(8)
-        row.addLayout(self.actions)
+        self.action_row = QHBoxLayout()
+        self.action_row.setSpacing(8)
+        row.addLayout(self.action_row)
 
 
 class Badge(QLabel):

@@ -1,4 +1,9 @@
-"""The application facade: one object that owns the services. The GUI and the CLI use only this."""
+"""The application facade: one object that owns the services. The GUI and the CLI use only this.
+
+It owns the app's one clock (`clock`, services/clock.py) and builds every service, handing each
+what it needs (database, settings, clock, audit trail, secrets, vendors...). Services never import
+this module: each names what it needs from the app as a small Protocol beside it (a test checks).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from services import config
 from services.accounts.audit import AuditLog
 from services.accounts.keys import KeyService
 from services.accounts.service import AccountService
+from services.clock import Clock
 from services.crypto import TokenCipher
 from services.patients.service import PatientService
 from services.secrets import SecretStore
@@ -40,17 +46,20 @@ log = logging.getLogger(__name__)
 class WearSync:
     """Build with `WearSync.open()`; close with `close()`."""
 
-    def __init__(self, db: Database, paths: config.Paths, environ: Mapping[str, str]) -> None:
+    def __init__(self, db: Database, paths: config.Paths, environ: Mapping[str, str],
+                 clock: Clock | None = None) -> None:
         self.environ = environ
         self.paths = paths
         self.db = db
+        # the one source of "now" for every service, the scheduler, the sandbox and the GUI
+        self.clock = clock or Clock.from_environ(environ)
         self.secrets = SecretStore(environ)
         self.cipher = TokenCipher(self.secrets)
-        self.audit = AuditLog(db)
-        self.settings = Settings(db)
-        self.patients = PatientService(db, self.audit)
-        self.keys = KeyService(db, self.audit)
-        self.accounts = AccountService(db, self.audit, self.keys)
+        self.audit = AuditLog(db, self.clock)
+        self.settings = Settings(db, self.audit)
+        self.patients = PatientService(db, self.audit, self.clock)
+        self.keys = KeyService(db, self.audit, self.clock)
+        self.accounts = AccountService(db, self.audit, self.keys, self.clock)
         self._background_starters: list[Callable[[], None]] = [self._start_callback_listener,
                                                                 self._start_first_downloads]
         self._background_stoppers: list[Callable[[], None]] = [self._stop_connect_and_sync]
@@ -59,21 +68,23 @@ class WearSync:
         self.codes_to_rename: list[str] = []
 
     @classmethod
-    def open(cls, environ: Mapping[str, str] | None = None, migrate: bool = True) -> WearSync:
+    def open(cls, environ: Mapping[str, str] | None = None, migrate: bool = True,
+             clock: Clock | None = None) -> WearSync:
         env = dict(os.environ if environ is None else environ)
+        clock = clock or Clock.from_environ(env)
         paths = config.paths(env).ensure()
         db = Database(config.database_url(env))
         if migrate:
             from services.schema import upgrade_at_start
 
             try:
-                backup = upgrade_at_start(db, paths.backups, env)
+                backup = upgrade_at_start(db, paths.backups, env, now=clock.utcnow())
             except Exception:
                 db.dispose()
                 raise
             if backup:
                 log.info("backup made before the schema upgrade: %s", Path(backup).name)
-        app = cls(db, paths, env)
+        app = cls(db, paths, env, clock)
         try:
             app.patients.purge_deleted()
         except Exception:  # housekeeping must never stop the app from opening
@@ -107,7 +118,7 @@ class WearSync:
     def vendors(self) -> VendorRegistry:
         from services.vendors import VendorRegistry
 
-        return VendorRegistry(self.environ, self.secrets)
+        return VendorRegistry(self.environ, self.secrets, self.clock)
 
     @cached_property
     def tokens(self) -> TokenManager:
@@ -132,7 +143,8 @@ class WearSync:
         """Deleting part of a patient's data, with undo (services/data/deletion.py)."""
         from services.data.deletion import DeletionService, vendors_offering
 
-        return DeletionService(self.db, self.audit, vendors_offering(lambda: self.vendors))  # vendors on first use
+        return DeletionService(self.db, self.audit, vendors_offering(lambda: self.vendors),  # vendors on first use
+                               clock=self.clock.utcnow)
 
     @cached_property
     def alerts(self) -> AlertService:
@@ -140,13 +152,17 @@ class WearSync:
 
         return attach_alerts(self)
 
+    def add_background(self, start: Callable[[], None], stop: Callable[[], None]) -> None:
+        """Run `start` with the other background services and `stop` (in reverse order) with them."""
+        self._background_starters.append(start)
+        self._background_stoppers.append(stop)
+
     # Seeing the data (issue 10): chart series, the compliance grid and the printable report.
     @cached_property
     def charts(self) -> ChartService:
-        from db.engine import utcnow
         from services.data.charts import ChartService
 
-        return ChartService(self.db, clock=utcnow)
+        return ChartService(self.db, clock=self.clock.utcnow)
 
     @cached_property
     def compliance(self) -> ComplianceService:
@@ -156,31 +172,31 @@ class WearSync:
 
     @cached_property
     def reports(self) -> ReportService:
-        from db.engine import utcnow
         from services.data.report import ReportService
 
-        return ReportService(self.db, self.settings, self.charts, self.compliance, clock=utcnow)
+        return ReportService(self.db, self.settings, self.charts, self.compliance, clock=self.clock.utcnow)
 
-    def attach_flow(self, *, clock: Callable[[], dt.datetime] | None = None, scheduler: object | None = None,
+    def attach_flow(self, *, clock: Clock | None = None, scheduler: object | None = None,
                     timezone: dt.tzinfo | None = None,
                     on_event: Callable[[SchedulerEvent], None] | None = None) -> SyncScheduler:
         """Keep data flowing (issue 4): the daily download, catch-up on start and after sleep,
         housekeeping and the alert digest, started and stopped with the background services.
 
         The GUI and `--headless` both call this once; a second call returns the same scheduler.
-        `clock`, `scheduler` and `timezone` are test seams (a faked clock, a stepped APScheduler).
+        `scheduler` and `timezone` are test seams (a stepped APScheduler); `clock` too (normally the
+        app's own: a test pins `app.clock` instead, which moves every service at once).
         """
         if self.scheduler is not None:
             return self.scheduler
         from apscheduler.schedulers.base import BaseScheduler
 
         from services.alerts.service import attach_alerts
-        from services.sync.scheduler import attach_scheduler, local_now
+        from services.sync.scheduler import attach_scheduler
 
         if clock is not None:
             self.__dict__["alerts"] = attach_alerts(self, clock=clock)
         alerts = self.alerts
-        sched = attach_scheduler(self, self.sync.sync_days, clock or local_now, on_event=on_event,
+        sched = attach_scheduler(self, self.sync.sync_days, clock or self.clock, on_event=on_event,
                                  check_alerts=alerts.run,
                                  scheduler=scheduler if isinstance(scheduler, BaseScheduler) else None,
                                  timezone=timezone)

@@ -8,6 +8,7 @@ otherwise it stops with one sentence saying what to run, and changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,8 +62,10 @@ def is_writer(db: Database, environ: Mapping[str, str]) -> bool:
     return bool(writer) and make_url(db.url).username == writer
 
 
-def upgrade_at_start(db: Database, backups: Path, environ: Mapping[str, str]) -> str | None:
-    """Bring the schema to the newest revision if needed; the backup path, if one was made."""
+def upgrade_at_start(db: Database, backups: Path, environ: Mapping[str, str], *,
+                     now: dt.datetime | None = None) -> str | None:
+    """Bring the schema to the newest revision if needed; the backup path, if one was made. `now`:
+    the app clock's time, for the backup's name."""
     if not needs_upgrade(db):
         return None
     target = schema_database(db, environ)
@@ -70,7 +73,7 @@ def upgrade_at_start(db: Database, backups: Path, environ: Mapping[str, str]) ->
         log.error("a schema upgrade is due and only the everyday database account is configured")
         raise OwnerNeeded(OWNER_NEEDED)
     try:
-        return upgrade(target, backup_dir=backups)
+        return upgrade(target, backup_dir=backups, now=now)
     finally:
         if target is not db:
             target.dispose()

@@ -7,21 +7,29 @@ the work, then records who did it. The audit entry names the secret, never its v
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from services.accounts.actor import Actor
+from services.accounts.audit import AuditLog
+from services.secrets import SecretStore
 
-if TYPE_CHECKING:
-    from services.app import WearSync
+
+class SecretsHost(Protocol):
+    """What changing a secret needs from the app (the facade, `services.app.WearSync`, is one)."""
+
+    @property
+    def secrets(self) -> SecretStore: ...
+    @property
+    def audit(self) -> AuditLog: ...
 
 
-def set_secret(app: WearSync, actor: Actor, name: str, value: str) -> None:
+def set_secret(app: SecretsHost, actor: Actor, name: str, value: str) -> None:
     actor.require("secrets")
     app.secrets.set(name, value)
     app.audit.record(actor, "secret.changed", name, "stored in the keyring")
 
 
-def delete_secret(app: WearSync, actor: Actor, name: str) -> bool:
+def delete_secret(app: SecretsHost, actor: Actor, name: str) -> bool:
     actor.require("secrets")
     removed = app.secrets.delete(name)
     if removed:
@@ -29,14 +37,14 @@ def delete_secret(app: WearSync, actor: Actor, name: str) -> bool:
     return removed
 
 
-def reveal_secret(app: WearSync, actor: Actor, name: str) -> str:
+def reveal_secret(app: SecretsHost, actor: Actor, name: str) -> str:
     actor.require("secrets")
     value = app.secrets.reveal(name)
     app.audit.record(actor, "secret.viewed", name)
     return value
 
 
-def import_secrets(app: WearSync, actor: Actor, names: list[str] | None = None) -> list[str]:
+def import_secrets(app: SecretsHost, actor: Actor, names: list[str] | None = None) -> list[str]:
     actor.require("secrets")
     done = app.secrets.import_from_environment(names)
     for name in done:
@@ -44,7 +52,12 @@ def import_secrets(app: WearSync, actor: Actor, names: list[str] | None = None) 
     return done
 
 
-def test_secret(app: WearSync, actor: Actor, name: str) -> str:
+class _SecretsWithAlerts(SecretsHost, Protocol):
+    @property
+    def alerts(self) -> object: ...  # built on first use; building it registers the mail checker
+
+
+def test_secret(app: _SecretsWithAlerts, actor: Actor, name: str) -> str:
     """Check one secret with its registered checker (the mail login for the sender password, ...) or
     that it reads back; the result in one sentence. The alert service registers its checkers when it is
     built, so it is built first."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from db.models import Setting
 from db.upsert import upsert
 from services.accounts.actor import Actor
 from services.accounts.audit import AuditLog
+from services.clock import Clock
 from services.errors import InvalidInput
 
 
@@ -171,8 +173,10 @@ def _parse(spec: SettingSpec, raw: str) -> Any:
 
 
 class Settings:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, audit: AuditLog | None = None) -> None:
         self._db = db
+        # the app passes its audit trail (on the app's clock); alone, one on a clock from the environment
+        self._audit = audit or AuditLog(db, Clock.from_environ(os.environ))
 
     def get(self, key: str) -> Any:
         spec = BY_KEY[key]
@@ -206,7 +210,7 @@ class Settings:
                     continue  # the same value again (a Save of a whole form): nothing changes, nothing recorded
                 upsert(s, Setting, [{"key": key, "value": raw}], key=["key"])
                 if actor is not None:
-                    AuditLog.record_in(s, actor, "setting.changed", key, f"new value: {raw}")
+                    self._audit.record_in(s, actor, "setting.changed", key, f"new value: {raw}")
 
     @staticmethod
     def _normalise(key: str, value: Any) -> str:

@@ -134,6 +134,13 @@ def run_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
     return run
 
 
+def pytest_report_header(config) -> str:  # type: ignore[no-untyped-def]
+    days = os.environ.get("WEARSYNC_TEST_CLOCK_OFFSET_DAYS", "").strip()
+    if days:
+        return f"WearSync clock moved {days} days ahead for this run (WEARSYNC_TEST_CLOCK_OFFSET_DAYS={days})"
+    return "WearSync clock: the real date (set WEARSYNC_TEST_CLOCK_OFFSET_DAYS to move it)"
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
     """Say plainly whether the MariaDB half of the suite ran (CI must show it did)."""
     counts: dict[str, int] = {}

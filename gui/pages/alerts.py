@@ -4,7 +4,7 @@ e-mail, and what is wrong right now. Mail problems are shown in plain words (ser
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QListWidget, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QListWidget, QScrollArea, QVBoxLayout, QWidget
 
 from gui.context import PageContext
 from gui.pages.base import Page
@@ -26,6 +26,7 @@ class AlertsPage(Page):
     title = "Alerts"
     icon = "warning"
     subtitle = "Who is e-mailed when a device stops syncing or a patient must reconnect."
+    input_error: QLabel
 
     def __init__(self, ctx: PageContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
@@ -130,6 +131,10 @@ class AlertsPage(Page):
         if not addresses:
             self.notice.show_message("Nobody receives the alert e-mails yet. Add an address below.", "warning")
 
+    def _removed(self, address: str) -> None:
+        self.notice.show_message(f"{address} was removed.")
+        self.refresh()
+
     def _failed(self, error: Exception) -> None:
         self.notice.show_message(getattr(error, "message", str(error)), "error")
 
@@ -166,8 +171,7 @@ class AlertsPage(Page):
                                         "Remove"):
             return
         self.ctx.bridge.submit(self.ctx.app.alerts.remove_recipient, address, self.ctx.session.actor,
-                               on_result=lambda _r: (self.notice.show_message(f"{address} was removed."),
-                                                     self.refresh()),
+                               on_result=lambda _r: self._removed(address),
                                on_error=self._failed, context=self)
 
     def import_legacy(self) -> None:

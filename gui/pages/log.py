@@ -71,9 +71,9 @@ class LogPage(Page):
         self.everything.setToolTip("Also show what the programs WearSync is built on write (database upgrades, "
                                    "the scheduler, the web server): for support.")
         self.everything.toggled.connect(lambda _on: self.reload(force=True))
-        self.header.actions.addWidget(self.everything)
-        self.header.actions.addWidget(self.level)
-        self.header.actions.addWidget(button("Open log folder", on_click=self.open_folder))
+        self.header.action_row.addWidget(self.everything)
+        self.header.action_row.addWidget(self.level)
+        self.header.action_row.addWidget(button("Open log folder", on_click=self.open_folder))
         self.view = QPlainTextEdit()
         self.view.setObjectName("LogView")
         self.view.setReadOnly(True)

@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from db.engine import Database, utcnow
+from db.engine import Database
 from db.models import AuditEntry
 from services.accounts.actor import Actor
+from services.clock import Clock
 from services.csvtext import safe_text
 from services.errors import PermissionDenied
 
@@ -60,19 +61,19 @@ class AuditRecord:
 
 
 class AuditLog:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
+        self.clock = clock
 
     def record(self, actor: Actor, action: str, target: str = "", detail: str = "") -> None:
         with self._db.session() as s:
             self.record_in(s, actor, action, target, detail)
 
-    @staticmethod
-    def record_in(s: Session, actor: Actor, action: str, target: str = "", detail: str = "") -> None:
+    def record_in(self, s: Session, actor: Actor, action: str, target: str = "", detail: str = "") -> None:
         """Record inside the caller's transaction, so the change and its audit entry commit together."""
         s.add(
             AuditEntry(
-                at=utcnow(),
+                at=self.clock.utcnow(),
                 actor=actor.username[:64],
                 source=actor.source[:8],
                 action=action[:48],

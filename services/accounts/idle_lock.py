@@ -5,14 +5,20 @@ tray keeps syncing meanwhile, since the lock only covers the window. Unlocking n
 user's password: `actor = app.accounts.reauthenticate(actor, password)` (lockout applies), then
 `idle.unlock(now)`. A different user signing in instead is a new session, not an unlock.
 
-`now` is seconds from any clock that keeps counting through sleep — `time.time()` is right:
+`now` is seconds on a wall clock that keeps counting through sleep — the app clock's `timestamp()`:
 a laptop that slept for an hour comes back locked. Once locked it stays locked until `unlock`,
 so a clock that jumps backwards cannot reopen the window.
 """
 
 from __future__ import annotations
 
-from services.settings import Settings
+from typing import Any, Protocol
+
+
+class _SettingsReader(Protocol):
+    """services.settings.Settings (accounts sit below settings, which records changes in the audit trail)."""
+
+    def get(self, key: str) -> Any: ...
 
 
 class IdleLock:
@@ -23,7 +29,7 @@ class IdleLock:
         self._locked = False
 
     @classmethod
-    def from_settings(cls, settings: Settings, now: float) -> IdleLock:
+    def from_settings(cls, settings: _SettingsReader, now: float) -> IdleLock:
         return cls(settings.get("idle_lock_minutes"), now)
 
     def set_timeout(self, minutes: float) -> None:

@@ -12,17 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Result, delete, select, update
 from sqlalchemy.orm import Session
 
-from db.engine import Database, utcnow
+from db.engine import Database
 from db.models import RegistrationKey
 from services.accounts.actor import ROLES, Actor
 from services.accounts.audit import AuditLog
+from services.clock import Clock
 from services.errors import InvalidInput, NotFound, WearSyncError
 
 # Crockford base32: no I, L, O, U, so a key read aloud or copied by hand survives.
@@ -86,10 +86,13 @@ def _new_key() -> tuple[str, str]:
     return "-".join([_PREFIX, *groups]), groups[0]
 
 
-def next_local_midnight(now_utc: dt.datetime) -> dt.datetime:
-    """The next daily reset: the coming local midnight on this computer, as naive UTC."""
-    local = now_utc.replace(tzinfo=dt.UTC).astimezone()
+def next_local_midnight(now_utc: dt.datetime, tz: dt.tzinfo | None = None) -> dt.datetime:
+    """The next daily reset: the coming local midnight (in `tz`, the app clock's zone; None: this
+    computer's), as naive UTC."""
+    local = now_utc.replace(tzinfo=dt.UTC).astimezone(tz)
     midnight_naive = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time())
+    if tz is not None:
+        return midnight_naive.replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
     # astimezone() on a naive value reads it as local time, DST included
     return midnight_naive.astimezone().astimezone(dt.UTC).replace(tzinfo=None)
 
@@ -128,7 +131,7 @@ def _rowcount(result: Result[Any]) -> int:
 
 
 class KeyService:
-    def __init__(self, db: Database, audit: AuditLog, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(self, db: Database, audit: AuditLog, clock: Clock) -> None:
         self._db = db
         self._audit = audit
         self.clock = clock
@@ -138,9 +141,9 @@ class KeyService:
         actor.require("keys")
         if role not in ROLES:
             raise InvalidInput(f"Choose a role: {', '.join(ROLES)}.")
-        now = self.clock()
+        now = self.clock.utcnow()
         if hours is None:
-            expires = next_local_midnight(now)
+            expires = next_local_midnight(now, self.clock.tz)
         else:
             if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= MAX_HOURS:
                 raise InvalidInput(f"A key can be valid for 1 to {MAX_HOURS} hours.")
@@ -151,14 +154,14 @@ class KeyService:
                                   created_at=now, expires_at=expires)
             s.add(row)
             s.flush()
-            AuditLog.record_in(s, actor, "key.generate", hint, f"role {role}, expires {expires:%Y-%m-%d %H:%M} UTC")
+            self._audit.record_in(s, actor, "key.generate", hint, f"role {role}, expires {expires:%Y-%m-%d %H:%M} UTC")
             key_id = row.id
         return NewKey(key_id, key, hint, role, expires)
 
     def list_keys(self, actor: Actor, include_spent: bool = True) -> list[KeyInfo]:
         """Newest first. Without `include_spent`, only keys that can still be used."""
         actor.require("keys")
-        now = self.clock()
+        now = self.clock.utcnow()
         with self._db.session() as s:
             rows = s.scalars(select(RegistrationKey).order_by(RegistrationKey.created_at.desc(),
                                                                RegistrationKey.id.desc())).all()
@@ -172,27 +175,27 @@ class KeyService:
     def revoke(self, hint_or_id: str | int, actor: Actor) -> KeyInfo:
         """Withdraw an unused key, named by its hint (as listed) or its id."""
         actor.require("keys")
-        now = self.clock()
+        now = self.clock.utcnow()
         with self._db.session() as s:
             k = self._find(s, hint_or_id)
             state = key_state(k, now)
             if state != "active":
                 raise InvalidInput(f"Key {k.key_hint} is {state} already; there is nothing to revoke.")
             k.revoked_at = now
-            AuditLog.record_in(s, actor, "key.revoke", k.key_hint, f"role {k.role}")
+            self._audit.record_in(s, actor, "key.revoke", k.key_hint, f"role {k.role}")
             info = KeyInfo(k.id, k.key_hint, k.role, "revoked", k.created_by, k.created_at, k.expires_at,
                            k.used_by, k.used_at, k.revoked_at)
         return info
 
     def purge_expired_keys(self) -> int:
         """Delete keys that ran out unused (the seed's daily reset). Used keys stay as a record."""
-        now = self.clock()
+        now = self.clock.utcnow()
         with self._db.session() as s:
             n = _rowcount(s.execute(
                 delete(RegistrationKey).where(RegistrationKey.used_at.is_(None), RegistrationKey.expires_at <= now)
             ))
             if n:
-                AuditLog.record_in(s, Actor("system", "admin", "system"), "key.purge", "", f"{n} expired keys")
+                self._audit.record_in(s, Actor("system", "admin", "system"), "key.purge", "", f"{n} expired keys")
         return n
 
     # ------------------------------------------------------------------ used by accounts.register
@@ -201,7 +204,7 @@ class KeyService:
         k = s.scalar(select(RegistrationKey).where(RegistrationKey.key_hash == key_hash(raw_key)))
         if k is None:
             raise refusal("unknown")
-        state = key_state(k, self.clock())
+        state = key_state(k, self.clock.utcnow())
         if state != "active":
             raise refusal(state, k.expires_at)
         return k
@@ -209,7 +212,7 @@ class KeyService:
     def consume(self, s: Session, k: RegistrationKey, username: str) -> None:
         """Mark `k` used by `username` — only if still unused, so two registrations racing for one
         key cannot both win (the loser's transaction is refused and rolled back)."""
-        now = self.clock()
+        now = self.clock.utcnow()
         won = _rowcount(s.execute(
             update(RegistrationKey)
             .where(RegistrationKey.id == k.id, RegistrationKey.used_at.is_(None),

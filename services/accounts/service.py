@@ -29,20 +29,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.engine import Database, utcnow
+from db.engine import Database
 from db.models import User
 from services.accounts import passwords
 from services.accounts.actor import ROLES, Actor
 from services.accounts.audit import AuditLog
 from services.accounts.keys import KeyService
 from services.accounts.lockout import lock_duration, locked_message
+from services.clock import Clock
 from services.errors import Conflict, InvalidInput, NotFound, WearSyncError
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def _check_role(role: str) -> str:
 
 class AccountService:
     def __init__(self, db: Database, audit: AuditLog, keys: KeyService,
-                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+                 clock: Clock) -> None:
         self._db = db
         self._audit = audit
         self._keys = keys
@@ -139,7 +139,7 @@ class AccountService:
             if s.scalar(select(func.count()).select_from(User)):
                 raise Conflict("An administrator already exists. Sign in, or ask an administrator for a key.")
             self._insert(s, name, "admin", digest)
-            AuditLog.record_in(s, actor, "user.first_admin", name, "role admin")
+            self._audit.record_in(s, actor, "user.first_admin", name, "role admin")
         log.info("first administrator account created")
         return actor
 
@@ -153,7 +153,7 @@ class AccountService:
     def _check_credentials(self, username: str, password: str, source: str, action: str | None) -> Actor:
         """Verify, with lockout; on success record `action` (None: the caller records its own)."""
         name = (username or "").strip().lower()
-        now = self.clock()
+        now = self.clock.utcnow()
         failure: WearSyncError | None = None
         actor: Actor | None = None
         wrong: User | None = None
@@ -163,14 +163,14 @@ class AccountService:
                 failure = self._phantom_attempt(s, name, password, now, source)
             elif user.locked_until is not None and user.locked_until > now:
                 failure = AccountLocked(user.locked_until - now)
-                AuditLog.record_in(s, Actor(name, user.role, source), "user.sign_in_failed", name, "while locked")
+                self._audit.record_in(s, Actor(name, user.role, source), "user.sign_in_failed", name, "while locked")
             else:
                 ok, new_hash = passwords.verify_password(user.password_hash, password)
                 if not ok:
                     wrong = user  # counted below, in a transaction of its own that starts with the write
                 elif user.disabled:
                     failure = AccountDisabled("This account is disabled. Ask an administrator to enable it.")
-                    AuditLog.record_in(s, Actor(name, user.role, source), "user.sign_in_refused", name, "disabled")
+                    self._audit.record_in(s, Actor(name, user.role, source), "user.sign_in_refused", name, "disabled")
                 else:
                     if new_hash is not None:
                         user.password_hash = new_hash  # parameters changed since it was made
@@ -179,7 +179,7 @@ class AccountService:
                     user.last_login_at = now
                     actor = Actor(name, user.role, source)
                     if action is not None:
-                        AuditLog.record_in(s, actor, action, name, "")
+                        self._audit.record_in(s, actor, action, name, "")
         if wrong is not None:
             failure = self._count_failure(wrong, now, source)
         if failure is not None:
@@ -202,11 +202,11 @@ class AccountService:
             count = int(s.scalar(select(User.failed_attempts).where(User.id == user.id)) or 0)
             lock = lock_duration(count)
             who = Actor(user.username, user.role, source)
-            AuditLog.record_in(s, who, "user.sign_in_failed", user.username, f"wrong password ({count} in a row)")
+            self._audit.record_in(s, who, "user.sign_in_failed", user.username, f"wrong password ({count} in a row)")
             if lock is None:
                 return SignInFailed(WRONG)
             s.execute(update(User).where(User.id == user.id).values(locked_until=now + lock))
-            AuditLog.record_in(s, who, "user.locked", user.username, f"for {int(lock.total_seconds() // 60)} min")
+            self._audit.record_in(s, who, "user.locked", user.username, f"for {int(lock.total_seconds() // 60)} min")
         log.warning("an account was locked after %d failed sign-ins", count)
         return AccountLocked(lock)
 
@@ -215,7 +215,7 @@ class AccountService:
         with self._phantom_lock:
             failures, until = self._phantoms.get(name, (0, None))
         if until is not None and until > now:
-            AuditLog.record_in(s, Actor("-", "", source), "user.sign_in_failed", "", "unknown username")
+            self._audit.record_in(s, Actor("-", "", source), "user.sign_in_failed", "", "unknown username")
             return AccountLocked(until - now)
         passwords.burn_verify(password)
         failures += 1
@@ -225,7 +225,7 @@ class AccountService:
                 self._phantoms.clear()
             self._phantoms[name] = (failures, now + lock if lock else None)
         # the attempted name is not recorded: people type their password into the username box
-        AuditLog.record_in(s, Actor("-", "", source), "user.sign_in_failed", "", "unknown username")
+        self._audit.record_in(s, Actor("-", "", source), "user.sign_in_failed", "", "unknown username")
         return AccountLocked(lock) if lock else SignInFailed(WRONG)
 
     # ------------------------------------------------------------------ registration
@@ -244,7 +244,7 @@ class AccountService:
                 k = self._keys.check(s, key)  # again: it may have been used or revoked meanwhile
                 self._keys.consume(s, k, name)
                 self._insert(s, name, role, digest)
-                AuditLog.record_in(s, actor, "user.register", name, f"role {role}, key {hint}")
+                self._audit.record_in(s, actor, "user.register", name, f"role {role}, key {hint}")
         except IntegrityError:
             raise Conflict(f"The username {name!r} is taken. Choose another.") from None
         log.info("an account was registered with a key")
@@ -275,7 +275,7 @@ class AccountService:
             with self._db.session() as s:
                 self._require_free(s, name)
                 u = self._insert(s, name, role, digest, must_change_password)
-                AuditLog.record_in(s, actor, "user.add", name, f"role {role}")
+                self._audit.record_in(s, actor, "user.add", name, f"role {role}")
                 return _info(u)
         except IntegrityError:
             raise Conflict(f"The username {name!r} is taken. Choose another.") from None
@@ -295,7 +295,7 @@ class AccountService:
             u.must_change_password = True
             u.failed_attempts = 0
             u.locked_until = None
-            AuditLog.record_in(s, actor, "user.reset_password", name, "temporary password set")
+            self._audit.record_in(s, actor, "user.reset_password", name, "temporary password set")
         return temp
 
     def change_password(self, actor: Actor, old_password: str, new_password: str) -> None:
@@ -309,7 +309,7 @@ class AccountService:
             u = self._require(s, actor.username)
             u.password_hash = digest
             u.must_change_password = False
-            AuditLog.record_in(s, actor, "user.change_password", actor.username, "")
+            self._audit.record_in(s, actor, "user.change_password", actor.username, "")
 
     def unlock(self, username: str, actor: Actor) -> None:
         actor.require("users")
@@ -317,7 +317,7 @@ class AccountService:
             u = self._require(s, username)
             u.failed_attempts = 0
             u.locked_until = None
-            AuditLog.record_in(s, actor, "user.unlock", u.username, "")
+            self._audit.record_in(s, actor, "user.unlock", u.username, "")
         with self._phantom_lock:
             self._phantoms.pop(username.strip().lower(), None)
 
@@ -332,7 +332,7 @@ class AccountService:
                 self._keep_an_admin(s, u, "change the role of")
             old = u.role
             u.role = role
-            AuditLog.record_in(s, actor, "user.set_role", u.username, f"{old} -> {role}")
+            self._audit.record_in(s, actor, "user.set_role", u.username, f"{old} -> {role}")
 
     def set_disabled(self, username: str, disabled: bool, actor: Actor) -> None:
         actor.require("users")
@@ -343,7 +343,7 @@ class AccountService:
             if disabled and u.role == "admin":
                 self._keep_an_admin(s, u, "disable")
             u.disabled = disabled
-            AuditLog.record_in(s, actor, "user.disable" if disabled else "user.enable", u.username, "")
+            self._audit.record_in(s, actor, "user.disable" if disabled else "user.enable", u.username, "")
 
     def remove_user(self, username: str, actor: Actor) -> None:
         """Delete an account (its audit entries stay). Disabling is usually the better choice."""
@@ -353,7 +353,7 @@ class AccountService:
             if u.role == "admin":
                 self._keep_an_admin(s, u, "remove")
             s.delete(u)
-            AuditLog.record_in(s, actor, "user.remove", u.username, f"role {u.role}")
+            self._audit.record_in(s, actor, "user.remove", u.username, f"role {u.role}")
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -368,9 +368,8 @@ class AccountService:
                 "administrator first."
             )
 
-    @staticmethod
-    def _insert(s: Session, name: str, role: str, digest: str, must_change: bool = False) -> User:
-        u = User(username=name, password_hash=digest, role=role, created_at=utcnow(), disabled=False,
+    def _insert(self, s: Session, name: str, role: str, digest: str, must_change: bool = False) -> User:
+        u = User(username=name, password_hash=digest, role=role, created_at=self.clock.utcnow(), disabled=False,
                  failed_attempts=0, must_change_password=must_change)
         s.add(u)
         s.flush()

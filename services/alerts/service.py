@@ -18,9 +18,9 @@ import json
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import select
 
@@ -30,13 +30,11 @@ from db.upsert import upsert
 from services.accounts.actor import Actor
 from services.accounts.audit import AuditLog
 from services.alerts.mail import Mailer, register_checker
+from services.clock import Clock
 from services.errors import Conflict, InvalidInput, NotFound, WearSyncError
 from services.logging_setup import redact
 from services.secrets import SecretStore
 from services.settings import Settings
-
-if TYPE_CHECKING:
-    from services.app import WearSync
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +44,6 @@ DOWNLOAD_FAILED = "download_failed"
 KIND_ORDER = (DEVICE_NOT_SYNCED, NEEDS_RECONSENT, DOWNLOAD_FAILED)
 VENDOR_LABELS = {"fitbit": "Fitbit", "withings": "Withings", "polar": "Polar"}
 FAILED_WITHIN = dt.timedelta(hours=24)
-
-Clock = Callable[[], dt.datetime]
 
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
@@ -63,11 +59,6 @@ def validate_email(raw: object) -> str:
     if len(text) > 254 or not _EMAIL.match(text) or ".." in text:
         raise InvalidInput(f"{text[:80]!r} is not an e-mail address; write it like coordinator@clinic.org.")
     return text.lower()
-
-
-def _local_now(clock: Clock) -> dt.datetime:
-    now = clock()
-    return now if now.tzinfo is not None else now.astimezone()
 
 
 @dataclass(frozen=True)
@@ -171,7 +162,7 @@ class AlertService:
 
     # ------------------------------------------------------------------ what is wrong
     def collect(self) -> list[Alert]:
-        now_local = _local_now(self._clock)
+        now_local = self._clock.local_now()
         now = now_local.astimezone(dt.UTC).replace(tzinfo=None)
         after_days = int(self._settings.get("alert_after_days"))
         out: list[Alert] = []
@@ -259,7 +250,7 @@ class AlertService:
 
     def run(self) -> DigestResult:
         """Check, and e-mail one digest of what is new today. Never raises for a mail problem."""
-        today = _local_now(self._clock).date()
+        today = self._clock.local_now().date()
         alerts = self.collect()
         with self._db.session() as s:
             sent_today = set(s.execute(select(AlertSent.kind, AlertSent.subject_key)
@@ -291,7 +282,7 @@ class AlertService:
 
     def prune_sent(self, keep_days: int = 60) -> int:
         """Housekeeping: forget which alerts went out more than `keep_days` ago."""
-        cutoff = _local_now(self._clock).date() - dt.timedelta(days=keep_days)
+        cutoff = self._clock.local_now().date() - dt.timedelta(days=keep_days)
         with self._db.session() as s:
             old = s.scalars(select(AlertSent).where(AlertSent.day < cutoff)).all()
             for row in old:
@@ -309,7 +300,7 @@ class AlertService:
             return []
 
     def _utcnow(self) -> dt.datetime:
-        return _local_now(self._clock).astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
+        return self._clock.utcnow()
 
 
 def parse_email_list(raw: str) -> list[str]:
@@ -335,9 +326,25 @@ def _plain_error(error: str | None) -> str:
     return text if len(text) <= 160 else text[:157] + "…"
 
 
-def attach_alerts(app: WearSync, clock: Clock | None = None) -> AlertService:
-    """Build the alert service on the app's secrets and settings, with the SMTP password checker."""
+class AlertsHost(Protocol):
+    """What the alert service is built from (the facade, `services.app.WearSync`, is one)."""
+
+    @property
+    def db(self) -> Database: ...
+    @property
+    def secrets(self) -> SecretStore: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def environ(self) -> Mapping[str, str]: ...
+    @property
+    def clock(self) -> Clock: ...
+
+
+def attach_alerts(app: AlertsHost, clock: Clock | None = None) -> AlertService:
+    """Build the alert service on the app's secrets, settings and clock, with the SMTP password checker."""
     mailer = Mailer(app.secrets, app.environ)
     register_checker(app.secrets, mailer)
-    return AlertService(app.db, app.secrets, app.settings, mailer, app.audit,
-                        clock or (lambda: dt.datetime.now().astimezone()))
+    return AlertService(app.db, app.secrets, app.settings, mailer, app.audit, clock or app.clock)

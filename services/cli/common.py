@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,11 +52,12 @@ def audit_host(action: str, target: str = "", detail: str = "") -> None:
     from services import config
     from services.accounts.actor import HOST
     from services.accounts.audit import AuditLog
+    from services.clock import Clock
 
     try:
         db = Database(config.database_url())
         try:
-            AuditLog(db).record(HOST, action, target, detail)
+            AuditLog(db, Clock.from_environ(os.environ)).record(HOST, action, target, detail)
         finally:
             db.dispose()
     except Exception:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
 from typing import TYPE_CHECKING, Any
 
 from services import config
@@ -36,6 +38,13 @@ def _db() -> tuple[Database, config.Paths]:
     return Database(config.database_url()), paths
 
 
+def _now() -> dt.datetime:
+    """The host's clock for a command that opens no app (see services/clock.py)."""
+    from services.clock import Clock
+
+    return Clock.from_environ(os.environ).utcnow()
+
+
 def _upgrade(args: argparse.Namespace) -> int:
     import os
 
@@ -61,7 +70,7 @@ def _upgrade(args: argparse.Namespace) -> int:
                 "its accounts now have only the privileges they need.")
             return 0
         try:
-            backup = upgrade(target, backup_dir=paths.backups, revision=args.revision)
+            backup = upgrade(target, backup_dir=paths.backups, revision=args.revision, now=_now())
         finally:
             if target is not db:
                 target.dispose()
@@ -112,7 +121,7 @@ def _downgrade(args: argparse.Namespace) -> int:
         if target is None:
             raise InvalidInput(OWNER_NEEDED.replace("an upgrade", "a change").replace("db upgrade", "db downgrade"))
         try:
-            backup_database(target, paths.backups, label="before-downgrade")
+            backup_database(target, paths.backups, _now(), label="before-downgrade")
             downgrade(target, args.revision)
         finally:
             if target is not db:
@@ -140,7 +149,7 @@ def _backup(args: argparse.Namespace) -> int:
 
     db, paths = _db()
     try:
-        out(str(backup_database(db, paths.backups)))
+        out(str(backup_database(db, paths.backups, _now())))
     finally:
         db.dispose()
     return 0

@@ -8,6 +8,7 @@ MySQL (`main.py mysql setup`), whose reader account Grafana uses.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +64,13 @@ def _provision(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from services.clock import Clock
     from services.errors import DatabaseError
     from services.reach.grafana import reader_connection
     from services.reach.grafana_check import check_dashboard_queries
 
-    results = check_dashboard_queries(reader_connection().url, args.patient, args.days)
+    results = check_dashboard_queries(reader_connection().url, args.patient, args.days,
+                                      now=Clock.from_environ(os.environ).utcnow())
     for r in results:
         out(r.line())
     failed = sum(not r.ok for r in results)

@@ -66,8 +66,8 @@ def _estimate(vendor: str | None, patient: str | None, start: dt.date | None, en
 
     if start is None:
         raise InvalidInput("Give the days to estimate: --start YYYY-MM-DD (and --end, default today).")
-    end = end or dt.date.today()
     with opened_app() as app:
+        end = end or app.clock.today()
         est = estimate_range(app.db, start, end, patient_codes=[patient] if patient else None, vendor=vendor)
     out(est.describe())
     for v in est.vendors:

@@ -66,16 +66,15 @@ def read_password(prompt: str) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from db.engine import utcnow
     from services.accounts.keys import local_text
 
     with opened_app() as app:
         users = app.accounts.list_users(HOST)
+        now = app.clock.utcnow()
     if not users:
         out("No accounts yet. The first start of the window creates the administrator, or run: "
             "main.py users add NAME --role admin")
         return 0
-    now = utcnow()
     out("username\trole\tstate\tlast sign-in")
     for u in users:
         state = u.state(now)

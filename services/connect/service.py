@@ -15,33 +15,54 @@ import io
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import select, update
 
-from db.engine import utcnow
+from db.engine import Database
 from db.models import Connection, EnrolmentLink, Patient
 from services import config
 from services.accounts.actor import SYSTEM, Actor
+from services.accounts.audit import AuditLog
+from services.clock import Clock
 from services.connect import patient_pages
 from services.connect.callback_server import RESULT_PREFIX, CallbackServer
 from services.connect.oauth.base import ConsentRevoked, OAuthError, TermsNotAccepted, TokenSet
 from services.connect.oauth.states import InvalidState, PendingState, StateStore, new_state, state_hash
 from services.connect.patient_pages import Clinic, Page, PatientPageError
 from services.connect.tokens import TokenManager
+from services.crypto import TokenCipher
 from services.errors import InvalidInput, NotFound, WearSyncError
+from services.patients.service import PatientService
+from services.settings import Settings
 from services.vendors import VendorRegistry
 from services.vendors.base import AccountInfo, VendorCallError
 from services.vendors.http import ApiClient
 
-if TYPE_CHECKING:
-    from services.app import WearSync
-
 log = logging.getLogger(__name__)
 
 DEFAULT_WAIT_S = 600.0
+
+
+class ConnectHost(Protocol):
+    """What connecting needs from the app (the facade, `services.app.WearSync`, is one)."""
+
+    @property
+    def db(self) -> Database: ...
+    @property
+    def cipher(self) -> TokenCipher: ...
+    @property
+    def environ(self) -> Mapping[str, str]: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def patients(self) -> PatientService: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def clock(self) -> Clock: ...
 RESULT_LIFETIME = dt.timedelta(hours=24)  # how long a reload of a result page shows the same page
 RESULTS_KEPT = 1000
 RESULT_GRACE_S = 5.0  # stopping the listener waits this long for a result page the browser is about to fetch
@@ -193,11 +214,11 @@ class _FixedTokens:
 class ConnectionService:
     def __init__(
         self,
-        app: WearSync,
+        app: ConnectHost,
         vendors: VendorRegistry,
         tokens: TokenManager,
         *,
-        clock: Callable[[], dt.datetime] = utcnow,
+        clock: Clock | None = None,
         public_url: Callable[[], str] | None = None,
         http_timeout: float = 30.0,
     ) -> None:
@@ -205,8 +226,8 @@ class ConnectionService:
         self.db = app.db
         self.vendors = vendors
         self.tokens = tokens
-        self.clock = clock
-        self.states = StateStore(app.db, app.cipher, clock)
+        self.clock = clock or app.clock
+        self.states = StateStore(app.db, app.cipher, self.clock)
         # the tunnel service may swap this for its live public URL
         self.public_url: Callable[[], str] = public_url or (lambda: config.public_base_url(app.environ))
         self.http_timeout = http_timeout
@@ -266,7 +287,7 @@ class ConnectionService:
         if reuse and again is not None and again.redirect_uri == redirect and again.patient_id == patient_id:
             state = reuse
             url = oauth.authorize(state, redirect, again.verifier).url  # the same state and verifier again
-            expires = self.clock() + self.states.lifetime  # at most; the stored expiry still applies
+            expires = self.clock.utcnow() + self.states.lifetime  # at most; the stored expiry still applies
         else:
             state = new_state()
             consent = oauth.authorize(state, redirect)  # the consent URL, and its PKCE verifier where used
@@ -378,7 +399,7 @@ class ConnectionService:
         page = patient_pages.connected(clinic, vendor.name, label, outcome.scopes_not_shared,
                                        {s: vendor.scope_label(s) for s in outcome.scopes_not_shared})
         if outcome.connection_id is not None and params.get("state"):  # kept before anyone hears of it
-            self._keep(self._completed, state_hash(params["state"]), (self.clock(), page, outcome.connection_id))
+            self._keep(self._completed, state_hash(params["state"]), (self.clock.utcnow(), page, outcome.connection_id))
         self._finish(waiter, outcome)  # after the page is kept: a duplicate answer waiting on it shows it
         return page
 
@@ -393,7 +414,7 @@ class ConnectionService:
             with self._served:
                 self._unserved.discard(result_id)
             raise
-        self._keep(self._results, result_id, (self.clock(), page, state_hash(params.get("state") or "")))
+        self._keep(self._results, result_id, (self.clock.utcnow(), page, state_hash(params.get("state") or "")))
         return RESULT_PREFIX + result_id
 
     def result_page(self, result_id: str) -> Page:
@@ -401,7 +422,7 @@ class ConnectionService:
             kept = self._results.get(result_id)
             self._unserved.discard(result_id)
             self._served.notify_all()
-        if kept is None or kept[0] + RESULT_LIFETIME < self.clock():
+        if kept is None or kept[0] + RESULT_LIFETIME < self.clock.utcnow():
             return patient_pages.simple(self.clinic(), "gone")
         if kept[1].ok and self._completed_by_hash(kept[2]) is None:  # withdrawn since: no stale "connected"
             return patient_pages.simple(self.clinic(), "gone")
@@ -417,7 +438,7 @@ class ConnectionService:
     def _completed_by_hash(self, key: str) -> Page | None:
         with self._lock:
             kept = self._completed.get(key)
-        if kept is None or kept[0] + RESULT_LIFETIME < self.clock():
+        if kept is None or kept[0] + RESULT_LIFETIME < self.clock.utcnow():
             return None
         with self.db.session() as s:
             status = s.scalar(select(Connection.status).where(Connection.id == kept[2]))
@@ -448,7 +469,7 @@ class ConnectionService:
         oauth = vendor.oauth(timeout=self.http_timeout)
         conn_id, old_user = self._bound_connection(pending)
         # exchanged at once: a Withings code lives 30 seconds
-        tokens = oauth.exchange_code(code, pending.redirect_uri, pending.verifier, now=self.clock())
+        tokens = oauth.exchange_code(code, pending.redirect_uri, pending.verifier, now=self.clock.utcnow())
         if tokens.user_id:
             self._check_account(conn_id, vendor.name, old_user, tokens.user_id)
         api = ApiClient(vendor, _FixedTokens(tokens), timeout=self.http_timeout, max_retries=2)
@@ -457,7 +478,7 @@ class ConnectionService:
         if vendor.oauth_class.supports_refresh and not tokens.refresh_token:
             raise OAuthError(f"{vendor.label} did not grant lasting access (no refresh token). "
                              "Start the connection again.")
-        now = self.clock()
+        now = self.clock.utcnow()
         blob = self.app.cipher.encrypt(tokens.to_dict())
         with self.db.session() as s:
             conn = s.get(Connection, conn_id, with_for_update=True)
@@ -578,7 +599,7 @@ class ConnectionService:
                 "agreed to take part again, connect their account with them in person (Connect here).")
         token = secrets.token_urlsafe(24)
         hours = int(self.app.settings.get("enrol_link_hours")) if hours is None else hours
-        now = self.clock()
+        now = self.clock.utcnow()
         expires = now + dt.timedelta(hours=hours)
         with self.db.session() as s:
             s.add(EnrolmentLink(token_hash=_sha(token), patient_code=code, vendor=v.name, patient_id=pid,
@@ -591,7 +612,7 @@ class ConnectionService:
     def enrolment_links(self, include_closed: bool = False) -> list[LinkRow]:
         """Enrolment links, newest first: the open ones (and, with `include_closed`, used, expired and
         cancelled ones too)."""
-        now = self.clock()
+        now = self.clock.utcnow()
         out = []
         with self.db.session() as s:
             for link in s.scalars(select(EnrolmentLink).order_by(EnrolmentLink.created_at.desc())):
@@ -617,7 +638,7 @@ class ConnectionService:
             link = found[0]
             if link.used_at is not None or link.voided_at is not None:
                 raise InvalidInput("That link was already used or cancelled; nothing changed.")
-            link.voided_at = self.clock()
+            link.voided_at = self.clock.utcnow()
             link.state_ciphertext = None
             row = LinkRow(link.token_hash[:10], link.patient_code, link.vendor, link.created_by, link.created_at,
                           link.expires_at, "cancelled")
@@ -636,7 +657,7 @@ class ConnectionService:
     def open_enrolment(self, token: str) -> str:
         """The vendor consent URL behind an enrolment link (its pending state reused while still good)."""
         link = self._usable_link(token)
-        self._count_opening(link.key, self.clock())
+        self._count_opening(link.key, self.clock.utcnow())
         previous = self.app.cipher.decrypt_text(link.held) if link.held else None
         pending = self._start(link.patient_id, link.code, link.vendor, SYSTEM, "enrol", reuse=previous)
         if pending.state != previous:
@@ -647,7 +668,7 @@ class ConnectionService:
 
     def _usable_link(self, token: str) -> _UsableLink:
         """The enrolment link if it can still be used; EnrolmentLinkInvalid with the patient's page if not."""
-        now = self.clock()
+        now = self.clock.utcnow()
         clinic = self.clinic()
         key = _sha(token) if token else ""
         with self.db.session() as s:
@@ -720,7 +741,7 @@ class ConnectionService:
                 try:
                     tokens = TokenSet.from_dict(self.app.cipher.decrypt(blob))
                     oauth = v.oauth(timeout=self.http_timeout)
-                    oauth.clock = self.clock
+                    oauth.clock = self.clock.utcnow
                     api = ApiClient(v, _FixedTokens(tokens), timeout=self.http_timeout, max_retries=1)
                     v.revoke(oauth, api, tokens)
                     at_vendor = True
@@ -730,7 +751,7 @@ class ConnectionService:
             with self.db.session() as s:
                 s.execute(update(Connection).where(Connection.id == cid).values(
                     status="withdrawn", token_ciphertext=None, token_expires_at=None,
-                    last_error=None, updated_at=self.clock()))
+                    last_error=None, updated_at=self.clock.utcnow()))
         with self.db.session() as s:
             pid = s.scalar(select(Connection.patient_id).where(Connection.id == cid))
         if pid is not None:

@@ -14,8 +14,9 @@ from collections.abc import Callable
 
 from sqlalchemy import update
 
-from db.engine import Database, utcnow
+from db.engine import Database
 from db.models import Connection
+from services.clock import Clock
 from services.connect.oauth.base import ConsentRevoked, TokenSet
 from services.crypto import TokenCipher
 from services.errors import NotFound
@@ -34,13 +35,13 @@ class TokenManager:
         db: Database,
         cipher: TokenCipher,
         vendors: VendorRegistry,
-        clock: Callable[[], dt.datetime] = utcnow,
+        clock: Clock | None = None,
         margin: dt.timedelta = REFRESH_MARGIN,
     ) -> None:
         self.db = db
         self.cipher = cipher
         self.vendors = vendors
-        self.clock = clock
+        self.clock = clock or vendors.clock
         self.margin = margin
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -72,7 +73,7 @@ class TokenManager:
             s.execute(
                 update(Connection)
                 .where(Connection.id == connection_id)
-                .values(token_ciphertext=blob, token_expires_at=tokens.expires_at, updated_at=utcnow())
+                .values(token_ciphertext=blob, token_expires_at=tokens.expires_at, updated_at=self.clock.utcnow())
             )
 
     def mark_reconsent(self, connection_id: int, message: str) -> None:
@@ -80,7 +81,7 @@ class TokenManager:
             s.execute(
                 update(Connection)
                 .where(Connection.id == connection_id)
-                .values(status="needs_reconsent", last_error=message, updated_at=utcnow())
+                .values(status="needs_reconsent", last_error=message, updated_at=self.clock.utcnow())
             )
         log.warning("connection %d needs re-consent", connection_id)
         for cb in list(self.on_reconsent):
@@ -94,7 +95,7 @@ class TokenManager:
         """A valid access token, refreshed first when it expires within the margin."""
         with self.lock(connection_id):
             vendor, tokens = self.load(connection_id)
-            if tokens.expires_at is not None and tokens.expires_at - self.margin <= self.clock():
+            if tokens.expires_at is not None and tokens.expires_at - self.margin <= self.clock.utcnow():
                 oauth = self.vendors.get(vendor).oauth_class
                 if oauth.supports_refresh and tokens.refresh_token:
                     tokens = self._refresh_locked(connection_id, vendor, tokens)
@@ -111,7 +112,7 @@ class TokenManager:
 
     def _refresh_locked(self, connection_id: int, vendor: str, tokens: TokenSet) -> TokenSet:
         try:
-            fresh = self.vendors.get(vendor).oauth().refresh(tokens, now=self.clock())
+            fresh = self.vendors.get(vendor).oauth().refresh(tokens, now=self.clock.utcnow())
         except ConsentRevoked as exc:
             self.mark_reconsent(connection_id, exc.message)
             raise

@@ -21,11 +21,12 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import DeclarativeBase, Session
 
-from db.engine import Database, utcnow
+from db.engine import Database
 from db.models import Connection, Coverage, DatasetDeletion, Patient, SyncExclusion
 from db.upsert import upsert
 from services.accounts.actor import Actor
 from services.accounts.audit import AuditLog
+from services.clock import Clock
 from services.config import VENDORS, check_vendor
 from services.data.export import check_metric
 from services.errors import InvalidInput, NotFound
@@ -121,13 +122,14 @@ def _decode(model: type[DeclarativeBase], items: list[dict[str, Any]]) -> list[d
 
 class DeletionService:
     def __init__(self, db: Database, audit: AuditLog, data_types: Callable[[str], tuple[DataType, ...]],
-                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+                 clock: Callable[[], dt.datetime] | None = None) -> None:
         """`data_types(vendor)` names what each vendor downloads (VendorRegistry), to know which days of the
         coverage ledger a deletion makes "not downloaded"."""
         self.db = db
         self.audit = audit
         self.data_types = data_types
-        self.clock = clock
+        # naive UTC now: the app's clock (the facade passes `app.clock.utcnow`)
+        self.clock: Callable[[], dt.datetime] = clock or Clock().utcnow
 
     # ------------------------------------------------------------------ what goes
     def check(self, sel: Selection) -> Selection:
@@ -226,7 +228,7 @@ class DeletionService:
                     excluded = max(excluded, len(ledger_days))
             deletion.payload = zlib.compress(json.dumps(payload).encode("utf-8"), 6)
             preview = Preview(sel, counts, sorted(days))
-            AuditLog.record_in(s, actor, "data.delete", sel.patient,
+            self.audit.record_in(s, actor, "data.delete", sel.patient,
                                f"{sel.describe()}: {preview.total} rows"
                                + (f"; {excluded} days excluded from download" if exclude else ""))
             return DeletionResult(int(deletion.id), preview, excluded)
@@ -267,7 +269,7 @@ class DeletionService:
             desc = Selection(code, sel["vendor"], sel["metric"],
                              dt.date.fromisoformat(sel["start"]) if sel["start"] else None,
                              dt.date.fromisoformat(sel["end"]) if sel["end"] else None).describe()
-            AuditLog.record_in(s, actor, "data.undo_delete", code, f"{desc}: {restored} rows restored")
+            self.audit.record_in(s, actor, "data.undo_delete", code, f"{desc}: {restored} rows restored")
             return f"Restored {restored:,} rows: {desc}."
 
     def purge(self, now: dt.datetime | None = None) -> int:

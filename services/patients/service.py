@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from db.engine import Database, utcnow
+from db.engine import Database
 from db.models import (
     MEASUREMENT_TABLES,
     Connection,
@@ -30,6 +30,7 @@ from db.models import (
 )
 from services.accounts.actor import Actor
 from services.accounts.audit import AuditLog
+from services.clock import Clock
 from services.config import VENDORS, check_vendor
 from services.connect.oauth.states import void_pending
 from services.errors import Conflict, InvalidInput, NotFound
@@ -121,9 +122,10 @@ class UndoInfo:
 
 
 class PatientService:
-    def __init__(self, db: Database, audit: AuditLog) -> None:
+    def __init__(self, db: Database, audit: AuditLog, clock: Clock) -> None:
         self._db = db
         self._audit = audit
+        self.clock = clock
 
     # ------------------------------------------------------------------ queries
     def list_patients(self) -> list[PatientInfo]:
@@ -176,7 +178,7 @@ class PatientService:
             self._purge_deleted_code(s, code)
             patient = self._find(s, code)
             if patient is None:
-                patient = Patient(code=code, note="", created_at=utcnow())
+                patient = Patient(code=code, note="", created_at=self.clock.utcnow())
                 s.add(patient)
                 s.flush()
                 created = True
@@ -191,7 +193,7 @@ class PatientService:
                         f"Patient {code!r} already has a {VENDOR_LABELS[v]} device. A patient ID can be "
                         f"used once per device type; choose another ID or another device type."
                     )
-                now = utcnow()
+                now = self.clock.utcnow()
                 s.add(Connection(patient_id=patient.id, vendor=v, status="not_connected",
                                  created_at=now, updated_at=now))
         what = ", ".join(wanted) if wanted else "no device yet"
@@ -236,7 +238,7 @@ class PatientService:
             if self._find(s, new) is not None:
                 raise Conflict(f"Patient ID {new!r} is already in use. Choose another ID.")
             p.code = new
-            void_pending(s, p.id, None, utcnow())  # links sent under the old ID must not connect anyone
+            void_pending(s, p.id, None, self.clock.utcnow())  # links sent under the old ID must not connect anyone
         return {"kind": "rename_all", "old": old, "new": new}
 
     def _move_vendor(self, old: str, new: str, vendor: str) -> dict[str, Any]:
@@ -249,7 +251,7 @@ class PatientService:
             dst = self._find(s, new)
             created_new = dst is None
             if dst is None:
-                dst = Patient(code=new, note="", created_at=utcnow())
+                dst = Patient(code=new, note="", created_at=self.clock.utcnow())
                 s.add(dst)
                 s.flush()
             elif s.scalar(select(Connection.id).where(Connection.patient_id == dst.id, Connection.vendor == vendor)):
@@ -257,7 +259,7 @@ class PatientService:
                     f"Patient {new!r} already has a {VENDOR_LABELS[vendor]} device. Choose another ID."
                 )
             self._move_rows(s, src.id, dst.id, vendor)
-            void_pending(s, src.id, vendor, utcnow())
+            void_pending(s, src.id, vendor, self.clock.utcnow())
             remaining = s.scalar(select(func.count()).select_from(Connection).where(Connection.patient_id == src.id))
             removed_old = False
             if not remaining:
@@ -294,7 +296,7 @@ class PatientService:
         preview = self.preview_delete(code)
         with self._db.session() as s:
             p = self._require(s, preview.code)
-            p.deleted_at = utcnow()
+            p.deleted_at = self.clock.utcnow()
             pid = p.id
             # the patient's pending consent links die with it
             void_pending(s, pid, None, p.deleted_at)
@@ -305,7 +307,7 @@ class PatientService:
 
     def purge_deleted(self, now: dt.datetime | None = None) -> int:
         """Remove, with all their data, patients deleted longer ago than the undo window."""
-        cutoff = (now or utcnow()) - UNDO_WINDOW
+        cutoff = (now or self.clock.utcnow()) - UNDO_WINDOW
         with self._db.session() as s:
             ids = list(s.scalars(select(Patient.id).where(Patient.deleted_at.is_not(None),
                                                           Patient.deleted_at < cutoff)))
@@ -328,7 +330,7 @@ class PatientService:
 
     # ------------------------------------------------------------------ undo
     def undoable(self) -> list[UndoInfo]:
-        since = utcnow() - UNDO_WINDOW
+        since = self.clock.utcnow() - UNDO_WINDOW
         with self._db.session() as s:
             rows = s.scalars(
                 select(UndoAction)
@@ -366,7 +368,7 @@ class PatientService:
                 if self._find(s, gone.code) is not None:
                     raise Conflict(f"Patient ID {gone.code!r} is in use again; cannot undo the delete.")
                 gone.deleted_at = None
-            row.undone_at = utcnow()
+            row.undone_at = self.clock.utcnow()
         self._audit.record(actor, "patient.undo", "", target.description)
         return str(target.description)
 
@@ -375,7 +377,7 @@ class PatientService:
         dst = self._require(s, payload["new"])
         src = self._find(s, payload["old"])
         if src is None:
-            src = Patient(code=payload["old"], note="", created_at=utcnow())
+            src = Patient(code=payload["old"], note="", created_at=self.clock.utcnow())
             s.add(src)
             s.flush()
         elif s.scalar(select(Connection.id).where(Connection.patient_id == src.id, Connection.vendor == vendor)):
@@ -389,7 +391,7 @@ class PatientService:
     def _remember(self, payload: dict[str, Any], description: str, actor: Actor) -> None:
         with self._db.session() as s:
             s.add(UndoAction(kind=payload["kind"], payload=json.dumps(payload), description=description,
-                             actor=actor.username, created_at=utcnow()))
+                             actor=actor.username, created_at=self.clock.utcnow()))
 
     # ------------------------------------------------------------------ helpers
     @staticmethod

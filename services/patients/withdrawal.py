@@ -19,20 +19,31 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import select
 
-from db.engine import utcnow
+from db.engine import Database
 from db.models import Connection, Patient
 from services.accounts.actor import Actor
 from services.accounts.audit import AuditLog
+from services.clock import Clock
 from services.connect.oauth.states import void_pending
 from services.errors import NotFound, WearSyncError
 from services.patients.service import VENDOR_LABELS, PatientService, validate_code
 
-if TYPE_CHECKING:
-    from services.app import WearSync
+
+class WithdrawalHost(Protocol):
+    """What a withdrawal needs from the app (the facade, `services.app.WearSync`, is one)."""
+
+    @property
+    def db(self) -> Database: ...
+    @property
+    def patients(self) -> PatientService: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def clock(self) -> Clock: ...
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +81,7 @@ class WithdrawalResult:
         return text
 
 
-def vendor_revoke(app: WearSync, actor: Actor) -> RevokeFn | None:
+def vendor_revoke(app: object, actor: Actor) -> RevokeFn | None:
     """The app's own revoke (ConnectionService.revoke) bound to `actor`, once that service exists."""
     connections = getattr(app, "connections", None)
     revoke = getattr(connections, "revoke", None)
@@ -79,7 +90,7 @@ def vendor_revoke(app: WearSync, actor: Actor) -> RevokeFn | None:
     return lambda code, vendor: revoke(code, vendor, actor)
 
 
-def withdraw_patient(app: WearSync, code: str, actor: Actor, keep_data: bool,
+def withdraw_patient(app: WithdrawalHost, code: str, actor: Actor, keep_data: bool,
                      revoke: RevokeFn | None, force: bool = False) -> WithdrawalResult:
     """Withdraw `code`'s consent. `revoke=None` skips the vendor calls (none available): the
     connections are still cleared and the result lists the vendors not revoked."""
@@ -123,9 +134,9 @@ def withdraw_patient(app: WearSync, code: str, actor: Actor, keep_data: bool,
         if patient is None:
             raise NotFound(f"There is no patient {code!r}.")
         for conn in s.scalars(select(Connection).where(Connection.patient_id == patient.id)):
-            _forget_grant(conn)
+            _forget_grant(conn, app.clock)
         # links already sent to the patient must not reconnect them
-        void_pending(s, patient.id, None, utcnow())
+        void_pending(s, patient.id, None, app.clock.utcnow())
         if not keep_data:
             rows = preview.total_rows
             PatientService.erase(s, patient.id)  # at once: no undo window for a withdrawal
@@ -133,21 +144,21 @@ def withdraw_patient(app: WearSync, code: str, actor: Actor, keep_data: bool,
         detail = f"{retention}; revoked at: {', '.join(revoked) or 'none'}"
         if failed:
             detail += f"; not revoked: {', '.join(failed)}"
-        AuditLog.record_in(s, actor, "patient.withdraw", code, detail)
+        app.audit.record_in(s, actor, "patient.withdraw", code, detail)
     return WithdrawalResult(code, revoked, failed, not keep_data, rows)
 
 
-def _forget_grant(conn: Connection) -> None:
+def _forget_grant(conn: Connection, clock: Clock) -> None:
     conn.status = "withdrawn"
     conn.token_ciphertext = None
     conn.token_expires_at = None
     conn.vendor_user_id = None
     conn.scopes_granted = ""
     conn.last_error = None
-    conn.updated_at = utcnow()
+    conn.updated_at = clock.utcnow()
 
 
-def _clear_connection(app: WearSync, code: str, vendor: str) -> None:
+def _clear_connection(app: WithdrawalHost, code: str, vendor: str) -> None:
     """Forget one vendor's grant as soon as the vendor confirmed the revoke (so a retry after a
     partial failure does not call it again)."""
     with app.db.session() as s:
@@ -156,4 +167,4 @@ def _clear_connection(app: WearSync, code: str, vendor: str) -> None:
             .where(Patient.code == code, Patient.deleted_at.is_(None), Connection.vendor == vendor)
         )
         if conn is not None:
-            _forget_grant(conn)
+            _forget_grant(conn, app.clock)

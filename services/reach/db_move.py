@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -38,6 +39,7 @@ from db.engine import Database
 from db.migrate import backup_database, upgrade
 from db.models import Base
 from db.privileges import ACCOUNTS_TABLE, AUDIT_TABLE, ensure_audit_triggers, lift_audit_delete_guard
+from services.clock import Clock
 from services.errors import Conflict, DatabaseError, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -143,9 +145,11 @@ def move_database(
     chunk_size: int = CHUNK,
     backup_dir: Path | None = None,
     progress: Callable[[MoveProgress], None] | None = None,
+    now: dt.datetime | None = None,
 ) -> MoveReport:
     """Copy every row of `source_url` into `target_url` (see the module docstring). Returns a report
-    whose `ok` is always True (a mismatch raises MoveFailed and the target is left as it was)."""
+    whose `ok` is always True (a mismatch raises MoveFailed and the target is left as it was).
+    `now` (the app clock's time) stamps the snapshot; without it a clock is read from the environment."""
     if chunk_size < 1:
         raise InvalidInput("The chunk size must be at least 1.")
     if make_url(target_url).get_backend_name() == make_url(source_url).get_backend_name() == "sqlite" and (
@@ -162,7 +166,9 @@ def move_database(
         if source.dialect == "sqlite":
             if backup_dir is None:
                 snapshot_dir = tempfile.TemporaryDirectory(prefix="wearsync-move-")
-            snapshot = backup_database(source, backup_dir or Path(snapshot_dir.name), label="before-move-to-mysql")  # type: ignore[union-attr]
+            stamp = now if now is not None else Clock.from_environ(os.environ).utcnow()
+            snapshot = backup_database(source, backup_dir or Path(snapshot_dir.name), stamp,  # type: ignore[union-attr]
+                                       label="before-move-to-mysql")
             source.dispose()
             source = Database(f"sqlite:///{snapshot}")
         upgrade(source)

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from db.engine import utcnow
 from services.reach.grafana_dashboards import PATIENT_VARIABLE_SQL, dashboards
 from services.reach.grafana_macros import expand_macros
 
@@ -28,10 +27,11 @@ class QueryCheck:
 
 
 def check_dashboard_queries(reader_url: str, patient: str | None = None, days: int = 7,
-                            now: dt.datetime | None = None) -> list[QueryCheck]:
+                            *, now: dt.datetime) -> list[QueryCheck]:
     """One result per panel query. `patient`: a patient ID (default: the first listed); the queries get
-    its row id, as Grafana's patient variable does."""
-    end = (now or utcnow()).replace(tzinfo=dt.UTC)
+    its row id, as Grafana's patient variable does. `now` (the app clock's, naive UTC) ends the time
+    range the panels are asked for."""
+    end = now.replace(tzinfo=dt.UTC)
     start = end - dt.timedelta(days=days)
     engine = sa.create_engine(reader_url, poolclass=sa.NullPool, connect_args={"connect_timeout": 5})
     results: list[QueryCheck] = []

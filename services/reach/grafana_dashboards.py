@@ -7,8 +7,11 @@ source, uses Grafana's MySQL macros, and leaves out soft-deleted patients
 views (db/privileges.py): `patient_ids` (row id and patient ID), `connection_status` (no tokens) and
 `dashboard_settings`. Patients are chosen by their numeric row id (the variable's value; its text is
 the patient ID), so no patient ID text ever reaches a query. Instants are naive UTC DATETIMEs; the
-data source's session time zone is UTC, so `$__timeFilter` and `UNIX_TIMESTAMP` agree with them. Patient-day columns
-(`local_date`) are shown at midnight UTC of that day.
+data source's session time zone is UTC, so `$__timeFilter` and `UNIX_TIMESTAMP` agree with them.
+Patient-day columns (`local_date`) are shown at midnight UTC of that day. Ages such as "days since
+the last device sync" are measured to the end of the dashboard's time range (`$__timeTo()`,
+Grafana's "now"), never to the database server's clock (`NOW()`/`UTC_TIMESTAMP()`), which need not
+agree with the app's.
 """
 
 from __future__ import annotations
@@ -237,7 +240,7 @@ def clinic_dashboard() -> dict[str, Any]:
                 WHERE c.status <> 'withdrawn'
                 GROUP BY c.id
                 HAVING MAX(d.last_sync_utc) IS NULL
-                    OR TIMESTAMPDIFF(DAY, MAX(d.last_sync_utc), UTC_TIMESTAMP()) >= {_ALERT_DAYS}
+                    OR TIMESTAMPDIFF(DAY, MAX(d.last_sync_utc), $__timeTo()) >= {_ALERT_DAYS}
             ) late""", "table")],
             description="Device types whose device has not synced for the alert threshold (Settings).",
             options=stat, defaults={"thresholds": {"mode": "absolute", "steps": [
@@ -257,7 +260,7 @@ def clinic_dashboard() -> dict[str, Any]:
         lay.panel("table", "Last device sync per patient", 24, 10, [target(f"""
             SELECT p.code AS patient, p.id AS patient_id, c.vendor AS device_type, c.status AS connection,
                    MAX(d.last_sync_utc) AS last_device_sync,
-                   TIMESTAMPDIFF(DAY, MAX(d.last_sync_utc), UTC_TIMESTAMP()) AS days_since_sync,
+                   TIMESTAMPDIFF(DAY, MAX(d.last_sync_utc), $__timeTo()) AS days_since_sync,
                    c.last_sync_at AS last_download
             {_LATEST_SYNC}
             GROUP BY p.code, p.id, c.vendor, c.status, c.last_sync_at

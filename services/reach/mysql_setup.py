@@ -20,6 +20,7 @@ least privilege (db/privileges.py):
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import re
@@ -36,6 +37,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from db import privileges
 from services import config
+from services.clock import Clock
 from services.errors import DatabaseError, InvalidInput, WearSyncError
 from services.secrets import SecretStore
 
@@ -370,6 +372,7 @@ def set_up_mysql(
     migrate: bool = True,
     backup_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    now: dt.datetime | None = None,
 ) -> MySQLSetupResult:
     """Create (or repair) the database, the owner, the writer and the reader, migrate the schema as
     the owner, grant the writer and the reader exactly their tables, and store the credentials
@@ -451,7 +454,7 @@ def set_up_mysql(
     revision = None
     if migrate:
         say("Creating WearSync's tables as the owner…")
-        revision = _migrate(result, backup_dir)
+        revision = _migrate(result, backup_dir, now)
         say("Giving the writer and the reader exactly their tables…")
         _grant_tables(admin, result)
         say("Checking that the reader can read…")
@@ -533,13 +536,14 @@ def _grant_tables(admin: AdminLogin, result: MySQLSetupResult) -> None:
         engine.dispose()
 
 
-def _migrate(result: MySQLSetupResult, backup_dir: Path | None) -> str | None:
+def _migrate(result: MySQLSetupResult, backup_dir: Path | None, now: dt.datetime | None) -> str | None:
     from db.engine import Database
     from db.migrate import current_revision, upgrade
 
     db = Database(result.owner_url)
     try:
-        upgrade(db, backup_dir=backup_dir)
+        stamp = now if now is not None else Clock.from_environ(os.environ).utcnow()
+        upgrade(db, backup_dir=backup_dir, now=stamp)
         return current_revision(db)
     except DBAPIError as exc:
         problem, message = explain(exc, result.host, result.port, result.owner_user, result.database)

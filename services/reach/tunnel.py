@@ -26,7 +26,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +34,7 @@ from pyngrok.exception import PyngrokError, PyngrokNgrokError, PyngrokNgrokHTTPE
 from pyngrok.log import NgrokLog
 from pyngrok.process import NgrokProcess
 
+from services.clock import Clock
 from services.errors import WearSyncError
 from services.log_redaction import redact_in_loggers
 from services.reach.tunnel_portals import (
@@ -154,8 +154,10 @@ class TunnelService:
         owner: Owner = "app",
         startup_timeout: float = 15.0,
         request_timeout: float = 4.0,
+        clock: Clock | None = None,
     ) -> None:
         self._state_dir = Path(state_dir)
+        self._clock = clock or Clock.from_environ(os.environ)  # the app passes its own
         self._callback_port = _check_port(callback_port, "callback")
         self._grafana_port = None if grafana_port is None else _check_port(grafana_port, "Grafana")
         self._ngrok_path = ngrok_path or None
@@ -612,7 +614,7 @@ class TunnelService:
 
     def _write_record(self, data: dict[str, Any]) -> None:
         self._state_dir.mkdir(parents=True, exist_ok=True)
-        data = {**data, "updated_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        data = {**data, "updated_at": self._clock.now().isoformat(timespec="seconds")}
         tmp = self._state_path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
         os.replace(tmp, self._state_path)

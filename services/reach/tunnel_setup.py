@@ -21,18 +21,43 @@ from __future__ import annotations
 import logging
 import secrets as pysecrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from services import config
 from services.accounts.actor import SYSTEM, Actor
+from services.accounts.audit import AuditLog
+from services.clock import Clock
 from services.errors import InvalidInput, WearSyncError
 from services.reach.tunnel import TunnelConfigError, TunnelService, TunnelStatus
-from services.settings import parse_cidrs
+from services.secrets import SecretStore
+from services.settings import Settings, parse_cidrs
 
-if TYPE_CHECKING:
-    from services.app import WearSync
+
+class _PublicUrlUser(Protocol):
+    public_url: Callable[[], str]
+
+
+class TunnelHost(Protocol):
+    """What the tunnel set-up needs from the app (the facade, `services.app.WearSync`, is one)."""
+
+    @property
+    def paths(self) -> config.Paths: ...
+    @property
+    def environ(self) -> Mapping[str, str]: ...
+    @property
+    def secrets(self) -> SecretStore: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def connections(self) -> _PublicUrlUser: ...
+
+    def add_background(self, start: Callable[[], None], stop: Callable[[], None]) -> None: ...
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +94,7 @@ class TunnelOptions:
         return OPEN_NOTICE if self.grafana_open else ""
 
 
-def load_options(app: WearSync) -> TunnelOptions:
+def load_options(app: TunnelHost) -> TunnelOptions:
     s, env = app.settings, app.environ
     overridden = tuple((key, var) for key, var in (("ngrok_path", PATH_ENV), ("ngrok_domain", DOMAIN_ENV),
                                                     ("grafana_domain", GRAFANA_DOMAIN_ENV))
@@ -89,7 +114,7 @@ def load_options(app: WearSync) -> TunnelOptions:
 
 
 def save_options(
-    app: WearSync,
+    app: TunnelHost,
     *,
     start_with_app: bool,
     domain: str,
@@ -121,6 +146,7 @@ def save_options(
     try:
         TunnelService(state_dir=app.paths.home, callback_port=config.callback_port(app.environ),
                       domain=domain or None, grafana_domain=grafana_domain or None, allow_cidrs=cidrs,
+                      clock=app.clock,
                       basic_auth=f"{grafana_user}:{grafana_password}" if grafana_user and grafana_password else None)
     except TunnelConfigError as exc:
         raise InvalidInput(exc.message.replace("Fix it in Tunnel → Tunnel settings.", "").strip(),
@@ -147,7 +173,7 @@ def save_options(
     return load_options(app)
 
 
-def _store(app: WearSync, name: str, value: str, actor: Actor | None = None) -> None:
+def _store(app: TunnelHost, name: str, value: str, actor: Actor | None = None) -> None:
     if actor is not None:  # a person: role check and audit entry (services/secret_admin.py)
         from services.secret_admin import delete_secret, set_secret
 
@@ -161,7 +187,7 @@ def _store(app: WearSync, name: str, value: str, actor: Actor | None = None) -> 
         app.secrets.delete(name)
 
 
-def start_tunnel(app: WearSync, service: TunnelService, actor: Actor) -> TunnelStatus:
+def start_tunnel(app: TunnelHost, service: TunnelService, actor: Actor) -> TunnelStatus:
     """A person starts the tunnel (window or tray): refused unless their role controls the tunnel;
     recorded in the audit trail with the public address it got."""
     actor.require("tunnel")
@@ -170,14 +196,14 @@ def start_tunnel(app: WearSync, service: TunnelService, actor: Actor) -> TunnelS
     return status
 
 
-def stop_tunnel(app: WearSync, service: TunnelService, actor: Actor) -> None:
+def stop_tunnel(app: TunnelHost, service: TunnelService, actor: Actor) -> None:
     """A person stops the tunnel: the same check, and recorded."""
     actor.require("tunnel")
     service.stop()
     app.audit.record(actor, "tunnel.stopped")
 
 
-def ensure_grafana_protection(app: WearSync, on_new_password: Callable[[str, str], None] | None = None,
+def ensure_grafana_protection(app: TunnelHost, on_new_password: Callable[[str, str], None] | None = None,
                               ) -> tuple[str, str] | None:
     """Grafana through the tunnel is protected unless that was turned off on purpose: with no address
     list and no complete sign-in, make one (user `wearsync` unless a user is set, a generated password),
@@ -203,7 +229,7 @@ def ensure_grafana_protection(app: WearSync, on_new_password: Callable[[str, str
     return user, password
 
 
-def build_tunnel(app: WearSync, on_event: Callable[[TunnelStatus], None] | None = None,
+def build_tunnel(app: TunnelHost, on_event: Callable[[TunnelStatus], None] | None = None,
                  on_new_password: Callable[[str, str], None] | None = None, **kwargs: object) -> TunnelService:
     """A TunnelService from the current options (reads the keyring: call off the UI thread). The one
     way the window, `--headless` and `main.py tunnel` build their tunnel."""
@@ -230,11 +256,12 @@ def build_tunnel(app: WearSync, on_event: Callable[[TunnelStatus], None] | None 
         allow_cidrs=parse_cidrs(s.get("grafana_tunnel_allow")),
         on_event=on_event,
         grafana_signin=signin_at_start,
+        clock=app.clock,
         **kwargs,  # type: ignore[arg-type]
     )
 
 
-def grafana_port_of(app: WearSync) -> int | None:
+def grafana_port_of(app: TunnelHost) -> int | None:
     raw = app.environ.get(GRAFANA_PORT_ENV, "").strip()
     if not raw:
         return int(app.settings.get("grafana_port")) or None
@@ -252,7 +279,7 @@ class PublicAddress:
     A new tunnel address is also kept as DATAPLATFORM_URL, the seed's name for the public address,
     which the old scripts still read."""
 
-    def __init__(self, app: WearSync) -> None:
+    def __init__(self, app: TunnelHost) -> None:
         self._environ = app.environ
         self._secrets = app.secrets
         self._live: str | None = None
@@ -287,7 +314,7 @@ class PublicAddress:
             log.warning("could not store the public address as %s: %s", LEGACY_URL_SECRET, exc.message)
 
 
-def follow_tunnel(app: WearSync) -> PublicAddress:
+def follow_tunnel(app: TunnelHost) -> PublicAddress:
     """Make the app's redirect URIs and enrolment links use the tunnel's address (idempotent)."""
     current = app.connections.public_url
     if isinstance(current, PublicAddress):
@@ -297,17 +324,16 @@ def follow_tunnel(app: WearSync) -> PublicAddress:
     return address
 
 
-def attach_tunnel(app: WearSync) -> None:
+def attach_tunnel(app: TunnelHost) -> None:
     """For `--headless`: when "Start the tunnel when WearSync starts" is on, start it with the
     background services (on its own thread: start() blocks for seconds) and stop it with them.
     A tunnel that cannot start is logged and does not stop the rest of WearSync."""
     keeper = _HeadlessTunnel(app)
-    app._background_starters.append(keeper.start)
-    app._background_stoppers.append(keeper.stop)
+    app.add_background(keeper.start, keeper.stop)
 
 
 class _HeadlessTunnel:
-    def __init__(self, app: WearSync) -> None:
+    def __init__(self, app: TunnelHost) -> None:
         self.app = app
         self.service: TunnelService | None = None
         self.thread: threading.Thread | None = None

@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -361,7 +361,7 @@ def handle_api(sb: SandboxServer, req: Request) -> Response:
         denied = need(GOOGLE_SCOPES["settings"])
         if denied:
             return denied
-        now = datetime.now(UTC).timestamp()
+        now = sb.now()
         return _with(
             Response.json_body(
                 {

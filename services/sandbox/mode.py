@@ -33,6 +33,7 @@ from db.models import Connection
 from services import config
 from services.accounts.actor import SYSTEM
 from services.app import WearSync
+from services.clock import Clock
 from services.errors import WearSyncError
 from services.sandbox import SandboxServer
 from services.secrets import TOKEN_KEY
@@ -119,9 +120,10 @@ def open_sandbox(environ: Mapping[str, str] | None = None, *, seed: int = 1, con
 
     Downloading the demo days takes several seconds: call `download_demo_days()` off the UI thread.
     """
-    srv = SandboxServer(seed=seed, today=today).start()
+    clock = Clock.from_environ(os.environ if environ is None else environ)  # one clock: app and sandbox
+    srv = SandboxServer(seed=seed, today=today, clock=clock).start()
     try:
-        app = WearSync.open(sandbox_environ(srv, environ))
+        app = WearSync.open(sandbox_environ(srv, environ), clock=clock)
     except BaseException:
         srv.stop()
         raise
@@ -168,7 +170,7 @@ def connect_demo_patients(app: WearSync, srv: SandboxServer) -> list[tuple[str, 
 def download_demo_days(app: WearSync, days: int = DEMO_DAYS, progress: Callable[[str], None] | None = None,
                        cancel: threading.Event | None = None) -> list[SyncResult]:
     """Download the last `days` days for every demo patient; `cancel` (quit) stops between chunks."""
-    today = dt.date.today()
+    today = app.clock.today()
     results = []
     for code, vendor, _ in DEMO_PATIENTS:
         if cancel is not None and cancel.is_set():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -63,7 +63,7 @@ class SandboxUser:
     registered: bool = False  # Polar: registered through POST /v3/users
     member_id: str | None = None
     registration_time: datetime | None = None
-    last_sync: datetime = field(default_factory=lambda: datetime.now(UTC))
+    last_sync: datetime = datetime(1970, 1, 1, tzinfo=UTC)  # the server sets it
     battery_level: int = 80
 
     @property

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .core import Request, Response, rfc3339
@@ -15,10 +15,10 @@ if TYPE_CHECKING:
 EXERCISE_WINDOW_DAYS = 30
 
 
-def error(status: int, error_type: str, message: str) -> Response:
+def error(sb: SandboxServer, status: int, error_type: str, message: str) -> Response:
     return Response.json_body(
         {
-            "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "timestamp": sb.now_utc().strftime("%Y-%m-%dT%H:%M:%S.000Z"),
             "status": status,
             "errorType": error_type,
             "message": message,
@@ -94,9 +94,9 @@ def _exercises(sb: SandboxServer, user: SandboxUser) -> list[Exercise]:
     return out
 
 
-def user_json(user: SandboxUser) -> dict[str, Any]:
+def user_json(sb: SandboxServer, user: SandboxUser) -> dict[str, Any]:
     first, _, last = user.display_name.partition(" ")
-    reg = user.registration_time or datetime.now(UTC)
+    reg = user.registration_time or sb.now_utc()
     return {
         "polar-user-id": int(user.user_id),
         "member-id": user.member_id,
@@ -117,19 +117,19 @@ _TRANSACTIONS = re.compile(r"^/v3/users/[^/]+/(exercise|activity|physical-inform
 def handle_api(sb: SandboxServer, req: Request) -> Response:
     path = req.path
     if _TRANSACTIONS.match(path):
-        return error(410, "gone", "Transaction endpoints were deprecated on 2025-08-18; use /v3/exercises")
+        return error(sb, 410, "gone", "Transaction endpoints were deprecated on 2025-08-18; use /v3/exercises")
     tok, problem = sb.auth.check_access("polar", req.bearer())
     if problem:
-        return error(401, "unauthorized", "Invalid or expired access token")
+        return error(sb, 401, "unauthorized", "Invalid or expired access token")
     assert tok is not None
     user = sb.user("polar", tok.username)
     if user is None:
-        return error(401, "unauthorized", "Unknown user")
+        return error(sb, 401, "unauthorized", "Unknown user")
     limited = sb.take_polar_quota()
     resp = (
         _dispatch(sb, req, user)
         if limited is None
-        else error(429, "too_many_requests", "Rate limit exceeded")
+        else error(sb, 429, "too_many_requests", "Rate limit exceeded")
     )
     resp.headers.update(sb.polar_rate_headers())
     resp.username = user.username
@@ -141,33 +141,33 @@ def _dispatch(sb: SandboxServer, req: Request, user: SandboxUser) -> Response:
     if path == "/v3/users" and method == "POST":
         member = req.json.get("member-id") if isinstance(req.json, dict) else None
         if not member:
-            return error(400, "bad_request", "member-id is required")
+            return error(sb, 400, "bad_request", "member-id is required")
         if not user.consents_accepted:
-            return error(403, "forbidden", "User has not accepted all mandatory consents")
+            return error(sb, 403, "forbidden", "User has not accepted all mandatory consents")
         if user.registered:
-            return error(409, "conflict", "User already registered to partner")
+            return error(sb, 409, "conflict", "User already registered to partner")
         with sb.auth.lock:
             user.registered, user.member_id = True, str(member)
-            user.registration_time = datetime.now(UTC).replace(microsecond=0)
-        return Response.json_body(user_json(user))
+            user.registration_time = sb.now_utc().replace(microsecond=0)
+        return Response.json_body(user_json(sb, user))
     m = re.match(r"^/v3/users/(\d+)$", path)
     if m:
         if m.group(1) != user.user_id:
-            return error(403, "forbidden", "Token does not belong to this user")
+            return error(sb, 403, "forbidden", "Token does not belong to this user")
         if not user.registered:
-            return error(404, "not_found", "User not registered")
+            return error(sb, 404, "not_found", "User not registered")
         if method == "GET":
-            return Response.json_body(user_json(user))
+            return Response.json_body(user_json(sb, user))
         if method == "DELETE":
             with sb.auth.lock:
                 user.registered = False
             sb.auth.revoke_user("polar", user.username)
             return Response.empty(204)
-        return error(405, "method_not_allowed", "Method not allowed")
+        return error(sb, 405, "method_not_allowed", "Method not allowed")
     if not user.registered:
-        return error(403, "forbidden", "User not registered; POST /v3/users first")
+        return error(sb, 403, "forbidden", "User not registered; POST /v3/users first")
     if method != "GET":
-        return error(405, "method_not_allowed", "Method not allowed")
+        return error(sb, 405, "method_not_allowed", "Method not allowed")
     if path == "/v3/exercises":
         return Response.json_body([exercise_json(sb, user, ex, False, False) for ex in _exercises(sb, user)])
     m = re.match(r"^/v3/exercises/([A-Za-z0-9]+)$", path)
@@ -180,10 +180,10 @@ def _dispatch(sb: SandboxServer, req: Request, user: SandboxUser) -> Response:
                         sb, user, ex, (req.param("samples") or "") in flag, (req.param("zones") or "") in flag
                     )
                 )
-        return error(404, "not_found", "Exercise not found")
+        return error(sb, 404, "not_found", "Exercise not found")
     if path == "/v3/users/activities":
         return _activities(sb, req, user)
-    return error(404, "not_found", f"No such resource {path}")
+    return error(sb, 404, "not_found", f"No such resource {path}")
 
 
 def _activities(sb: SandboxServer, req: Request, user: SandboxUser) -> Response:
@@ -191,9 +191,9 @@ def _activities(sb: SandboxServer, req: Request, user: SandboxUser) -> Response:
         lo = date.fromisoformat(req.param("from") or (user.today - timedelta(days=27)).isoformat())
         hi = date.fromisoformat(req.param("to") or user.today.isoformat())
     except ValueError:
-        return error(400, "bad_request", "from/to must be YYYY-MM-DD")
+        return error(sb, 400, "bad_request", "from/to must be YYYY-MM-DD")
     if hi < lo:
-        return error(400, "bad_request", "'to' is before 'from'")
+        return error(sb, 400, "bad_request", "'to' is before 'from'")
     out = []
     last = user.last_sync_epoch
     d = max(lo, user.first_day)

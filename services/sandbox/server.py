@@ -1,21 +1,27 @@
 """The sandbox HTTP server: one local ThreadingHTTPServer serving all three vendors under
-``/fitbit``, ``/withings`` and ``/polar``, plus the Python API tests and sandbox mode drive it with."""
+``/fitbit``, ``/withings`` and ``/polar``, plus the Python API tests and sandbox mode drive it with.
+
+Its time is a `Clock` (services/clock.py): sandbox mode passes the app's, so "today", registration
+times and token lifetimes agree with the app; alone it reads one from the environment (the test
+offset included). `today=` fixes the day its data ends on; `advance_time()` ages codes and tokens."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import logging
+import os
 import socket
 import struct
 import threading
-import time
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from services.clock import Clock
 
 from . import google, polar, withings
 from .core import (
@@ -131,10 +137,13 @@ class SandboxServer:
         google_quota_per_minute: int = 300,
         withings_quota_per_minute: int = 120,
         polar_base_limits: tuple[int, int] = (500, 5000),
+        clock: Clock | None = None,
     ) -> None:
         self.seed = seed
+        # the app's clock (sandbox mode passes it); alone, a clock honouring the test offset
+        self.clock = clock or Clock.from_environ(os.environ)
         self._fixed_today = today is not None
-        self.today = today or date.today()
+        self.today = today or self.clock.today()
         self.host = "127.0.0.1"
         self.port = port
         self.withings_page_size = withings_page_size
@@ -238,8 +247,13 @@ class SandboxServer:
 
     # ------------------------------------------------------------------ clock
     def now(self) -> float:
-        """Sandbox wall clock (epoch seconds) used for code/token lifetimes and quotas."""
-        return time.time() + self._clock_offset
+        """Sandbox wall clock (epoch seconds) used for code/token lifetimes and quotas: the clock's
+        time, moved by `advance_time()`."""
+        return self.clock.timestamp() + self._clock_offset
+
+    def now_utc(self) -> datetime:
+        """`now()` as an aware UTC datetime (registration times, error stamps)."""
+        return datetime.fromtimestamp(self.now(), UTC)
 
     def advance_time(self, seconds: float) -> None:
         with self._lock:
@@ -267,7 +281,7 @@ class SandboxServer:
         if last_sync is None:
             last_sync = datetime.fromtimestamp(local_epoch(timezone, self.today, 7 * 60 + 30), UTC)
             if not self._fixed_today:
-                last_sync = min(last_sync, datetime.now(UTC))
+                last_sync = min(last_sync, self.now_utc())
         user = SandboxUser(
             vendor,
             username,
@@ -544,13 +558,13 @@ class SandboxServer:
                 return google.error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
             if v == "withings":
                 return withings.envelope(401, error="invalid_token: The access token provided has expired")
-            return polar.error(401, "unauthorized", "Access token expired")
+            return polar.error(self, 401, "unauthorized", "Access token expired")
         if f == "429":
             if v == "fitbit":
                 return google.error(429, "RESOURCE_EXHAUSTED", "Quota exceeded (injected)")
             if v == "withings":
                 return withings.envelope(601, error="Too Many Requests")
-            resp = polar.error(429, "too_many_requests", "Rate limit exceeded (injected)")
+            resp = polar.error(self, 429, "too_many_requests", "Rate limit exceeded (injected)")
             resp.headers.update(self.polar_rate_headers(exhausted=True))
             return resp
         status = int(f)
@@ -559,7 +573,7 @@ class SandboxServer:
                 status, "INTERNAL" if status == 500 else "UNAVAILABLE", "Injected server error"
             )
         if v == "polar":
-            return polar.error(status, "server_error", "Injected server error")
+            return polar.error(self, status, "server_error", "Injected server error")
         return Response.html("<html><body>Injected server error</body></html>", status)
 
     def _index_html(self) -> str:

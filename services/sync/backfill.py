@@ -13,17 +13,29 @@ import datetime as dt
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from db.engine import Database
 from services.accounts.actor import Actor
+from services.clock import Clock
 from services.errors import InvalidInput
 from services.sync.backfill_estimate import estimate_range
 from services.sync.progress import Progress, ProgressTracker
 from services.sync.quota import Estimate
 
 if TYPE_CHECKING:
-    from services.app import WearSync
-    from services.sync.service import SyncProgress, SyncRunResult
+    from services.sync.service import SyncProgress, SyncRunResult, SyncService
+
+
+class BackfillHost(Protocol):
+    """What a backfill needs from the app (the facade, `services.app.WearSync`, is one)."""
+
+    @property
+    def db(self) -> Database: ...
+    @property
+    def sync(self) -> SyncService: ...
+    @property
+    def clock(self) -> Clock: ...
 
 
 @dataclass(frozen=True)
@@ -54,9 +66,9 @@ def validate_range(start: dt.date, end: dt.date, today: dt.date) -> None:
         raise InvalidInput(f"The last day ({end:%d %b %Y}) is in the future; choose today or earlier.")
 
 
-def plan_backfill(app: WearSync, start: dt.date, end: dt.date, *, patient_codes: list[str] | None = None,
+def plan_backfill(app: BackfillHost, start: dt.date, end: dt.date, *, patient_codes: list[str] | None = None,
                   vendor: str | None = None, today: dt.date | None = None) -> BackfillPlan:
-    validate_range(start, end, today or dt.date.today())
+    validate_range(start, end, today or app.clock.today())
     if patient_codes is not None and not patient_codes:
         raise InvalidInput("Choose at least one patient, or tick \"All patients\".")
     rows = app.sync.store.connections(vendor)
@@ -71,7 +83,7 @@ def plan_backfill(app: WearSync, start: dt.date, end: dt.date, *, patient_codes:
                         tuple(rows), est)
 
 
-def run_backfill(app: WearSync, plan: BackfillPlan, *, on_progress: Callable[[Progress], None] | None = None,
+def run_backfill(app: BackfillHost, plan: BackfillPlan, *, on_progress: Callable[[Progress], None] | None = None,
                  cancel: threading.Event | None = None, actor: Actor | None = None) -> SyncRunResult:
     """`actor`: the person who started it (role checked, recorded); None for the CLI's host owner."""
     who = plan.describe_target()

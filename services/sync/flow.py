@@ -19,6 +19,7 @@ from sqlalchemy import select
 from db.models import Connection
 
 if TYPE_CHECKING:
+    from services.clock import Clock
     from services.sync.service import Progress, SyncResult, SyncRunResult, SyncService
 
 
@@ -44,7 +45,7 @@ def sync_days(svc: SyncService, trigger: str, days: list[dt.date] | None,
     if days is None:
         return svc.sync_rows(rows, None, None, trigger=trigger)
     ranges = contiguous_ranges(days)
-    run_id = svc.store.start_run(trigger, len(rows), svc.clock())
+    run_id = svc.store.start_run(trigger, len(rows), svc.clock.utcnow())
     results: list[SyncResult] = []
     try:
         for cid, code, vendor, status in rows:
@@ -71,7 +72,7 @@ def update_now(svc: SyncService, *, force: bool = False, progress: Progress | No
     from services.sync.service import SyncRunResult
 
     rows = svc.store.connections()
-    today_start = _local_midnight_utc()
+    today_start = _local_midnight_utc(svc.clock)
     with svc.app.db.session() as s:
         last = dict(s.execute(select(Connection.id, Connection.last_sync_at)).tuples().all())
     chosen = []
@@ -91,8 +92,9 @@ def update_now(svc: SyncService, *, force: bool = False, progress: Progress | No
     return run
 
 
-def _local_midnight_utc() -> dt.datetime:
-    """The start of today on this computer, as the naive UTC the database keeps."""
-    now = dt.datetime.now().astimezone()
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+def _local_midnight_utc(clock: Clock) -> dt.datetime:
+    """The start of today on this computer (by the app's clock), as the naive UTC the database keeps."""
+    today = clock.today()
+    zone = clock.local_now().tzinfo
+    midnight = dt.datetime(today.year, today.month, today.day, tzinfo=zone)
     return midnight.astimezone(dt.UTC).replace(tzinfo=None)

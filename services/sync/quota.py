@@ -60,7 +60,8 @@ PENALTY_PER_USER = {"fitbit": True, "withings": False, "polar": False}
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: dt.datetime | None = None) -> float | None:
-    """Retry-After as seconds (RFC 9110: delay-seconds or an HTTP date); None when absent/garbled."""
+    """Retry-After as seconds (RFC 9110: delay-seconds or an HTTP date); None when absent/garbled.
+    An HTTP date is compared with `now` (the app clock's, aware); without it, a date counts as no wait."""
     raw = _header(headers, "Retry-After")
     if raw is None:
         return None
@@ -73,8 +74,9 @@ def retry_after_seconds(headers: Mapping[str, str], now: dt.datetime | None = No
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    current = now or dt.datetime.now(dt.UTC)
-    return max(0.0, (when - current).total_seconds())
+    if now is None:
+        return None
+    return max(0.0, (when - now).total_seconds())
 
 
 def polar_reset_seconds(headers: Mapping[str, str]) -> float | None:
@@ -147,6 +149,10 @@ class QuotaLimiter:
         """Take a slot now if one is free (returns 0.0), else return the seconds to wait."""
         with self._lock:
             return self._try_take(vendor, user_key)
+
+    def default_penalty(self, vendor: str) -> float:
+        """The wait after a "slow down" that does not say how long."""
+        return DEFAULT_PENALTY_S.get(vendor, 60.0)
 
     def penalise(self, vendor: str, user_key: str, seconds: float) -> None:
         """No request for this scope until `seconds` from now (a 429, or a quota about to run out)."""

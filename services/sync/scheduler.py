@@ -8,6 +8,7 @@ APScheduler 3 runs the jobs in its own thread (the GUI and `--headless` own one 
   on start, after a wake-up and at the daily time, each connection gets exactly the days it lacks;
 - one sync at a time: a trigger arriving while a sync runs is merged into one follow-up pass that
   re-reads the ledger, so no day is requested twice;
+- time comes from the app's clock (services/clock.py, `local_now()`), which tests pin and move;
 - a one-minute heartbeat notices a wall-clock jump (the machine slept: the scheduler's own timers
   run on a clock that stops during suspend) and starts the catch-up; it also picks up a changed
   daily time saved by another process.
@@ -32,15 +33,18 @@ from apscheduler.events import (
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from services.settings import parse_hhmm
+from db.engine import Database
+from services.clock import Clock
+from services.settings import Settings, parse_hhmm
 from services.sync.catchup import MAX_DAYS, Plan, group_by_days, missing_days
 
 if TYPE_CHECKING:
     from services.accounts.actor import Actor
     from services.alerts.service import DigestResult
-    from services.app import WearSync
+    from services.patients.service import PatientService
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +55,21 @@ JOB_HEARTBEAT = "heartbeat"
 JOB_HOUSEKEEPING = "housekeeping"
 SYNC_JOBS = (JOB_DAILY, JOB_CATCHUP, JOB_MANUAL)
 
-Clock = Callable[[], dt.datetime]
 
 
-def local_now() -> dt.datetime:
-    """The wall clock, timezone-aware in the host's local zone."""
-    return dt.datetime.now().astimezone()
+class SchedulerHost(Protocol):
+    """What the scheduler needs from the app (the facade, `services.app.WearSync`, is one)."""
+
+    @property
+    def db(self) -> Database: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def patients(self) -> PatientService: ...
+    @property
+    def clock(self) -> Clock: ...
+
+    def add_background(self, start: Callable[[], None], stop: Callable[[], None]) -> None: ...
 
 
 class RunSync(Protocol):
@@ -109,10 +122,10 @@ class SyncScheduler:
 
     def __init__(
         self,
-        app: WearSync,
+        app: SchedulerHost,
         run_sync: RunSync,
         *,
-        clock: Clock = local_now,
+        clock: Clock | None = None,
         on_event: Callable[[SchedulerEvent], None] | None = None,
         check_alerts: Callable[[], DigestResult] | None = None,
         scheduler: BaseScheduler | None = None,
@@ -124,7 +137,7 @@ class SyncScheduler:
     ) -> None:
         self._app = app
         self._run_sync = run_sync
-        self._clock = clock
+        self._clock = clock or app.clock  # read as local_now(): aware, in the host's zone
         self.listeners: list[Callable[[SchedulerEvent], None]] = [on_event] if on_event else []
         self._check_alerts = check_alerts
         tz_opts = {"timezone": timezone} if timezone is not None else {}
@@ -155,14 +168,13 @@ class SyncScheduler:
     def start(self) -> None:
         if self._scheduler.state != STATE_STOPPED:
             return
-        now = self._clock()
-        self._last_beat = now
+        self._last_beat = self._clock.local_now()
         self._add_daily_job()
         self._scheduler.add_job(self.heartbeat, IntervalTrigger(seconds=self._heartbeat_s, timezone=self._tz),
                                 id=JOB_HEARTBEAT, name="heartbeat", coalesce=True, max_instances=1,
                                 misfire_grace_time=None, replace_existing=True)
         self._scheduler.add_job(self.housekeeping,
-                                IntervalTrigger(hours=24, start_date=now + dt.timedelta(minutes=5),
+                                IntervalTrigger(hours=24, start_date=self._timer_now() + dt.timedelta(minutes=5),
                                                 timezone=self._tz),
                                 id=JOB_HOUSEKEEPING, name="housekeeping", coalesce=True, max_instances=1,
                                 misfire_grace_time=None, replace_existing=True)
@@ -236,16 +248,23 @@ class SyncScheduler:
     # ------------------------------------------------------------------ triggers
     def trigger_catchup(self) -> None:
         """Fill missed days soon, in the scheduler's thread (returns at once)."""
-        self._once(self.run_catchup, JOB_CATCHUP, requested_at=self._clock())
+        self._once(self.run_catchup, JOB_CATCHUP, requested_at=self._clock.local_now())
 
     def trigger_now(self) -> None:
         """Update now (tray, GUI): a pass over the ledger in the scheduler's thread."""
         self._once(self.run_manual, JOB_MANUAL)
 
+    def _timer_now(self) -> dt.datetime:
+        """The time APScheduler's timers run on (its own reading of the system clock, as a "date"
+        trigger made now holds it). It differs from the app's clock only by the test offset; the
+        days to fetch, wake-ups and events always use the app's clock."""
+        run_date: dt.datetime = DateTrigger(timezone=self._tz).run_date
+        return run_date
+
     def _once(self, func: Callable[..., object], job_id: str, **kwargs: object) -> None:
         if self._scheduler.state == STATE_STOPPED:
             return
-        self._scheduler.add_job(func, "date", run_date=self._clock(), kwargs=kwargs, id=job_id, coalesce=True,
+        self._scheduler.add_job(func, DateTrigger(timezone=self._tz), kwargs=kwargs, id=job_id, coalesce=True,
                                 max_instances=1, misfire_grace_time=None, replace_existing=True)
 
     def run_daily(self) -> RunOutcome | None:
@@ -286,7 +305,7 @@ class SyncScheduler:
                 self._busy, self._pending, self._current = False, False, None
 
     def _run_locked(self, trigger: str) -> RunOutcome:
-        started = self._clock()
+        started = self._clock.local_now()
         with self._state:
             self._last_started = started
         self._emit("started", f"Download started ({trigger}).")
@@ -310,7 +329,7 @@ class SyncScheduler:
                 self._pending = False
             trigger = "catchup"  # the merged follow-up pass
         digest = self._alerts()
-        finished = self._clock()
+        finished = self._clock.local_now()
         with self._state:
             self._last_finished = finished
             self._last_error = errors[-1] if errors else None
@@ -321,7 +340,7 @@ class SyncScheduler:
         return RunOutcome(trigger, started, finished, requested, results, errors, digest)
 
     def _plan(self, already: Plan) -> Plan:
-        today = self._clock().date()
+        today = self._clock.local_now().date()
         lookback = int(self._app.settings.get("lookback_days"))
         plan = missing_days(self._app.db, today, lookback, max_days=self._max_days)
         out: Plan = {}
@@ -347,7 +366,7 @@ class SyncScheduler:
 
     # ------------------------------------------------------------------ heartbeat & housekeeping
     def heartbeat(self) -> None:
-        now = self._clock()
+        now = self._clock.local_now()
         with self._state:
             last, self._last_beat = self._last_beat, now
         try:
@@ -396,7 +415,7 @@ class SyncScheduler:
             self._emit("skipped", f"The {event.job_id} is still running; not starting it twice.")
 
     def _emit(self, kind: str, message: str, digest: DigestResult | None = None) -> None:
-        event = SchedulerEvent(kind, message, self._clock(), digest)
+        event = SchedulerEvent(kind, message, self._clock.local_now(), digest)
         for listener in list(self.listeners):
             try:
                 listener(event)
@@ -404,7 +423,7 @@ class SyncScheduler:
                 log.exception("a scheduler listener failed")
 
 
-def _default_housekeeping(app: WearSync) -> list[tuple[str, Callable[[], object]]]:
+def _default_housekeeping(app: SchedulerHost) -> list[tuple[str, Callable[[], object]]]:
     tasks: list[tuple[str, Callable[[], object]]] = [("purge deleted patients", app.patients.purge_deleted)]
     # registration keys arrive with the accounts work; use their purge when it exists
     for owner_name in ("accounts", "keys", "registration"):
@@ -418,29 +437,23 @@ def _default_housekeeping(app: WearSync) -> list[tuple[str, Callable[[], object]
 
 
 def attach_scheduler(
-    app: WearSync,
+    app: SchedulerHost,
     run_sync: RunSync,
-    clock: Clock = local_now,
+    clock: Clock | None = None,
     *,
     on_event: Callable[[SchedulerEvent], None] | None = None,
     check_alerts: Callable[[], DigestResult] | None = None,
     scheduler: BaseScheduler | None = None,
     timezone: dt.tzinfo | None = None,
 ) -> SyncScheduler:
-    """Build the scheduler and hook it to `app.start_background()` / `stop_background()`.
+    """Build the scheduler and hook it to the app's background start/stop.
 
-    Without `check_alerts`, the e-mail digest of services/alerts/service.py runs after each pass.
+    `check_alerts` runs after each pass (the facade passes the e-mail digest of
+    services/alerts/service.py; sync does not import alerts). `clock` defaults to the app's.
     """
-    prune: Callable[[], object] | None = None
     if check_alerts is None:
-        from services.alerts.service import attach_alerts
-
-        alerts = attach_alerts(app, clock=clock)
-        check_alerts, prune = alerts.run, alerts.prune_sent
+        raise ValueError("the scheduler needs the alert check to run after each pass (check_alerts=)")
     sched = SyncScheduler(app, run_sync, clock=clock, on_event=on_event, check_alerts=check_alerts,
                           scheduler=scheduler, timezone=timezone)
-    if prune is not None:
-        sched.housekeeping_tasks.append(("forget alerts sent long ago", prune))
-    app._background_starters.append(sched.start)
-    app._background_stoppers.append(sched.stop)
+    app.add_background(sched.start, sched.stop)
     return sched

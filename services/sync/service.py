@@ -25,14 +25,17 @@ import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from db.engine import utcnow
+from db.engine import Database
 from db.models import Connection
 from services.accounts.actor import Actor
+from services.accounts.audit import AuditLog
+from services.clock import Clock
 from services.connect.oauth.base import ConsentRevoked
 from services.connect.tokens import TokenManager
 from services.errors import InvalidInput, NotFound, WearSyncError
+from services.settings import Settings
 from services.sync.quota import QuotaLimiter, shared_limiter
 from services.sync.store import DayStatus, SyncStore
 from services.vendors import VendorRegistry
@@ -40,13 +43,23 @@ from services.vendors.base import DataType, FetchContext, RateLimited, Records, 
 from services.vendors.http import ApiClient, RequestCancelled
 from services.vendors.times import chunks, days, local_midnight_utc, local_today
 
-if TYPE_CHECKING:
-    from services.app import WearSync
-
 log = logging.getLogger(__name__)
 
 SYNCABLE = ("connected", "error")
 MAX_INCREMENTAL_DAYS = 31  # a longer gap is a backfill the coordinator starts with explicit dates
+
+
+class SyncHost(Protocol):
+    """What downloading needs from the app (the facade, `services.app.WearSync`, is one)."""
+
+    @property
+    def db(self) -> Database: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def clock(self) -> Clock: ...
 
 
 @dataclass(frozen=True)
@@ -172,11 +185,11 @@ class _Slot:
 class SyncService:
     def __init__(
         self,
-        app: WearSync,
+        app: SyncHost,
         vendors: VendorRegistry,
         tokens: TokenManager,
         *,
-        clock: Callable[[], dt.datetime] = utcnow,
+        clock: Clock | None = None,
         sleep: Callable[[float], None] = time.sleep,
         http_timeout: float = 30.0,
         max_workers: int | None = None,
@@ -187,7 +200,7 @@ class SyncService:
         self.store = SyncStore(app.db)
         # (patient code, vendor, None at the start | the SyncRunResult at the end) of first downloads
         self.on_first_download: list[Callable[[str, str, SyncRunResult | None], None]] = []
-        self.clock = clock
+        self.clock = clock or app.clock
         self.sleep = sleep
         self.http_timeout = http_timeout
         self.max_workers = max_workers or (2 if app.db.dialect == "sqlite" else 4)
@@ -228,7 +241,7 @@ class SyncService:
             if conn is None:
                 raise NotFound("That connection no longer exists.")
             tz, vendor_name, connected_at = conn.timezone, conn.vendor, conn.connected_at
-        today = local_today(tz, self.clock())
+        today = local_today(tz, self.clock.utcnow())
         if start is not None and end is not None:
             if end < start:
                 raise InvalidInput(f"The end date {end} is before the start date {start}. Swap them.")
@@ -265,7 +278,7 @@ class SyncService:
     ) -> SyncResult:
         self.started_by(actor, "one connection", f"connection {connection_id}")
         lo, hi = self.plan(connection_id, start, end)
-        run_id = self.store.start_run(trigger, 1, self.clock())
+        run_id = self.store.start_run(trigger, 1, self.clock.utcnow())
         result = self._run(connection_id, lo, hi, [progress] if progress else [], cancel, refetch)
         self._finish_run(run_id, [result])
         return result
@@ -356,7 +369,7 @@ class SyncService:
                   trigger: str = "manual", report_all: bool = False, join_any: bool = False,
                   refetch: bool = False) -> SyncRunResult:
         """Queue these (id, patient code, vendor, status) connections and wait; one SyncRun."""
-        run_id = self.store.start_run(trigger, len(rows), self.clock())
+        run_id = self.store.start_run(trigger, len(rows), self.clock.utcnow())
         results: list[SyncResult] = []
         futures: list[Future[SyncResult]] = []
         try:
@@ -432,7 +445,7 @@ class SyncService:
             if conn is None or conn.status not in SYNCABLE:
                 return 0
             vendor_name, granted, tz = conn.vendor, set(conn.scopes_granted.split()), conn.timezone
-        today = local_today(tz, self.clock())
+        today = local_today(tz, self.clock.utcnow())
         total = 0
         for t in self.vendors.get(vendor_name).data_types:
             if t.scope and t.scope not in granted:
@@ -480,7 +493,7 @@ class SyncService:
         else:
             status = "ok" if failed == 0 else ("failed" if ok == 0 else "partial")
         self.store.finish_run(run_id, status=status, ok=ok, failed=failed, rows=rows,
-                              summary="\n".join(r.summary for r in results), now=self.clock(),
+                              summary="\n".join(r.summary for r in results), now=self.clock.utcnow(),
                               total=max(total or 0, len(results)))
 
     # ------------------------------------------------------------------ the work
@@ -572,7 +585,7 @@ class _ConnectionSync:
             # killed, cancelled or stopped by the quota half-way never leaves a day that looks done
             # because another data type of it was (services/sync/catchup.py reads days, not types)
             self.store.reserve_days(self.cid, {n: [d for lo, hi in p for d in days(lo, hi)] for n, p in plan.items()},
-                                    svc.clock())
+                                    svc.clock.utcnow())
             for dtype in vendor.data_types:
                 if self._cancelled():
                     result.cancelled = True
@@ -596,7 +609,7 @@ class _ConnectionSync:
             result.errors.append(exc.message)
         missing = tuple(t.data_type for t in result.types if t.skipped)
         result.scopes_missing = missing
-        now = svc.clock()
+        now = svc.clock.utcnow()
         if result.status != "needs_reconsent":
             values: dict[str, object] = {"updated_at": now}
             if any(t.days_ok for t in result.types):
@@ -650,7 +663,7 @@ class _ConnectionSync:
                 tz = new_tz
             devices = vendor.devices(api)
             if devices is not None:
-                self.store.write_devices(self.patient_id, vendor.name, devices, self.svc.clock())
+                self.store.write_devices(self.patient_id, vendor.name, devices, self.svc.clock.utcnow())
         except (ConsentRevoked, RequestCancelled, SyncStopped):
             raise
         except WearSyncError as exc:
@@ -662,7 +675,7 @@ class _ConnectionSync:
         if self.refetch:
             return chunks(self.start, self.end, dtype.chunk_days)
         done = self.store.done_days(self.cid, dtype.name, self.start, self.end)
-        today = local_today(self.tz, self.svc.clock())
+        today = local_today(self.tz, self.svc.clock.utcnow())
         parts: list[tuple[dt.date, dt.date]] = []
         run: list[dt.date] = []
         for d in [*days(self.start, self.end), None]:
@@ -712,7 +725,7 @@ class _ConnectionSync:
                 ctx.timezone = records.timezone
             statuses = self._statuses(dtype, records, lo, hi, ctx.timezone, device_sync)
             n = self.store.write_chunk(self.cid, self.patient_id, vendor.name, dtype.name, records, statuses,
-                                       self.svc.clock())
+                                       self.svc.clock.utcnow())
             tr.rows += n
             tr.days_ok += len(statuses)
             result.rows_written += n
@@ -725,7 +738,7 @@ class _ConnectionSync:
                       result: SyncResult) -> None:
         log.warning("%s chunk of %d day(s) failed: %s", dtype.name, (hi - lo).days + 1, message)
         span = days(lo, hi)
-        self.store.mark_failed(self.cid, dtype.name, span, message, self.svc.clock())
+        self.store.mark_failed(self.cid, dtype.name, span, message, self.svc.clock.utcnow())
         tr.days_failed += len(span)
         tr.error = message
         result.ok = False
@@ -738,7 +751,7 @@ class _ConnectionSync:
         counts: dict[dt.date, int] = {}
         for r in getattr(records, dtype.primary):
             counts[r["local_date"]] = counts.get(r["local_date"], 0) + 1
-        today = local_today(tz, self.svc.clock())
+        today = local_today(tz, self.svc.clock.utcnow())
         settled = today - dt.timedelta(days=self.lookback())
         out = []
         for d in days(lo, hi):

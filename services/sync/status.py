@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from db.engine import Database, utcnow
+from db.engine import Database
 from db.models import Connection, Coverage, Device, Patient, SyncRun
 
 # how a day is drawn when its data types disagree: the most telling state wins
@@ -90,9 +90,8 @@ def _day_status(statuses: list[str]) -> str:
 
 
 def connection_states(db: Database, today: dt.date, *, days: int = 14, alert_after_days: int = 3,
-                      now: dt.datetime | None = None) -> list[ConnectionState]:
+                      now: dt.datetime) -> list[ConnectionState]:
     """Every connection of a live patient, with its verdict and its last `days` days (oldest first)."""
-    now = now or utcnow()
     first = today - dt.timedelta(days=days - 1)
     with db.session() as s:
         conns = s.execute(select(Connection, Patient.code).join(Patient, Patient.id == Connection.patient_id)

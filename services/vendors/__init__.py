@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from services.clock import Clock
 from services.config import check_vendor
 from services.vendors.base import Vendor
 from services.vendors.fitbit import Fitbit
@@ -29,12 +30,14 @@ class VendorRegistry:
     sandbox so demo credentials never reach the real keyring.
     """
 
-    def __init__(self, environ: Mapping[str, str], secrets: SecretStore | None = None) -> None:
+    def __init__(self, environ: Mapping[str, str], secrets: SecretStore | None = None,
+                 clock: Clock | None = None) -> None:
         self.environ = environ
         self.secrets = secrets
+        self.clock = clock or Clock.from_environ(environ)  # the app passes its own
 
     def get(self, name: str) -> Vendor:
-        return VENDOR_CLASSES[check_vendor(name)](self.environ, self.secrets)
+        return VENDOR_CLASSES[check_vendor(name)](self.environ, self.secrets, clock=self.clock)
 
     def names(self) -> list[str]:
         return list(VENDOR_CLASSES)

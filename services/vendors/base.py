@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 
+from services.clock import Clock
 from services.connect.oauth.base import Endpoints, OAuth2Implementation, TokenSet
 from services.errors import WearSyncError
 
@@ -158,9 +159,11 @@ class Vendor:
     def scope_label(cls, scope: str) -> str:
         return cls.scope_labels.get(scope, scope.rsplit("/", 1)[-1])
 
-    def __init__(self, environ: Mapping[str, str], secrets: SecretStore | None = None) -> None:
+    def __init__(self, environ: Mapping[str, str], secrets: SecretStore | None = None,
+                 clock: Clock | None = None) -> None:
         self.environ = environ
         self.secrets = secrets
+        self.clock = clock or Clock.from_environ(environ)
 
     def __repr__(self) -> str:
         return f"<Vendor {self.name}>"
@@ -198,7 +201,7 @@ class Vendor:
 
     def oauth(self, session: requests.Session | None = None, timeout: float = 30.0) -> OAuth2Implementation:
         cid, secret = self.credentials()
-        return self.oauth_class(cid, secret, self.endpoints, session=session, timeout=timeout)
+        return self.oauth_class(cid, secret, self.endpoints, session=session, timeout=timeout, clock=self.clock)
 
     def data_type(self, name: str) -> DataType:
         for t in self.data_types:

@@ -12,20 +12,30 @@ The sleep function is injectable so tests never really wait.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import requests
 
 from services.connect.oauth.base import ConsentRevoked
 from services.errors import WearSyncError
-from services.sync.quota import DEFAULT_PENALTY_S, QuotaLimiter
 from services.vendors.base import AuthExpired, RateLimited, Vendor, VendorUnavailable
 
 log = logging.getLogger(__name__)
+
+
+class Limiter(Protocol):
+    """The quota limiter every request passes (services/sync/quota.py's QuotaLimiter)."""
+
+    def try_acquire(self, vendor: str, user_key: str) -> float: ...
+    def penalise(self, vendor: str, user_key: str, seconds: float) -> None: ...
+    def default_penalty(self, vendor: str) -> float: ...
+    def observe(self, vendor: str, user_key: str, status: int, headers: Mapping[str, str],
+                now: dt.datetime | None = None) -> float | None: ...
 
 # a dropped connection can surface mid-body as a chunked-encoding error, not a ConnectionError
 NETWORK_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
@@ -56,7 +66,7 @@ class ApiClient:
         max_wait_s: float = 900.0,
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
-        limiter: QuotaLimiter | None = None,
+        limiter: Limiter | None = None,
         user_key: str = "",
         should_stop: Callable[[], bool] | None = None,
     ) -> None:
@@ -123,7 +133,8 @@ class ApiClient:
                 )
                 status = resp.status_code
                 if self.limiter is not None:
-                    self.limiter.observe(self.vendor.name, self.user_key, resp.status_code, resp.headers)
+                    self.limiter.observe(self.vendor.name, self.user_key, resp.status_code, resp.headers,
+                                          self.vendor.clock.now())
                 return self.vendor.check_response(resp)
             except AuthExpired:
                 if refreshed:
@@ -149,7 +160,7 @@ class ApiClient:
                     # a 429 was already observed as a penalty; Withings says "slow down" inside a 200
                     # body, which only the vendor module can read. The next _take_slot() waits it out.
                     self.limiter.penalise(self.vendor.name, self.user_key,
-                                          exc.wait_s or DEFAULT_PENALTY_S.get(self.vendor.name, 60.0))
+                                          exc.wait_s or self.limiter.default_penalty(self.vendor.name))
             except (VendorUnavailable, *NETWORK_ERRORS) as exc:
                 failures += 1
                 if failures > self.max_retries:

@@ -1,27 +1,15 @@
-"""Accounts fixtures: a cheap argon2 hasher (same algorithm, tiny cost) and a clock tests move."""
+"""Accounts fixtures: a cheap argon2 hasher (same algorithm, tiny cost) and the app's clock, pinned
+so tests move it instead of sleeping."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 import pytest
 from argon2 import PasswordHasher
 
+from services.clock import Clock
+
 ADMIN_PASSWORD = "amber falcon quietly sings"
 USER_PASSWORD = "seven blue lanterns drift"
-
-
-class FakeClock:
-    """Naive UTC, like db.engine.utcnow; tests advance it instead of sleeping."""
-
-    def __init__(self, start: dt.datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += dt.timedelta(**kw)
 
 
 @pytest.fixture(autouse=True)
@@ -35,13 +23,10 @@ def cheap_hasher(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
 
 
 @pytest.fixture
-def clock(app) -> FakeClock:  # type: ignore[no-untyped-def]
-    from db.engine import utcnow
-
-    c = FakeClock(utcnow())
-    app.accounts.clock = c
-    app.keys.clock = c
-    return c
+def clock(app) -> Clock:  # type: ignore[no-untyped-def]
+    """The app's own clock (every service reads it), pinned where it stands."""
+    app.clock.pin(app.clock.utcnow())
+    return app.clock
 
 
 @pytest.fixture

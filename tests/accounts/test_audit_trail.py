@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from db.engine import utcnow
 from db.models import AuditEntry
 from services.accounts.actor import HOST
 from services.accounts.audit import AuditTrailReadOnly
@@ -17,7 +16,7 @@ from tests.accounts.conftest import ADMIN_PASSWORD, USER_PASSWORD
 
 
 def test_each_account_action_is_recorded_with_user_and_time(app, clock) -> None:
-    start = utcnow()
+    start = app.clock.utcnow()
     admin = app.accounts.create_first_admin("admin.anna", ADMIN_PASSWORD)
     app.accounts.authenticate("admin.anna", ADMIN_PASSWORD)
     with pytest.raises(SignInFailed):
@@ -57,11 +56,11 @@ def test_each_account_action_is_recorded_with_user_and_time(app, clock) -> None:
         ("admin.anna", "gui", "user.remove", "coord.carla"),
     ]
     for e in app.audit.entries():
-        assert start <= e.at <= utcnow() + dt.timedelta(seconds=1)
+        assert start <= e.at <= app.clock.utcnow() + dt.timedelta(seconds=1)
     csv_lines = app.audit.to_csv(actor=admin).splitlines()
     assert csv_lines[0] == "time_utc,user,source,action,target,detail"
     assert len(csv_lines) == 1 + len(rows)
-    assert app.audit.to_csv(since=utcnow().date() + dt.timedelta(days=1), actor=admin).count("\n") == 1
+    assert app.audit.to_csv(since=app.clock.utcnow().date() + dt.timedelta(days=1), actor=admin).count("\n") == 1
 
 
 def test_the_orm_cannot_edit_or_delete_entries(app) -> None:

@@ -45,7 +45,7 @@ def test_five_failures_lock_and_the_lock_expires(app, admin, clock) -> None:
         app.accounts.authenticate("coord.carla", USER_PASSWORD)
     last = app.audit.entries()[-1]
     assert (last.action, last.target, last.detail) == ("user.sign_in_failed", "coord.carla", "while locked")
-    assert app.accounts.get_user("coord.carla", admin).state(clock.now) == "locked"
+    assert app.accounts.get_user("coord.carla", admin).state(clock.utcnow()) == "locked"
     clock.advance(seconds=61)
     # the next failure after the lock doubles it
     [again] = _fail(app, "coord.carla", 1)
@@ -142,5 +142,5 @@ def test_parallel_wrong_passwords_each_count(app, admin, clock) -> None:
     with app.db.session() as s:
         user = s.scalars(select(User).where(User.username == "coord.pia")).one()
         assert user.failed_attempts == len(counted) >= 5
-        assert user.locked_until is not None and user.locked_until > clock()
+        assert user.locked_until is not None and user.locked_until > clock.utcnow()
     assert outcomes.count("SignInFailed") == 4

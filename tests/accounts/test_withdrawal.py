@@ -7,7 +7,6 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from db.engine import utcnow
 from db.models import Connection, Device, EnrolmentLink, HeartRateSample, Patient
 from services.accounts.actor import HOST, Actor
 from services.errors import NotFound, PermissionDenied, WearSyncError
@@ -35,13 +34,13 @@ def _enrol(app, code: str = "P-001") -> None:
         for c in s.scalars(select(Connection).where(Connection.patient_id == pid)):
             if c.vendor in ("fitbit", "polar"):
                 c.status, c.token_ciphertext, c.vendor_user_id = "connected", b"\x01opaque", f"{c.vendor}-user"
-                c.token_expires_at = utcnow() + dt.timedelta(hours=1)
+                c.token_expires_at = app.clock.utcnow() + dt.timedelta(hours=1)
                 c.scopes_granted = "heart_rate sleep"
         for i in range(10):
             s.add(HeartRateSample(patient_id=pid, vendor="fitbit", kind="sample",
                                   ts_utc=dt.datetime(2026, 11, 1, 8) + dt.timedelta(minutes=i),
                                   utc_offset_s=3600, local_date=dt.date(2026, 11, 1), bpm=60 + i))
-        now = utcnow()
+        now = app.clock.utcnow()
         s.add(Device(patient_id=pid, vendor="polar", external_id="H10-1", first_seen_utc=now, last_seen_utc=now))
         s.add(EnrolmentLink(token_hash=code.ljust(64, "0"), patient_code=code, vendor="withings", created_at=now,
                             expires_at=now + dt.timedelta(days=1), patient_id=pid))

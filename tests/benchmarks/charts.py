@@ -29,6 +29,8 @@ import sqlalchemy as sa
 from db.engine import Database
 from db.migrate import upgrade
 from db.models import Connection, HeartRateSample, Patient
+from services.accounts.audit import AuditLog
+from services.clock import Clock
 from services.data.charts import ChartService
 from services.data.compliance import ComplianceService
 from services.settings import Settings
@@ -117,7 +119,7 @@ def measure(url: str, patients: int, days: int, runs: int = 5) -> list[Row]:
         load_s = time.perf_counter() - t0
         timed = Meter(db)
         charts = ChartService(db, clock=lambda: dt.datetime(2026, 11, 29))
-        compliance = ComplianceService(db, Settings(db))
+        compliance = ComplianceService(db, Settings(db, AuditLog(db, Clock())))
         who = f"BENCH-{(patients + 1) // 2:03d}"
         nan = float("nan")
         out: list[Row] = [("load", f"{n:,} rows", load_s * 1000, nan, nan)]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from services.clock import Clock
 from services.sandbox import SandboxServer
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -45,7 +46,8 @@ def test_links_create_list_revoke(cli: Any, srv: SandboxServer, tmp_path: Path) 
     link_id = row.split()[0]
     assert "withings" in row and "open" in row and token not in listing.stdout  # the secret never shown
     expires = dt.datetime.strptime(" ".join(row.split()[4:6]), "%Y-%m-%d %H:%M")
-    assert dt.timedelta(hours=1, minutes=58) < expires - dt.datetime.now(dt.UTC).replace(tzinfo=None) \
+    now = Clock.from_environ(os.environ).utcnow()  # the clock the command read (the CI offset included)
+    assert dt.timedelta(hours=1, minutes=58) < expires - now \
         <= dt.timedelta(hours=2)
 
     rv = cli.run("links", "revoke", link_id)

@@ -71,7 +71,7 @@ def test_sync_all_records_a_run_and_skips_unconnected(lapp: Any, srv: SandboxSer
 
 
 def test_incremental_plan(lapp: Any, srv: SandboxServer) -> None:
-    lapp.sync.clock = lambda: NOON
+    lapp.clock.pin(NOON)  # the app's one clock: the plan and the connection both read it
     assert connect(lapp, srv, "I-1", "fitbit", "anna").ok
     cid = cid_of(lapp, "I-1", "fitbit")
     today = dt.date(2026, 11, 28)
@@ -83,13 +83,12 @@ def test_incremental_plan(lapp: Any, srv: SandboxServer) -> None:
     lapp.settings.set("lookback_days", 6)
     assert lapp.sync.plan(cid) == (dt.date(2026, 11, 22), today)
     # Polar: no history before the connection (connected at NOON by the app's clock, not the real date)
-    lapp.connections.clock = lambda: NOON
     assert connect(lapp, srv, "I-2", "polar", "greta").ok
     assert lapp.sync.plan(cid_of(lapp, "I-2", "polar")) == (NOON.date(), NOON.date())
 
 
 def test_coverage_and_devices(sapp: Any, srv: SandboxServer) -> None:
-    sapp.sync.clock = lambda: NOON
+    sapp.clock.pin(NOON)
     assert connect(sapp, srv, "C-1", "fitbit", "chiara").ok  # watch last synced 5 days ago
     cid = cid_of(sapp, "C-1", "fitbit")
     assert sapp.sync.sync_connection(cid, dt.date(2026, 11, 21), dt.date(2026, 11, 24)).ok

@@ -63,7 +63,7 @@ def test_token_refreshed_before_expiry_and_persisted_before_use(lapp: Any, srv: 
     cid = connected(lapp, srv, "withings", "emil")
     _, before = lapp.tokens.load(cid)
     # expiring in 4 minutes: inside the 5-minute clock margin, so it is renewed before use
-    before.expires_at = lapp.tokens.clock() + dt.timedelta(minutes=4)
+    before.expires_at = lapp.tokens.clock.utcnow() + dt.timedelta(minutes=4)
     lapp.tokens.save(cid, before)
     srv.clear_calls()
     result = lapp.sync.sync_connection(cid, D1, D1)

@@ -158,8 +158,8 @@ def test_delete_purges_data_after_the_undo_window(app) -> None:
     app.patients.add("A", ["fitbit"], HOST)
     _add_hr(app, "A", "fitbit", 7)
     app.patients.delete("A", HOST)
-    assert app.patients.purge_deleted(now=dt.datetime.now(dt.UTC).replace(tzinfo=None)) == 0
-    later = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=2)
+    assert app.patients.purge_deleted(now=app.clock.utcnow()) == 0
+    later = app.clock.utcnow() + dt.timedelta(days=2)
     assert app.patients.purge_deleted(now=later) == 1
     with app.db.session() as s:
         assert s.scalar(select(func.count()).select_from(HeartRateSample)) == 0

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from db.models import Connection, Coverage, Device, Patient
 from db.upsert import upsert
 from services.accounts.actor import HOST
+from services.clock import Clock
 from tests.support.stepped_scheduler import FakeClock, SteppedScheduler, frozen_apscheduler
 
 TZ = ZoneInfo("Europe/Berlin")
@@ -25,12 +26,21 @@ def at(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> dt.datetime:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(at(2026, 11, 20, 9, 0))
+def clock(request: pytest.FixtureRequest) -> Clock:
+    """The app's own clock when the test has an app (so the services, the scheduler and APScheduler
+    all read one time), else a clock of its own; pinned at 2026-11-20 09:00 in Berlin."""
+    start = at(2026, 11, 20, 9, 0)
+    for name in ("sqlite_app", "app"):
+        if name in request.fixturenames:
+            shared: Clock = request.getfixturevalue(name).clock
+            shared.tz = TZ
+            shared.pin(start)
+            return shared
+    return FakeClock(start)
 
 
 @pytest.fixture
-def stepped(clock: FakeClock) -> Iterator[SteppedScheduler]:
+def stepped(clock: Clock) -> Iterator[SteppedScheduler]:
     with frozen_apscheduler(clock):
         sched = SteppedScheduler(clock, TZ)
         yield sched
@@ -85,7 +95,7 @@ class FakeSync:
     `block` (an Event) holds the first call until the test sets it, to model a long download.
     """
 
-    def __init__(self, app, clock: FakeClock, status: str = "complete", today_status: str = "complete") -> None:
+    def __init__(self, app, clock: Clock, status: str = "complete", today_status: str = "complete") -> None:
         self.app = app
         self.clock = clock
         self.status = status
@@ -101,13 +111,13 @@ class FakeSync:
         with self._lock:
             self.active += 1
             self.max_active = max(self.max_active, self.active)
-            self.calls.append((trigger, list(days or []), connection_ids, self.clock()))
+            self.calls.append((trigger, list(days or []), connection_ids, self.clock.local_now()))
             first = len(self.calls) == 1
         try:
             self.entered.set()
             if first and self.block is not None:
                 assert self.block.wait(10), "test never released the blocked sync"
-            today = self.clock().date()
+            today = self.clock.local_now().date()
             for cid in connection_ids or []:
                 past = [d for d in days or [] if d != today]
                 write_coverage(self.app, cid, past, self.status)

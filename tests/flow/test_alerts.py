@@ -184,10 +184,11 @@ def test_the_scheduled_run_sends_the_digest_and_tells_the_tray(sqlite_app, stepp
     app = sqlite_app
     clinic(app)
     app.environ.update(env_for(server.port))  # as if set before WearSync started
-    attach_alerts(app, clock=clock).add_recipient("coordinator@clinic.example", HOST)
+    alerts = attach_alerts(app)  # on the app's clock, which the `clock` fixture pinned
+    alerts.add_recipient("coordinator@clinic.example", HOST)
     events = []
     fake = FakeSync(app, clock)
-    attach_scheduler(app, fake, clock=clock, scheduler=stepped, on_event=events.append)
+    attach_scheduler(app, fake, clock=clock, scheduler=stepped, on_event=events.append, check_alerts=alerts.run)
     app.start_background()
     stepped.process()
     app.stop_background()
@@ -197,4 +198,4 @@ def test_the_scheduled_run_sends_the_digest_and_tells_the_tray(sqlite_app, stepp
     assert tray.message.startswith("1 device not synced")
     assert len(server.messages) == 1
     assert app.secrets.checkers["DATA_PLATFORM_PASSWORD"]  # Settings → Secrets → Test signs in
-    assert clock() == at(2026, 11, 20, 9, 0)
+    assert clock.local_now() == at(2026, 11, 20, 9, 0)

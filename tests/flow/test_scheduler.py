@@ -42,7 +42,7 @@ def test_daily_job_fires_at_the_set_time_and_follows_a_changed_setting(sqlite_ap
     assert [(t, ds) for t, ds, _c, _at in fake.calls] == [("catchup", [D(2026, 11, 20)])]
     assert sched.status().next_run == at(2026, 11, 21, 2, 30)
 
-    stepped.advance(at(2026, 11, 21, 2, 29) - clock(), step=FOUR_MIN)
+    stepped.advance(at(2026, 11, 21, 2, 29) - clock.local_now(), step=FOUR_MIN)
     assert len(fake.calls) == 1
     stepped.advance(dt.timedelta(minutes=1))
     assert fake.calls[-1][0] == "schedule"
@@ -53,9 +53,9 @@ def test_daily_job_fires_at_the_set_time_and_follows_a_changed_setting(sqlite_ap
     sched.set_sync_time("05:00")
     assert sched.status().next_run == at(2026, 11, 21, 5, 0)
     assert sqlite_app.settings.get("sync_time") == "05:00"
-    stepped.advance(at(2026, 11, 22, 2, 40) - clock(), step=FOUR_MIN)
+    stepped.advance(at(2026, 11, 22, 2, 40) - clock.local_now(), step=FOUR_MIN)
     assert sched.status().last_started == at(2026, 11, 21, 5, 0), "moved to 05:00, not 02:30 any more"
-    stepped.advance(at(2026, 11, 22, 5, 0) - clock(), step=FOUR_MIN)
+    stepped.advance(at(2026, 11, 22, 5, 0) - clock.local_now(), step=FOUR_MIN)
     assert sched.status().last_started == at(2026, 11, 22, 5, 0)
     assert [c[3] for c in fake.calls[2:]] == [at(2026, 11, 22, 5, 0)]
     sqlite_app.stop_background()
@@ -119,7 +119,7 @@ def test_sleep_through_midnight_fetches_each_missed_day_once(sqlite_app, stepped
     stepped.advance(dt.timedelta(minutes=3))
     assert fake.requested() == {(conn, D(2026, 11, 20)): 1}
     # the lid closes at 09:03 on the 20th and opens at 07:00 on the 23rd
-    stepped.jump(at(2026, 11, 23, 7, 0) - clock())
+    stepped.jump(at(2026, 11, 23, 7, 0) - clock.local_now())
     stepped.advance(dt.timedelta(minutes=2))
     # the 20th was partial (the day was not over) and is fetched again; the rest exactly once
     assert fake.requested() == {(conn, D(2026, 11, 20)): 2, (conn, D(2026, 11, 21)): 1,
@@ -134,7 +134,7 @@ def test_a_daily_run_missed_beyond_the_grace_time_is_reported_and_caught_up(sqli
     make(sqlite_app, stepped, clock, fake, events)
     sqlite_app.start_background()
     stepped.process()
-    stepped.jump(at(2026, 11, 22, 20, 0) - clock())  # 20 h after the 00:00 run: beyond 12 h grace
+    stepped.jump(at(2026, 11, 22, 20, 0) - clock.local_now())  # 20 h after the 00:00 run: beyond 12 h grace
     stepped.advance(dt.timedelta(minutes=2))
     kinds = [e.kind for e in events]
     assert "missed" in kinds

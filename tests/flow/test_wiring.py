@@ -32,8 +32,7 @@ def data_calls(srv: SandboxServer) -> int:
 def test_attached_flow_runs_the_real_sync_on_start_and_at_the_daily_time(sqlite_app: Any, srv: SandboxServer,
                                                                          stepped: Any, clock: Any) -> None:
     app = _wire(sqlite_app, srv)
-    clock.set(at(2026, 11, 28, 9, 0))
-    app.sync.clock = app.connections.clock = lambda: clock().astimezone(dt.UTC).replace(tzinfo=None)
+    clock.set(at(2026, 11, 28, 9, 0))  # the app's own clock: every service reads it
     assert connect(app, srv, "P-001", "fitbit", "anna").ok
     cid = app.connections.connection_id("P-001", "fitbit")
     digests: list[DigestResult] = []
@@ -55,7 +54,7 @@ def test_attached_flow_runs_the_real_sync_on_start_and_at_the_daily_time(sqlite_
     first_calls = data_calls(srv)
     assert first_calls > 0
 
-    stepped.advance(at(2026, 11, 29, 0, 0) - clock(), step=dt.timedelta(minutes=4))
+    stepped.advance(at(2026, 11, 29, 0, 0) - clock.local_now(), step=dt.timedelta(minutes=4))
     with app.db.session() as s:
         runs = s.execute(select(SyncRun.trigger).order_by(SyncRun.id)).scalars().all()
         yesterday = s.scalar(select(Coverage.attempts).where(

@@ -94,8 +94,8 @@ def test_wizard_moves_a_populated_database_switches_and_restarts(qtbot, home_she
     assert "Connected to" in wizard.login.result.text()
 
     # step 2: moving the data is on by default, because the built-in database holds patients
-    assert wizard.names.move.isChecked()
-    assert "3 patients" in wizard.names.move.text()
+    assert wizard.names.move_data.isChecked()
+    assert "3 patients" in wizard.names.move_data.text()
     fill_names(wizard, names)
     qtbot.mouseClick(wizard.next_button, Qt.MouseButton.LeftButton)
 

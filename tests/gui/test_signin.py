@@ -9,9 +9,8 @@ import threading
 
 import pytest
 
-from db.engine import utcnow
 from services.accounts.actor import Actor
-from tests.accounts.conftest import FakeClock
+from services.clock import Clock
 from tests.gui.conftest import ADMIN_PASSWORD, USER_PASSWORD, wait_idle
 
 pytestmark = pytest.mark.gui
@@ -98,8 +97,8 @@ def test_sign_in_runs_off_the_ui_thread_and_refuses_a_wrong_password(qtbot, make
 
 def test_lockout_after_failed_attempts_and_its_expiry(qtbot, make_shell, sqlite_app) -> None:
     admin(sqlite_app)
-    clock = FakeClock(utcnow())
-    sqlite_app.accounts.clock = clock
+    clock = sqlite_app.clock  # every service reads it
+    clock.pin(clock.utcnow())
     shell = make_shell(signed_in=False)
     gate = gate_of(qtbot, shell, "signInForm")
     form = gate.screen.sign_in
@@ -126,7 +125,7 @@ def test_disabled_account_is_told_so(qtbot, make_shell, sqlite_app) -> None:
     assert "disabled" in gate.screen.sign_in.error.text() and gate.gated
 
 
-def _key(app, boss: Actor, clock: FakeClock, state: str) -> str:  # type: ignore[no-untyped-def]
+def _key(app, boss: Actor, clock: Clock, state: str) -> str:  # type: ignore[no-untyped-def]
     new = app.keys.generate(boss, "coordinator", hours=1)
     if state == "used":
         app.accounts.register(new.key, "early.bird", USER_PASSWORD)
@@ -146,9 +145,8 @@ def _key(app, boss: Actor, clock: FakeClock, state: str) -> str:  # type: ignore
 ])
 def test_register_with_a_key(qtbot, make_shell, sqlite_app, state: str, message: str | None) -> None:
     boss = admin(sqlite_app)
-    clock = FakeClock(utcnow())
-    sqlite_app.keys.clock = clock
-    sqlite_app.accounts.clock = clock
+    clock = sqlite_app.clock
+    clock.pin(clock.utcnow())
     key = "WS-AAAAA-BBBBB-CCCCC-DDDDD-EEEEE" if state == "unknown" else _key(sqlite_app, boss, clock, state)
     shell = make_shell(signed_in=False)
     gate = gate_of(qtbot, shell, "signInForm")
@@ -234,7 +232,8 @@ def test_expired_lock_is_computed_by_the_service_clock(sqlite_app) -> None:
 
     admin(sqlite_app)
     with sqlite_app.db.session() as s:
-        s.execute(update(User).values(locked_until=utcnow() - dt.timedelta(minutes=1), failed_attempts=5))
+        past = sqlite_app.clock.utcnow() - dt.timedelta(minutes=1)
+        s.execute(update(User).values(locked_until=past, failed_attempts=5))
     assert sqlite_app.accounts.authenticate("admin.anna", ADMIN_PASSWORD).role == "admin"
 
 

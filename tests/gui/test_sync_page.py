@@ -38,8 +38,8 @@ def sync_page(qtbot: Any, shell: Any) -> Any:
 
 
 def test_status_view_tells_the_three_cases_apart(qtbot: Any, make_shell: Any, sqlite_app: Any) -> None:
-    today = dt.date.today()
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    today = sqlite_app.clock.today()  # the app's clock: the page reads the same one
+    now = sqlite_app.clock.utcnow()
     ok_days = days(today - dt.timedelta(days=13), today - dt.timedelta(days=1))
     # P-ASLEEP: the watch stopped syncing to Fitbit five days ago
     a = add_connection(sqlite_app, "P-ASLEEP", "fitbit")
@@ -197,7 +197,7 @@ def test_update_now_while_the_schedule_runs_syncs_each_connection_once(qtbot: An
     from services.sync import service as sync_module
 
     app = _wire(sqlite_app, srv)
-    app.sync.clock = lambda: dt.datetime(2026, 11, 28, 10, 0)
+    app.clock.pin(dt.datetime(2026, 11, 28, 10, 0))  # the app's one clock
     for code, vendor, user in (("P-001", "fitbit", "anna"), ("P-002", "withings", "emil")):
         assert connect(app, srv, code, vendor, user).ok
     runs: Counter[int] = Counter()
@@ -246,7 +246,7 @@ def digest_event() -> SchedulerEvent:
     alert = Alert("device_not_synced", "P-001", "fitbit", "device:1",
                   "P-001, Fitbit: the device last synced to Fitbit 4 days ago. Ask the patient to sync it.")
     digest = DigestResult((alert,), (alert,))
-    return SchedulerEvent("alerts", digest.summary(), dt.datetime.now().astimezone(), digest)
+    return SchedulerEvent("alerts", digest.summary(), dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC), digest)
 
 
 def test_alert_digest_without_a_tray_shows_a_banner(qtbot: Any, make_shell: Any) -> None:

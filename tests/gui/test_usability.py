@@ -871,7 +871,7 @@ def test_the_table_and_the_panel_tell_the_same_time(qtbot, make_shell, sqlite_ap
     from tests.flow.conftest import add_connection
 
     now = dt.datetime(2026, 1, 5, 12, 0)  # the app's clock, whatever the computer's says
-    sqlite_app.sync.clock = lambda: now
+    sqlite_app.clock.pin(now)
     cid = add_connection(sqlite_app, "P-001", "fitbit")
     with sqlite_app.db.session() as s:
         s.execute(update(Connection).where(Connection.id == cid).values(

@@ -10,7 +10,6 @@ import pytest
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel
 
-from db.engine import utcnow
 from services.accounts.actor import Actor
 from tests.gui.conftest import ADMIN_PASSWORD, USER_PASSWORD, wait_idle
 
@@ -137,7 +136,7 @@ def test_generated_key_is_shown_once_and_can_be_revoked(qtbot, make_shell, sqlit
     assert key not in " ".join(table[0])  # the list shows the hint only
     assert table[0][0] == f"WS-{key.split('-')[1]}-…"
     [info] = sqlite_app.keys.list_keys(BOSS)
-    assert abs((info.expires_at - utcnow()) - dt.timedelta(hours=8)) < dt.timedelta(minutes=1)
+    assert abs((info.expires_at - sqlite_app.clock.utcnow()) - dt.timedelta(hours=8)) < dt.timedelta(minutes=1)
     page.last_secret.accept()
 
     page.keys.table.selectRow(0)

@@ -15,6 +15,7 @@ import ipaddress
 import socketserver
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -201,7 +202,11 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
+    # OpenSSL checks validity against the real date, whatever a test did to Python's clock
+    import time_machine
+
+    hatch = time_machine.escape_hatch
+    now = dt.datetime.fromtimestamp(hatch.time.time() if hatch.is_travelling() else time.time(), dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))

@@ -20,6 +20,8 @@ import apscheduler.triggers.interval
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.base import BaseScheduler
 
+from services.clock import Clock
+
 PATCHED_MODULES = (
     apscheduler.schedulers.base,
     apscheduler.executors.base,
@@ -28,32 +30,23 @@ PATCHED_MODULES = (
 )
 
 
-class FakeClock:
-    """A timezone-aware wall clock that moves only when told."""
+class FakeClock(Clock):
+    """The app's Clock, pinned at `start` in `start`'s zone, moving only when told; calling it gives
+    the local time (what APScheduler and the scheduler read)."""
 
     def __init__(self, start: dt.datetime) -> None:
         assert start.tzinfo is not None
-        self._now = start
-        self._lock = threading.Lock()
+        super().__init__(tz=start.tzinfo, pinned=start)
 
     def __call__(self) -> dt.datetime:
-        with self._lock:
-            return self._now
-
-    def set(self, when: dt.datetime) -> None:
-        with self._lock:
-            self._now = when
-
-    def advance(self, delta: dt.timedelta) -> None:
-        with self._lock:
-            self._now = self._now + delta
+        return self.local_now()
 
 
-def _fake_datetime(clock: FakeClock) -> type[dt.datetime]:
+def _fake_datetime(clock: Clock) -> type[dt.datetime]:
     class FakeDatetime(dt.datetime):
         @classmethod
         def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
-            now = clock()
+            now = clock.local_now()
             return now.astimezone(tz) if tz is not None else now.replace(tzinfo=None)
 
     return FakeDatetime
@@ -100,7 +93,7 @@ class TrackingExecutor(ThreadPoolExecutor):
 
 
 class SteppedScheduler(BaseScheduler):
-    def __init__(self, clock: FakeClock, timezone: dt.tzinfo) -> None:
+    def __init__(self, clock: Clock, timezone: dt.tzinfo) -> None:
         self.clock = clock
         self.executor = TrackingExecutor()
         super().__init__(timezone=timezone, executors={"default": self.executor})
@@ -117,9 +110,9 @@ class SteppedScheduler(BaseScheduler):
 
     def advance(self, delta: dt.timedelta, step: dt.timedelta = dt.timedelta(minutes=1),
                 allow_running: int = 0) -> None:
-        end = self.clock() + delta
-        while self.clock() < end:
-            self.clock.set(min(end, self.clock() + step))
+        end = self.clock.local_now() + delta
+        while self.clock.local_now() < end:
+            self.clock.set(min(end, self.clock.local_now() + step))
             self.process(allow_running)
 
     def jump(self, delta: dt.timedelta, allow_running: int = 0) -> None:
@@ -129,7 +122,7 @@ class SteppedScheduler(BaseScheduler):
 
 
 @contextmanager
-def frozen_apscheduler(clock: FakeClock) -> Iterator[None]:
+def frozen_apscheduler(clock: Clock) -> Iterator[None]:
     """Make APScheduler read `clock` wherever it asks for the current time."""
     fake = _fake_datetime(clock)
     saved = [(m, m.datetime) for m in PATCHED_MODULES]  # type: ignore[attr-defined]

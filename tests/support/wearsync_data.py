@@ -8,13 +8,14 @@ Written directly with db.upsert, so it needs nothing from the connectors. Times 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert as sa_insert
 
-from db.engine import Database, utcnow
+from db.engine import Database
 from db.models import (
     AlertRecipient,
     AlertSent,
@@ -43,6 +44,7 @@ from db.models import (
     User,
 )
 from db.upsert import upsert
+from services.clock import Clock
 
 DAYS = 3
 OFFSET = 3600  # the patients live at UTC+1
@@ -78,7 +80,7 @@ def _every(start: dt.datetime, end: dt.datetime, step: dt.timedelta) -> Iterator
 
 def populate(db: Database, now: dt.datetime | None = None, *, dense: bool = False) -> Population:
     """Fill every table. `dense` adds more samples (for chunking tests)."""
-    now = (now or utcnow()).replace(second=0, microsecond=0)
+    now = (now or Clock.from_environ(os.environ).utcnow()).replace(second=0, microsecond=0)
     start = (now - dt.timedelta(days=DAYS)).replace(hour=0, minute=0)
     with db.session() as s:
         upsert(s, Patient, [

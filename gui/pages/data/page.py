@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +71,9 @@ def clinic_today(app: Any) -> dt.date:
         value = now() if callable(now) else clock() if callable(clock) else None
         if isinstance(value, dt.datetime):
             return value.date()
-    from db.engine import utcnow  # the time source before the app clock; same function the services use
+    from gui.format import today as clock_today  # the app's clock, as the page context handed it over
 
-    return utcnow().date()
+    return clock_today()
 
 
 def to_qdate(d: dt.date) -> QDate:
@@ -113,7 +114,7 @@ class DataPage(Page):
         self.report_button = button("Report…", "import", on_click=self.save_report)
         self.report_button.setObjectName("reportButton")
         self.report_button.setProperty("tip", "Save a printable PDF of these days for the medical record.")
-        self.header.actions.addWidget(self.report_button)
+        self.header.action_row.addWidget(self.report_button)
         self._controls()
         self.banner = Banner("error", closable=True)
         self.layout_.addWidget(self.banner)
@@ -382,12 +383,28 @@ class DataPage(Page):
                 for box in boxes:
                     draw_markers(box, view.markers, with_labels=box is self.hr)
 
-        steps = [
+        def draw_heart_rate() -> None:
+            self._draw_heart_rate(view)
+            marked(self.hr)
+
+        def draw_steps() -> None:
+            self._draw_steps(view)
+            marked(self.steps)
+
+        def draw_sleep() -> None:
+            self._draw_sleep(view)
+            marked(self.sleep, self.score)
+
+        def draw_activity() -> None:
+            self._draw_activity(view)
+            marked(self.activity)
+
+        steps: list[Callable[[], None]] = [
             prepare,
-            lambda: (self._draw_heart_rate(view), marked(self.hr)),
-            lambda: (self._draw_steps(view), marked(self.steps)),
-            lambda: (self._draw_sleep(view), marked(self.sleep, self.score)),
-            lambda: (self._draw_activity(view), marked(self.activity)),
+            draw_heart_rate,
+            draw_steps,
+            draw_sleep,
+            draw_activity,
             lambda: self.night.show_nights(view.nights),
             lambda: self.exercise.show_exercises(view.exercises),
         ]

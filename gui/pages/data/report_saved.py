@@ -8,6 +8,7 @@ the user where the report is: the path stays in view with a Copy button. The des
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
@@ -56,7 +57,7 @@ class LocationDialog(QDialog):
         buttons.addStretch(1)
         self.open_buttons: dict[str, QPushButton] = {}
         for words, where in opens or []:
-            b = button(words, on_click=lambda w=where: self.open_target(w))
+            b = button(words, on_click=partial(self.open_target, where))
             self.open_buttons[words] = b
             buttons.addWidget(b)
         close = button("Close", primary=True, on_click=self.accept)

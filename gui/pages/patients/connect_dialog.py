@@ -7,9 +7,9 @@ thread, never the UI thread, and Cancel (or quitting) ends that wait within a fr
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Callable
+from functools import partial
 
 from PySide6.QtCore import QCoreApplication, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QPixmap
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from gui import theme
 from gui.context import PageContext
 from gui.errors import advice_for
-from gui.format import vendor_label, when
+from gui.format import now_utc, vendor_label, when
 from gui.widgets import Badge, Banner, button, label
 from services.connect.service import DEFAULT_WAIT_S, ConnectFailed, ConnectOutcome, EnrolmentLinkInfo, PendingConnect
 
@@ -286,7 +286,7 @@ class EnrolmentLinkDialog(QDialog):
         else:  # a phone cannot open a link to this computer: a code to scan would only mislead
             self.qr.setWordWrap(True)
             self.qr.setText("No QR code yet: a phone can open this link only once the tunnel runs.")
-        hours = round((info.expires_at - dt.datetime.now(dt.UTC).replace(tzinfo=None)).total_seconds() / 3600)
+        hours = round((info.expires_at - now_utc()).total_seconds() / 3600)
         self.expiry.setText(f"Valid until {when(info.expires_at)} (about {hours} hours). After that, or once "
                             "used, send a new link.")
         if not info.reachable_from_phone:
@@ -335,9 +335,9 @@ class ConnectChoiceDialog(QDialog):
             badge.setObjectName(f"choiceBadge_{v}")
             self.badges[v] = badge
             grid.addWidget(badge, i, 1, Qt.AlignmentFlag.AlignLeft)
-            here = button("Connect here", "play", primary=True, on_click=lambda v=v: self.connect_here.emit(v))
+            here = button("Connect here", "play", primary=True, on_click=partial(self.connect_here.emit, v))
             here.setObjectName(f"choiceConnect_{v}")
-            link = button("Send enrolment link", "copy", on_click=lambda v=v: self.send_link.emit(v))
+            link = button("Send enrolment link", "copy", on_click=partial(self.send_link.emit, v))
             link.setObjectName(f"choiceLink_{v}")
             self.buttons_by_vendor[v] = (here, link)
             grid.addWidget(here, i, 2)

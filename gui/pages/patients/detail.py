@@ -8,7 +8,7 @@ import datetime as dt
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from gui.format import ago, vendor_label, when
+from gui.format import ago, now_utc, vendor_label, when
 from gui.grafana_open import OpenInGrafanaButton
 from gui.widgets import Badge, Card, button, label
 from services.connect.service import scope_labels
@@ -29,7 +29,7 @@ STALE_DAYS = 3
 
 def device_needs_attention(d: DeviceInfo, now: dt.datetime | None = None) -> bool:
     """Low battery, or the device has not synced with its vendor for days: worth a call to the patient."""
-    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = now or now_utc()
     stale = d.last_sync_at is not None and now - d.last_sync_at > dt.timedelta(days=STALE_DAYS)
     return stale or (d.battery_level is not None and d.battery_level < LOW_BATTERY)
 
@@ -199,5 +199,6 @@ class PatientDetail(Card):
     def _clear_devices(self) -> None:
         while self.devices.count():
             item = self.devices.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()

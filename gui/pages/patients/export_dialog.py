@@ -19,12 +19,14 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QVBoxLayout,
     QWidget,
 )
 
 from gui.context import PageContext
 from gui.errors import advice_for
+from gui.format import today as clock_today
 from gui.format import vendor_label
 from gui.widgets import Banner, documents_folder, label, open_or_show
 from services.data.export import ExportResult, export_to_file
@@ -62,6 +64,8 @@ def to_date(q: QDate) -> dt.date:
 
 
 class ExportDialog(QDialog):
+    error_label: QLabel
+
     def __init__(self, ctx: PageContext, patients: list[PatientInfo], patient_code: str | None = None,
                  vendor: str | None = None, *, ask_path: AskPath = ask_save_path,
                  today: dt.date | None = None, parent: QWidget | None = None) -> None:
@@ -92,7 +96,7 @@ class ExportDialog(QDialog):
         self.metric_box.setObjectName("exportMetric")
         for key, text in METRIC_LABELS.items():
             self.metric_box.addItem(text, key)
-        today = today or dt.date.today()
+        today = today or clock_today()
         self.start = QDateEdit(QDate(*(today - dt.timedelta(days=DEFAULT_DAYS - 1)).timetuple()[:3]))
         self.start.setObjectName("exportStart")
         self.end = QDateEdit(QDate(today.year, today.month, today.day))

@@ -140,8 +140,8 @@ class PatientsPage(Page):
         self.search.textChanged.connect(lambda _t: self._apply_filter())
         self.add_button = button("Add patient", "add", primary=True, on_click=self.open_add_dialog)
         self.add_button.setObjectName("addPatientButton")
-        self.header.actions.addWidget(self.search)
-        self.header.actions.addWidget(self.add_button)
+        self.header.action_row.addWidget(self.search)
+        self.header.action_row.addWidget(self.add_button)
 
         self.error_banner = Banner("error")
         self.error_banner.action_clicked.connect(self.refresh)
@@ -256,7 +256,7 @@ class PatientsPage(Page):
         app = self.ctx.app
         svc = app.patients
         self.ctx.bridge.submit(lambda: PatientsView(svc.list_patients(), svc.undoable(), devices_by_patient(app.db),
-                                                    listener_problem(app), app.sync.clock()),
+                                                    listener_problem(app), app.clock.utcnow()),
                                on_result=self._loaded, on_error=self._load_failed, context=self)
 
     def _loaded(self, view: PatientsView) -> None:

@@ -54,6 +54,10 @@ class DatabaseBox(Card):
     def refresh(self) -> None:
         self.ctx.bridge.submit(dbs.describe_current, self.ctx.app, on_result=self._loaded, context=self)
 
+    def _loaded_then_open(self, current: dbs.CurrentDatabase) -> None:
+        self._loaded(current)
+        self.open_wizard()
+
     def _loaded(self, current: dbs.CurrentDatabase) -> None:
         self.current = current
         self._show(current.dialect, current.overridden)
@@ -107,7 +111,7 @@ class DatabaseBox(Card):
     def open_wizard(self) -> MySQLWizard | None:
         if self.current is None:  # not loaded yet: load, then open
             self.ctx.bridge.submit(dbs.describe_current, self.ctx.app,
-                                   on_result=lambda c: (self._loaded(c), self.open_wizard()), context=self)
+                                   on_result=self._loaded_then_open, context=self)
             return None
         self.wizard = MySQLWizard(self.ctx, self.current, self.window())
         self.wizard.show()

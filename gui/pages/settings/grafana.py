@@ -66,7 +66,7 @@ def save(app: WearSync, url: str, token: str | None, actor: Actor) -> GrafanaSet
 
 def run_dashboard_check(app: WearSync) -> list[QueryCheck]:
     reader = grafana.reader_connection(app.environ, app.secrets)
-    return check_dashboard_queries(reader.url)
+    return check_dashboard_queries(reader.url, now=app.clock.utcnow())
 
 
 class GrafanaBox(Card):

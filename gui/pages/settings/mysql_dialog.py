@@ -141,10 +141,10 @@ class NamesStep(QWidget):
         col.addSpacing(8)
         col.addWidget(label("Your data", "section"))
         what = f"{current.patients} patient{'s' if current.patients != 1 else ''}"
-        self.move = QCheckBox(f"Move my existing data ({what}, their downloads, user accounts and settings)")
-        self.move.setObjectName("mysqlMoveData")
-        self.move.setChecked(current.dialect == "sqlite" and current.patients > 0)
-        col.addWidget(self.move)
+        self.move_data = QCheckBox(f"Move my existing data ({what}, their downloads, user accounts and settings)")
+        self.move_data.setObjectName("mysqlMoveData")
+        self.move_data.setChecked(current.dialect == "sqlite" and current.patients > 0)
+        col.addWidget(self.move_data)
         col.addWidget(label(
             "The data is copied, then every table is compared (row counts and checksums) before WearSync "
             "switches. The built-in database is kept unchanged, with a backup copy. Without this, the new "
@@ -372,7 +372,7 @@ class MySQLWizard(QDialog):
     def _set_up_done(self, result: MySQLSetupResult) -> None:
         self.result_ = result
         self.run_step.say(result.describe())
-        if self.names.move.isChecked():
+        if self.names.move_data.isChecked():
             self.run_step.heading.setText("Moving your data…")
             self.run_step.say("Pausing downloads while the data is copied…")
             self.ctx.bridge.submit(self.ctx.app.stop_background, on_result=lambda _r: self._move(False),

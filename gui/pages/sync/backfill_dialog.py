@@ -59,7 +59,7 @@ class BackfillDialog(QDialog):
         super().__init__(parent)
         self.ctx = ctx
         self.runner = runner
-        self.today = today or dt.date.today()
+        self.today = today or ctx.app.clock.today()
         self.plan: BackfillPlan | None = None
         self.cancel_event: threading.Event | None = None
         self.running = False

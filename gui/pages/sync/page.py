@@ -74,7 +74,8 @@ class SyncView:
 def load_view(app: Any, today: dt.date | None = None) -> SyncView:
     """Runs on a worker thread: everything the page shows, in one go."""
     after = int(app.settings.get("alert_after_days"))
-    states = connection_states(app.db, today or dt.date.today(), days=STRIP_DAYS, alert_after_days=after)
+    states = connection_states(app.db, today or app.clock.today(), days=STRIP_DAYS, alert_after_days=after,
+                               now=app.clock.utcnow())
     sched = app.scheduler.status() if getattr(app, "scheduler", None) is not None else None
     return SyncView(states, recent_runs(app.db), sched)
 
@@ -101,8 +102,8 @@ class SyncPage(Page):
         self.update_button = button("Update now", "refresh", primary=True, on_click=self.update_now)
         self.update_button.setObjectName("updateNowButton")
         self.update_button.setProperty("tip", "Download now for every connection not yet updated today.")
-        self.header.actions.addWidget(self.backfill_button)
-        self.header.actions.addWidget(self.update_button)
+        self.header.action_row.addWidget(self.backfill_button)
+        self.header.action_row.addWidget(self.update_button)
         self.notice = Banner("info", closable=True)
         self.notice.setObjectName("syncNotice")
         self.layout_.addWidget(self.notice)
@@ -328,7 +329,8 @@ class SyncPage(Page):
         def save_time(value: str) -> object:
             if sched is not None:
                 return sched.set_sync_time(value, actor)
-            return self.ctx.app.settings.set("sync_time", value, actor=actor)
+            self.ctx.app.settings.set("sync_time", value, actor=actor)
+            return None
 
         self.ctx.bridge.submit(save_time, raw.strip(), on_result=lambda _r: self._time_saved(),
                                on_error=lambda e: self.notice.show_message(getattr(e, "message", str(e)), "error"),

@@ -44,8 +44,8 @@ class TunnelPage(Page):
         self.start_button.setObjectName("tunnelStart")
         self.stop_button = button("Stop tunnel", "stop", on_click=lambda: ctx.tunnel.stop(ctx.session.actor))
         self.stop_button.setObjectName("tunnelStop")
-        self.header.actions.addWidget(self.stop_button)
-        self.header.actions.addWidget(self.start_button)
+        self.header.action_row.addWidget(self.stop_button)
+        self.header.action_row.addWidget(self.start_button)
 
         self.error = Banner("error")
         self.error.setObjectName("tunnelError")
@@ -85,10 +85,10 @@ class TunnelPage(Page):
         col.addWidget(self.portals)
         col.addWidget(self.settings)
         col.addStretch(1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(inner)
-        self.layout_.addWidget(self.scroll, 1)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setWidget(inner)
+        self.layout_.addWidget(self.scroll_area, 1)
 
         ctx.tunnel.status_changed.connect(self.show_status)
         ctx.tunnel.error_changed.connect(self.show_error)
@@ -110,7 +110,7 @@ class TunnelPage(Page):
         self.settings.refresh()
 
     def show_settings(self) -> None:
-        self.scroll.ensureWidgetVisible(self.settings)
+        self.scroll_area.ensureWidgetVisible(self.settings)
         self.settings.authtoken.setFocus()
 
     def apply_permissions(self) -> None:
@@ -132,8 +132,9 @@ class TunnelPage(Page):
         self.message.setText(status.message)
         while self.urls.count():
             item = self.urls.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         row = 0
         if status.callback_url:
             copy_row(self.urls, row, "Public address", status.callback_url, "callbackUrl")

@@ -10,6 +10,7 @@ from PySide6.QtCore import QDate
 from PySide6.QtWidgets import QDateEdit, QFileDialog, QHBoxLayout, QTableWidgetItem, QVBoxLayout, QWidget
 
 from gui.context import PageContext
+from gui.format import today as clock_today
 from gui.format import when
 from gui.pages.users.common import table
 from gui.widgets import button, documents_folder, label
@@ -59,7 +60,8 @@ class AuditTab(QWidget):
         col.setSpacing(10)
         bar = QHBoxLayout()
         bar.addWidget(label("Since", "section"))
-        self.since = QDateEdit(QDate.currentDate().addDays(-7))
+        week_ago = clock_today() - dt.timedelta(days=7)
+        self.since = QDateEdit(QDate(week_ago.year, week_ago.month, week_ago.day))
         self.since.setObjectName("auditSince")
         self.since.setCalendarPopup(True)
         self.since.setDisplayFormat("d MMM yyyy")

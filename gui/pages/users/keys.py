@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QTableWidgetItem, QVBoxLayout, QWidget
 
 from gui.context import PageContext
 from gui.format import when
-from gui.pages.base import Page
 from gui.pages.users.common import ROLE_NAMES, table
 from gui.pages.users.dialogs import GenerateKeyDialog, OneTimeSecretDialog
 from gui.widgets import BadgeDelegate, button, label
 from services.accounts.keys import KeyInfo, NewKey
+
+if TYPE_CHECKING:
+    from gui.pages.users.page import UsersPage
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
 ID_ROLE = Qt.ItemDataRole.UserRole
 
 
 class KeysTab(QWidget):
-    def __init__(self, ctx: PageContext, page: Page) -> None:
+    def __init__(self, ctx: PageContext, page: UsersPage) -> None:
         super().__init__()
         self.ctx = ctx
         self.page = page
@@ -72,7 +76,10 @@ class KeysTab(QWidget):
         rows = self.table.selectionModel().selectedRows()
         if not rows:
             return None
-        key_id = self.table.item(rows[0].row(), 0).data(ID_ROLE)
+        item = self.table.item(rows[0].row(), 0)
+        if item is None:
+            return None
+        key_id = item.data(ID_ROLE)
         return next((k for k in self.keys if k.id == key_id), None)
 
     def update_buttons(self) -> None:
@@ -90,11 +97,12 @@ class KeysTab(QWidget):
     def _generated(self, new: NewKey) -> None:
         self.refresh()
         role = ROLE_NAMES.get(new.role, new.role)
-        self.page.last_secret = OneTimeSecretDialog(  # type: ignore[attr-defined]
+        dialog = OneTimeSecretDialog(
             "New registration key",
             f"Give this key to the new colleague. On the sign-in screen they choose \"I have a registration key\" "
             f"and create their account as {role}. It works once, until {when(new.expires_at)}.", new.key, self)
-        self.page.last_secret.open()  # type: ignore[attr-defined]
+        self.page.last_secret = dialog
+        dialog.open()
 
     def revoke(self) -> None:
         k = self.selected()

@@ -49,7 +49,7 @@ def user_state(u: UserInfo, now: dt.datetime) -> str:
 
 
 class UsersTab(QWidget):
-    def __init__(self, ctx: PageContext, page: Page) -> None:
+    def __init__(self, ctx: PageContext, page: UsersPage) -> None:
         super().__init__()
         self.ctx = ctx
         self.page = page
@@ -83,7 +83,7 @@ class UsersTab(QWidget):
     # -- loading --------------------------------------------------------------------------
     def refresh(self) -> None:
         accounts, actor = self.ctx.app.accounts, self.ctx.session.actor
-        self.ctx.bridge.submit(lambda: UsersView(accounts.list_users(actor), accounts.clock()),
+        self.ctx.bridge.submit(lambda: UsersView(accounts.list_users(actor), accounts.clock.utcnow()),
                                on_result=self._loaded, on_error=self._failed, context=self)
 
     def _loaded(self, view: UsersView) -> None:
@@ -118,7 +118,8 @@ class UsersTab(QWidget):
     # -- selection ------------------------------------------------------------------------
     def selected(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
-        return str(self.table.item(rows[0].row(), 0).data(NAME_ROLE)) if rows else None
+        item = self.table.item(rows[0].row(), 0) if rows else None
+        return str(item.data(NAME_ROLE)) if item is not None else None
 
     def selected_user(self) -> UserInfo | None:
         name = self.selected()
@@ -126,7 +127,8 @@ class UsersTab(QWidget):
 
     def select(self, username: str) -> None:
         for i in range(self.table.rowCount()):
-            if self.table.item(i, 0).data(NAME_ROLE) == username:
+            item = self.table.item(i, 0)
+            if item is not None and item.data(NAME_ROLE) == username:
                 self.table.selectRow(i)
 
     def update_buttons(self) -> None:
@@ -172,10 +174,11 @@ class UsersTab(QWidget):
 
     def _show_temporary(self, name: str, temp: str) -> None:
         self.refresh()
-        self.page.last_secret = OneTimeSecretDialog(
+        dialog = OneTimeSecretDialog(
             "Temporary password", f"Give this temporary password to {name}. They sign in with it once and then "
             "choose their own.", temp, self)
-        self.page.last_secret.open()
+        self.page.last_secret = dialog
+        dialog.open()
 
     def change_role(self) -> ChangeRoleDialog | None:
         u = self.selected_user()

@@ -32,7 +32,7 @@ from oauthlib.oauth2 import InsecureTransportError, MissingTokenError, OAuth2Err
 from requests.adapters import HTTPAdapter
 from requests_oauthlib import OAuth2Session
 
-from db.engine import utcnow
+from services.clock import Clock
 from services.errors import WearSyncError
 
 log = logging.getLogger(__name__)
@@ -179,13 +179,15 @@ class OAuth2Implementation:
         endpoints: Endpoints,
         session: requests.Session | None = None,
         timeout: float = 30.0,
+        clock: Clock | None = None,
     ) -> None:
         self.client_id = client_id
         self._client_secret = client_secret
         self.endpoints = endpoints
         self.session = session or requests.Session()  # revocation calls (not part of OAuth 2.0 proper)
         self.timeout = timeout
-        self.clock: Callable[[], dt.datetime] = utcnow  # the owner may hand in its own (signed calls)
+        # naive UTC now, for signed calls: the app's clock (the vendor registry passes it)
+        self.clock: Callable[[], dt.datetime] = (clock or Clock()).utcnow
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.vendor}>"

@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from db.engine import Database, utcnow
+from db.engine import Database
 from db.models import EnrolmentLink, OAuthState
+from services.clock import Clock
 from services.crypto import TokenCipher
 from services.errors import WearSyncError
 
@@ -65,7 +65,7 @@ def state_hash(state: str) -> str:
 
 
 class StateStore:
-    def __init__(self, db: Database, cipher: TokenCipher, clock: Callable[[], dt.datetime] = utcnow,
+    def __init__(self, db: Database, cipher: TokenCipher, clock: Clock,
                  lifetime: dt.timedelta = STATE_LIFETIME) -> None:
         self.db = db
         self.cipher = cipher
@@ -75,7 +75,7 @@ class StateStore:
     def create(self, pending: PendingState, state: str | None = None) -> tuple[str, dt.datetime]:
         """Keep a pending consent under `state` (a new one when None); (state, expiry time)."""
         state = state or new_state()
-        now = self.clock()
+        now = self.clock.utcnow()
         expires = now + self.lifetime
         with self.db.session() as s:
             # housekeeping: states that can no longer be used
@@ -105,7 +105,7 @@ class StateStore:
     def reusable(self, state: str) -> PendingState | None:
         """The still-usable pending consent of `state` with its verifier (None when used, voided or
         expiring within a minute): an enrolment link opened again reuses it instead of a new row."""
-        now = self.clock()
+        now = self.clock.utcnow()
         with self.db.session() as s:
             row = s.get(OAuthState, state_hash(state))
             if (row is None or row.used_at is not None or row.voided_at is not None
@@ -121,7 +121,7 @@ class StateStore:
             raise InvalidState("The sign-in answer did not carry its security code. Start the connection again.",
                                "missing")
         key = state_hash(state)
-        now = self.clock()
+        now = self.clock.utcnow()
         with self.db.session() as s:
             won = s.execute(  # type: ignore[attr-defined]
                 update(OAuthState)
@@ -146,10 +146,10 @@ class StateStore:
 
     def void_for(self, patient_id: int, vendor: str | None) -> None:
         with self.db.session() as s:
-            void_pending(s, patient_id, vendor, self.clock())
+            void_pending(s, patient_id, vendor, self.clock.utcnow())
 
     def pending(self) -> list[PendingState]:
-        now = self.clock()
+        now = self.clock.utcnow()
         with self.db.session() as s:
             rows = s.scalars(select(OAuthState).where(OAuthState.used_at.is_(None), OAuthState.voided_at.is_(None),
                                                       OAuthState.expires_at > now))
