@@ -15,8 +15,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from db.engine import Database, create_private_file
+from db.privileges import ACCOUNTS_TABLE, apply_grants_after_upgrade
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -63,8 +65,36 @@ def upgrade(db: Database, backup_dir: Path | None = None, revision: str = "head"
         backup = str(backup_database(db, backup_dir, now, label=f"before-upgrade-from-{before}"))
     with db.engine.begin() as conn:
         command.upgrade(_config(db, conn), revision)
+    if db.dialect == "mysql":
+        with db.engine.begin() as conn:
+            apply_grants_after_upgrade(conn)
     log.info("database schema upgraded from %s to %s", before or "empty", current_revision(db))
     return backup
+
+
+_SCHEMA_PRIVILEGES = ("CREATE", "ALTER")
+
+
+def may_change_schema(db: Database) -> bool:
+    """Whether the account `db` connects as may change the schema (MySQL: ALL, or CREATE and ALTER, on
+    this database or on every database). SQLite: always. A writer set up by WearSync may not."""
+    if db.dialect != "mysql":
+        return True
+    try:
+        with db.engine.connect() as conn:
+            database = str(conn.execute(text("SELECT DATABASE()")).scalar() or "")
+            grants = [str(g) for g in conn.execute(text("SHOW GRANTS")).scalars()]
+    except DBAPIError:
+        return False
+    for grant in grants:
+        head, _, rest = grant.partition(" ON ")
+        scope = rest.split(" TO ", 1)[0].replace("\\", "").strip()
+        if scope not in ("*.*", f"`{database}`.*"):
+            continue
+        privileges = head.removeprefix("GRANT ").upper()
+        if "ALL PRIVILEGES" in privileges or all(p in privileges for p in _SCHEMA_PRIVILEGES):
+            return True
+    return False
 
 
 class UnknownRevision(ValueError):
@@ -117,6 +147,8 @@ def backup_database(db: Database, backup_dir: Path, now: dt.datetime, label: str
         create_private_file(target)
         with db.engine.connect() as conn, gzip.open(target, "wt", encoding="utf-8") as out:
             for name in inspect(conn).get_table_names():
+                if name == ACCOUNTS_TABLE:  # account names only, and the writer may not read them
+                    continue
                 rows = conn.execute(text(f"SELECT * FROM `{name}`")).mappings()
                 for row in rows:
                     out.write(json.dumps({"table": name, "row": dict(row)}, default=str) + "\n")

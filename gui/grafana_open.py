@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 def patient_dashboard_url(app: WearSync, code: str, tunnel_grafana_url: str | None) -> str:
     """Runs on a worker: reads GRAFANA_URL (keyring) and the Grafana port (database)."""
     base = grafana_base_url(app.secrets, tunnel_grafana_url, int(app.settings.get("grafana_port")))
-    return open_in_grafana_url(base, code)
+    return open_in_grafana_url(base, app.patients.row_id(code))
 
 
 def open_in_browser(url: str) -> bool:

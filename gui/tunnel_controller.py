@@ -53,6 +53,8 @@ class TunnelController(QObject):
     failed = Signal(Exception)
     busy_changed = Signal(bool)
     error_changed = Signal(object)  # the failure that stays visible (Exception) or None once cleared
+    #: (user, password) of a Grafana sign-in made because none was set: shown to the coordinator once
+    grafana_signin_made = Signal(str, str)
     _from_service = Signal(TunnelStatus)  # any thread -> UI thread
 
     def __init__(self, app: WearSync, bridge: Bridge,
@@ -132,7 +134,8 @@ class TunnelController(QObject):
 
     # -- worker-thread side ------------------------------------------------------------------
     def _build_service(self) -> TunnelService:
-        return build_tunnel(self._app, on_event=self._from_service.emit)
+        return build_tunnel(self._app, on_event=self._from_service.emit,
+                            on_new_password=self.grafana_signin_made.emit)
 
     def _service_for(self, fresh: bool) -> TunnelService:
         # a running service keeps its instance (it owns the agent); a new start reads new settings

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from db.engine import Database
-from db.migrate import upgrade
 from services import config
 from services.accounts.audit import AuditLog
 from services.accounts.keys import KeyService
@@ -65,6 +64,8 @@ class WearSync:
                                                                 self._start_first_downloads]
         self._background_stoppers: list[Callable[[], None]] = [self._stop_connect_and_sync]
         self.scheduler: SyncScheduler | None = None  # set by attach_flow()
+        #: existing patient IDs outside the allowed characters, found at start: to be renamed
+        self.codes_to_rename: list[str] = []
 
     @classmethod
     def open(cls, environ: Mapping[str, str] | None = None, migrate: bool = True,
@@ -74,7 +75,13 @@ class WearSync:
         paths = config.paths(env).ensure()
         db = Database(config.database_url(env))
         if migrate:
-            backup = upgrade(db, backup_dir=paths.backups, now=clock.utcnow())
+            from services.schema import upgrade_at_start
+
+            try:
+                backup = upgrade_at_start(db, paths.backups, env, now=clock.utcnow())
+            except Exception:
+                db.dispose()
+                raise
             if backup:
                 log.info("backup made before the schema upgrade: %s", Path(backup).name)
         app = cls(db, paths, env, clock)
@@ -90,6 +97,15 @@ class WearSync:
             app.deletions.purge()
         except Exception:
             log.exception("purging the kept rows of old data deletions failed")
+        try:
+            app.codes_to_rename = app.patients.codes_to_rename()
+        except Exception:
+            log.exception("checking the patient IDs failed")
+        if app.codes_to_rename:
+            # how many, never which: the log holds no patient data. INFO: the log file, not a command's
+            # stderr (one line there, for its own failure); the window and `patients list` show which
+            log.info("%d patient ID(s) use characters other than letters, digits, '-', '_' and '.'; rename "
+                        "them (marked on the Patients page and in `main.py patients list`)", len(app.codes_to_rename))
         return app
 
     def close(self) -> None:

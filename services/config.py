@@ -143,6 +143,35 @@ def with_stored_password(url: str, env: Mapping[str, str]) -> str:
     return parsed.set(password=password).render_as_string(hide_password=False)
 
 
+OWNER_USER_SECRET = "WEARSYNC_DB_OWNER_USER"
+OWNER_PASSWORD_SECRET = "WEARSYNC_DB_OWNER_PASSWORD"
+
+
+def owner_database_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """The configured MySQL database as its owner (schema changes only: upgrades, the move), when the
+    set-up stored the owner's login (kept apart from the Settings page); else None."""
+    from sqlalchemy.engine import make_url
+
+    env = os.environ if environ is None else environ
+    url = env.get("WEARSYNC_DATABASE_URL") or read_config_file(env).get("database_url")
+    if not isinstance(url, str) or not url.strip():
+        return None
+    parsed = make_url(url.strip())
+    if parsed.get_backend_name() != "mysql":
+        return None
+    from services.errors import WearSyncError
+    from services.secrets import SecretStore
+
+    store = SecretStore(env)
+    try:
+        user, password = store.get(OWNER_USER_SECRET), store.get(OWNER_PASSWORD_SECRET)
+    except WearSyncError:
+        return None
+    if not user or not password:
+        return None
+    return parsed.set(username=user, password=password).render_as_string(hide_password=False)
+
+
 def callback_port(environ: Mapping[str, str] | None = None) -> int:
     env = os.environ if environ is None else environ
     raw = env.get("WEARSYNC_CALLBACK_PORT", "")

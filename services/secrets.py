@@ -101,7 +101,10 @@ SPEC_BY_NAME: dict[str, SecretSpec] = {s.name: s for s in SECRETS}
 
 # Internal secrets: not shown on the Settings page, never imported from the seed's variables.
 TOKEN_KEY = "WEARSYNC_TOKEN_KEY"
-INTERNAL = (TOKEN_KEY,)
+# The MySQL owner (schema changes only), kept apart from the writer: no admin can reveal it in the window.
+DB_OWNER_USER = "WEARSYNC_DB_OWNER_USER"
+DB_OWNER_PASSWORD = "WEARSYNC_DB_OWNER_PASSWORD"
+INTERNAL = (TOKEN_KEY, DB_OWNER_USER, DB_OWNER_PASSWORD)
 
 
 def _backend_name(backend: KeyringBackend) -> str:
@@ -237,7 +240,8 @@ class SecretStore:
         return out
 
     def reveal(self, name: str) -> str:
-        self._check_name(name)
+        if name not in SPEC_BY_NAME:  # internal secrets are never shown
+            raise InvalidInput(f"{name!r} is not a WearSync secret that can be shown.")
         return self.get(name) or ""
 
     def import_from_environment(self, names: list[str] | None = None) -> list[str]:

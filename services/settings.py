@@ -143,6 +143,11 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("grafana_tunnel_allow", "", str, "Grafana tunnel allowed addresses",
                 "Comma-separated ranges such as 203.0.113.0/24; empty lets any address reach Grafana.",
                 check=_check_cidrs),
+    SettingSpec("grafana_tunnel_open", False, bool, "Grafana through the tunnel without protection",
+                "On: no tunnel sign-in and no address list; anyone with the address reaches Grafana's own "
+                "sign-in page. Off (default): WearSync makes a sign-in if none is set."),
+    SettingSpec("grafana_domain", "", str, "ngrok static domain for Grafana",
+                "A second static domain, so Grafana's address stays the same too."),
     SettingSpec("idle_lock_minutes", 15, int, "Lock the window after idle minutes"),
     SettingSpec("enrol_link_hours", 72, int, "Enrolment links expire after (hours)"),
     SettingSpec("clinic_name", "", str, "Clinic name (shown to patients)",

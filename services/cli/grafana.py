@@ -87,7 +87,11 @@ def _url(args: argparse.Namespace) -> int:
 
     base = args.base or grafana_base_url(SecretStore())
     if args.patient:
-        out(open_in_grafana_url(base, args.patient))
+        from services.cli.common import opened_app
+
+        with opened_app() as app:
+            row_id = app.patients.row_id(args.patient)
+        out(open_in_grafana_url(base, row_id))
     else:
         out(f"{base.rstrip('/')}/d/{CLINIC_UID}/{CLINIC_SLUG}")
     return 0

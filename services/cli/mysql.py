@@ -29,6 +29,8 @@ def register(sub: Any) -> None:
     st.add_argument("--database", default="wearsync")
     st.add_argument("--writer", default="wearsync_writer", help="account WearSync writes with")
     st.add_argument("--reader", default="wearsync_reader", help="read-only account for Grafana")
+    st.add_argument("--owner", default=None,
+                    help="account for schema changes (upgrades, moves); default: the writer's name with _owner")
     st.add_argument("--client-host", action="append", default=[], metavar="HOST",
                     help="where WearSync connects from, as MySQL sees it (default: this computer); repeatable")
     st.add_argument("--reader-host", action="append", default=[], metavar="HOST",
@@ -43,12 +45,14 @@ def register(sub: Any) -> None:
     te.set_defaults(func=_test)
     mv = ms.add_parser("move", help="copy the built-in SQLite database into the configured MySQL database")
     mv.add_argument("--overwrite", action="store_true", help="replace data already in MySQL")
+    mv.add_argument("--admin-user", default="root",
+                    help="when the owner's login is not stored: the admin account to move as (password asked)")
     mv.set_defaults(func=_move)
     ms.add_parser("use-sqlite", help="switch WearSync back to its built-in SQLite database").set_defaults(
         func=_use_sqlite)
 
 
-def _admin_password() -> str:
+def admin_password() -> str:
     if os.environ.get(ADMIN_PASSWORD_ENV) is not None:
         return os.environ[ADMIN_PASSWORD_ENV]
     if sys.stdin.isatty():
@@ -56,25 +60,48 @@ def _admin_password() -> str:
     return ""
 
 
+def admin_password_available() -> bool:
+    return os.environ.get(ADMIN_PASSWORD_ENV) is not None or sys.stdin.isatty()
+
+
+def schema_url(admin_user: str, what: str) -> str:
+    """The configured MySQL database as an account that may change it: the owner whose login the
+    set-up stored, else the admin (password asked for, or WEARSYNC_MYSQL_ADMIN_PASSWORD)."""
+    from sqlalchemy.engine import make_url
+
+    from services import config
+    from services.errors import InvalidInput
+
+    owner = config.owner_database_url()
+    if owner is not None:
+        return owner
+    if not admin_password_available():
+        raise InvalidInput(f"{what} needs the MySQL administrator password: set {ADMIN_PASSWORD_ENV} or run "
+                           "this in a terminal, which asks for it.")
+    url = make_url(config.database_url()).set(username=admin_user, password=admin_password() or None)
+    return url.render_as_string(hide_password=False)
+
+
 def _setup(args: argparse.Namespace) -> int:
     from services import config
     from services.reach.db_move import move_database
     from services.reach.mysql_setup import AdminLogin, set_up_mysql, switch_to_mysql
 
-    password = _admin_password()
+    password = admin_password()
     if args.admin_url:
         admin = AdminLogin.from_url(args.admin_url, password or None)
     else:
         admin = AdminLogin(host=args.host, port=args.port, user=args.admin_user, password=password)
     paths = config.paths().ensure()
     result = set_up_mysql(admin, database=args.database, writer_user=args.writer, reader_user=args.reader,
-                          client_hosts=args.client_host or None, reader_hosts=args.reader_host or None,
-                          rotate_passwords=args.rotate_passwords, backup_dir=paths.backups, progress=out)
+                          owner_user=args.owner, client_hosts=args.client_host or None,
+                          reader_hosts=args.reader_host or None, rotate_passwords=args.rotate_passwords,
+                          backup_dir=paths.backups, progress=out)
     out(result.describe())
     out("The passwords are in the password store as SECRET_USER/SECRET_PASSWORD (writer) and "
-        "GRAFANA_DB_USER/GRAFANA_DB_PASSWORD (reader).")
+        "GRAFANA_DB_USER/GRAFANA_DB_PASSWORD (reader); the owner's is kept apart, for upgrades only.")
     if args.move_data:
-        report = move_database(f"sqlite:///{paths.database}", result.database_url, overwrite=args.overwrite,
+        report = move_database(f"sqlite:///{paths.database}", result.owner_url, overwrite=args.overwrite,
                                backup_dir=paths.backups)
         out(report.describe())
     if args.no_switch:
@@ -103,9 +130,9 @@ def _move(args: argparse.Namespace) -> int:
     from services.errors import InvalidInput
     from services.reach.db_move import move_database
 
-    target = config.database_url()
-    if target.startswith("sqlite"):
+    if config.database_url().startswith("sqlite"):
         raise InvalidInput("WearSync is not set up with MySQL yet: run `main.py mysql setup` first.")
+    target = schema_url(args.admin_user, "Moving the data")
     report = move_database(f"sqlite:///{config.paths().ensure().database}", target, overwrite=args.overwrite,
                            backup_dir=config.paths().backups, progress=None)
     out(report.describe())

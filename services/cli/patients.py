@@ -69,9 +69,12 @@ def _list(args: argparse.Namespace) -> int:
     if not patients:
         out("No patients yet. Add one with: main.py patients add P-001 --vendor fitbit")
         return 0
+    from services.patients.service import CODE_RULE, is_valid_code
+
     for p in patients:
         devices = ", ".join(f"{c.vendor} ({c.status.replace('_', ' ')})" for c in p.connections) or "no device"
-        out(f"{p.code}\t{devices}")
+        mark = "" if is_valid_code(p.code) else "\t[rename this ID: use only " + CODE_RULE + "]"
+        out(f"{p.code}\t{devices}{mark}")
     return 0
 
 

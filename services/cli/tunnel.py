@@ -5,8 +5,11 @@ The CLI process exits, but the tunnel must outlive it: ``start`` launches a deta
 keeper reports the tunnel up or failed in ``tunnel.json``, prints the addresses and exits. The
 keeper owns the ngrok agent through pyngrok and stops it on SIGTERM, which is what ``stop`` sends.
 
-Configuration comes from the environment: WEARSYNC_HOME, WEARSYNC_NGROK_PATH, NGROK_AUTHTOKEN,
-WEARSYNC_CALLBACK_PORT (8765), WEARSYNC_GRAFANA_PORT (3000), WEARSYNC_NGROK_DOMAIN.
+``start`` and the keeper build their tunnel with services/reach/tunnel_setup.build_tunnel, the same
+code the window and ``--headless`` use: the tunnel settings saved in the window (auth token, static
+domains, the ngrok program, Grafana's sign-in or address list), with the environment variables
+(NGROK_AUTHTOKEN, WEARSYNC_NGROK_PATH, WEARSYNC_NGROK_DOMAIN, WEARSYNC_GRAFANA_DOMAIN,
+WEARSYNC_CALLBACK_PORT, WEARSYNC_GRAFANA_PORT) winning as they do there.
 """
 
 from __future__ import annotations
@@ -24,19 +27,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-import platformdirs
-
-from services.clock import Clock
 from services.errors import WearSyncError
 from services.reach.tunnel import (
-    TunnelConfigError,
+    NgrokAuthtokenMissingError,
     TunnelService,
     TunnelStatus,
     vendor_portal_instructions,
 )
 
-DEFAULT_CALLBACK_PORT = 8765
-DEFAULT_GRAFANA_PORT = 3000
 STARTUP_TIMEOUT = 20.0
 LOG_FILE = "tunnel.log"
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -79,43 +77,54 @@ def handle(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -
 
 
 def state_dir_from_env(env: Mapping[str, str]) -> Path:
-    home = env.get("WEARSYNC_HOME")
-    return Path(home).expanduser() if home else Path(platformdirs.user_data_dir("WearSync"))
+    from services import config
+
+    return config.paths(env).home  # where the window and --headless keep tunnel.json
 
 
-def service_from_env(env: Mapping[str, str], **kwargs: Any) -> TunnelService:
-    return TunnelService(
-        state_dir=state_dir_from_env(env),
-        ngrok_path=env.get("WEARSYNC_NGROK_PATH") or None,
-        authtoken=env.get("NGROK_AUTHTOKEN") or None,
-        domain=env.get("WEARSYNC_NGROK_DOMAIN") or None,
-        callback_port=_port(env, "WEARSYNC_CALLBACK_PORT", DEFAULT_CALLBACK_PORT),
-        grafana_port=_port(env, "WEARSYNC_GRAFANA_PORT", DEFAULT_GRAFANA_PORT),
-        clock=Clock.from_environ(env),
-        **kwargs,
-    )
+def service_from_env(env: Mapping[str, str], out: TextIO | None = None, **kwargs: Any) -> TunnelService:
+    """The tunnel exactly as the window and `--headless` build it (tunnel_setup.build_tunnel). A sign-in
+    made for Grafana now is printed once to `out`."""
+    from services.app import WearSync
+    from services.reach.tunnel_setup import OPEN_NOTICE, build_tunnel, ensure_grafana_protection, grafana_port_of
 
+    def shown_once(user: str, password: str) -> None:
+        if out is not None:
+            print(f"Grafana through the tunnel now asks for a sign-in: user {user}, password {password} "
+                  "(shown once; Settings → Secrets keeps it, Tunnel settings can change it).", file=out)
 
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
+    app = WearSync.open(dict(env))
     try:
-        return int(raw)
-    except ValueError:
-        raise TunnelConfigError(f"{name} must be a port number such as {default}, not {raw!r}.") from None
+        if out is not None and grafana_port_of(app):
+            # here, not in the detached keeper: the person who typed `tunnel start` sees a new sign-in
+            ensure_grafana_protection(app, shown_once)
+            if app.settings.get("grafana_tunnel_open"):
+                print(OPEN_NOTICE, file=out)
+        return build_tunnel(app, on_new_password=shown_once, **kwargs)
+    finally:
+        app.close()
+
+
+def _watcher(env: Mapping[str, str]) -> TunnelService:
+    """For status and stop, which only read tunnel.json and the agent: no settings, no sign-in made."""
+    from services import config
+
+    return TunnelService(state_dir=state_dir_from_env(env), callback_port=config.callback_port(env))
 
 
 # -- actions ------------------------------------------------------------------------------------
 
 
 def _start(env: Mapping[str, str], out: TextIO) -> int:
-    service = service_from_env(env)
-    current = service.status()
+    current = _watcher(env).status()
     if current.state in ("up", "reconnecting"):
         _print_status(current, out)
         return 0
-    service.preflight()  # missing token / agent: say so here, not in the keeper's log
+    service = service_from_env(env, out)
+    try:
+        service.preflight()
+    except NgrokAuthtokenMissingError as error:  # on a server without the window: the variable works too
+        raise NgrokAuthtokenMissingError(error.message.rstrip(".") + ", or set NGROK_AUTHTOKEN.") from None
 
     state_dir = state_dir_from_env(env)
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -158,7 +167,7 @@ def _start(env: Mapping[str, str], out: TextIO) -> int:
 
 
 def _stop(env: Mapping[str, str], out: TextIO) -> int:
-    service = service_from_env(env)
+    service = _watcher(env)
     was = service.status()
     service.stop()
     print("Tunnel stopped." if was.state != "down" else "The tunnel was not running.", file=out)
@@ -166,7 +175,7 @@ def _stop(env: Mapping[str, str], out: TextIO) -> int:
 
 
 def _status(env: Mapping[str, str], out: TextIO) -> int:
-    status = service_from_env(env).status()
+    status = _watcher(env).status()
     _print_status(status, out, notice=False)
     if status.state in ("up", "reconnecting"):
         return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,8 +40,27 @@ UNDO_WINDOW = dt.timedelta(hours=24)
 VENDOR_LABELS = {"fitbit": "Fitbit", "withings": "Withings", "polar": "Polar"}
 
 
+# Pseudonymous codes only (DESIGN.md): nothing a query, a link or a file name could mistake for syntax.
+CODE_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+CODE_RULE = "letters, digits, '-', '_' and '.' (1 to 64 characters, no spaces)"
+
+
+def is_valid_code(code: str) -> bool:
+    return CODE_PATTERN.fullmatch(code) is not None
+
+
+def check_new_code(raw: str) -> str:
+    """A patient ID about to be created or given by a rename: `validate_code`, and only the characters
+    of CODE_RULE. Existing IDs outside that set can still be found, renamed and deleted."""
+    code = validate_code(raw)
+    if not is_valid_code(code):
+        raise InvalidInput(f"A patient ID may contain only {CODE_RULE}, for example P-001.")
+    return code
+
+
 def validate_code(raw: str) -> str:
-    """The patient ID as it will be stored, or InvalidInput saying what is wrong with it."""
+    """The patient ID as typed to find a patient (trimmed, not empty, not too long, no control
+    characters), or InvalidInput saying what is wrong with it. New IDs: `check_new_code`."""
     if not isinstance(raw, str):
         raise InvalidInput("A patient ID must be text.")
     code = raw.strip()
@@ -129,6 +149,18 @@ class PatientService:
                 return p
         raise NotFound(f"There is no patient {code!r}.")
 
+    def row_id(self, code: str) -> int:
+        """The patient's row id: what Grafana's patient variable holds (never the ID text)."""
+        code = validate_code(code)
+        with self._db.session() as s:
+            return self._require(s, code).id
+
+    def codes_to_rename(self) -> list[str]:
+        """Existing patient IDs with characters outside CODE_RULE (made before the rule): rename them."""
+        with self._db.session() as s:
+            codes = s.scalars(select(Patient.code).where(Patient.deleted_at.is_(None)).order_by(Patient.code)).all()
+        return [c for c in codes if not is_valid_code(c)]
+
     def exists(self, code: str) -> bool:
         with self._db.session() as s:
             return self._find(s, code) is not None
@@ -137,6 +169,8 @@ class PatientService:
     def add(self, code: str, vendors: list[str] | None, actor: Actor) -> PatientInfo:
         actor.require("patients.edit")
         code = validate_code(code)
+        if not is_valid_code(code) and not self.exists(code):
+            check_new_code(code)  # a new patient: the rule applies; an older ID may still get a device
         wanted = [check_vendor(v) for v in (vendors or [])]
         if len(set(wanted)) != len(wanted):
             raise InvalidInput("Each device type can be chosen once.")
@@ -183,7 +217,7 @@ class PatientService:
         """Rename for all device types (vendor=None, the seed's "change all") or move one device type."""
         actor.require("patients.edit")
         old = validate_code(old)
-        new = validate_code(new)
+        new = check_new_code(new)
         if old == new:
             raise InvalidInput("The new patient ID is the same as the old one.")
         if vendor is None:

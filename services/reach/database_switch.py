@@ -101,7 +101,8 @@ def move_current_data(app: DatabaseHost, result: MySQLSetupResult, actor: Actor,
     _refuse_override(app)
     if _same_database(app.db.url, result.database_url):
         raise InvalidInput(f"WearSync already uses {result.safe_url}; there is nothing to move.", title="Database")
-    report = move_database(app.db.url, result.database_url, overwrite=overwrite, backup_dir=app.paths.backups,
+    # as the owner: creating the tables, and replacing data (audit trail included), are schema-level work
+    report = move_database(app.db.url, result.owner_url, overwrite=overwrite, backup_dir=app.paths.backups,
                            progress=progress, now=app.clock.utcnow())
     log.info("moved %s rows into %s", report.rows_copied, result.safe_url)
     return report

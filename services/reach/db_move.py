@@ -11,7 +11,8 @@ How it stays safe:
   checksum of its normalised rows (the same code reads both sides); any difference rolls the whole
   copy back;
 - a target that already holds rows is refused unless `overwrite=True` (then its rows are replaced
-  in the same transaction);
+  in the same transaction); on MySQL, replacing an audit trail needs the owner account (db/privileges.py):
+  pass the owner's URL as the target;
 - nothing here switches WearSync over; a failure leaves the target as it was, and running again
   works.
 """
@@ -37,6 +38,7 @@ from sqlalchemy.exc import DBAPIError
 from db.engine import Database
 from db.migrate import backup_database, upgrade
 from db.models import Base
+from db.privileges import ACCOUNTS_TABLE, AUDIT_TABLE, ensure_audit_triggers, lift_audit_delete_guard
 from services.clock import Clock
 from services.errors import Conflict, DatabaseError, InvalidInput
 
@@ -204,42 +206,56 @@ def _copy_all(source: Database, target: Database, overwrite: bool, chunk_size: i
             # a value that does not fit must stop the move, never be silently cut
             tconn.execute(sa.text("SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',STRICT_ALL_TABLES')"))
             tconn.commit()
-        with tconn.begin():
-            filled = _non_empty(tconn, tables)
-            if filled and not overwrite:
-                raise Conflict(
-                    "The target database already holds data (tables: " + ", ".join(filled[:5]) +
-                    (", …" if len(filled) > 5 else "") + "). Nothing was copied. Choose an empty database, "
-                    "or confirm that its data may be replaced."
-                )
-            if filled and target.dialect == "mysql":
-                # lets the audit trail's delete trigger through for this session only
-                tconn.execute(sa.text("SET @wearsync_replacing_database = 1"))
+        filled = _non_empty(tconn, tables)
+        tconn.rollback()
+        if filled and not overwrite:
+            raise Conflict(
+                "The target database already holds data (tables: " + ", ".join(filled[:5]) +
+                (", …" if len(filled) > 5 else "") + "). Nothing was copied. Choose an empty database, "
+                "or confirm that its data may be replaced."
+            )
+        lifted = False
+        if AUDIT_TABLE in filled and target.dialect == "mysql":
+            # Replacing the audit trail is the owner's alone: only an account with the TRIGGER
+            # privilege may lift the trigger (a DDL statement, so outside the copy's transaction),
+            # and it is put back whatever happens.
             try:
+                lift_audit_delete_guard(tconn)
+                tconn.commit()
+            except DBAPIError:
+                raise MoveFailed(
+                    "Nothing was copied: replacing the data in the target, audit trail included, is for the "
+                    "database's owner account, and this account is not it. Run the move from the database "
+                    "set-up (it uses the owner), or choose an empty database."
+                ) from None
+            lifted = True
+        try:
+            with tconn.begin():
                 for table in reversed(tables):
                     if table.name in filled:
                         tconn.execute(table.delete())
-            finally:
-                if filled and target.dialect == "mysql":
-                    tconn.execute(sa.text("SET @wearsync_replacing_database = NULL"))
-            copied = 0
-            for index, table in enumerate(tables):
-                copied += _copy_table(sconn, tconn, table, index, len(tables), chunk_size, progress)
-            checks = []
-            for table in tables:
-                s_count, s_sum = fingerprint(sconn, table)
-                t_count, t_sum = fingerprint(tconn, table)
-                checks.append(TableCheck(table.name, s_count, t_count, s_sum, t_sum))
-            bad = [c for c in checks if not c.ok]
-            if bad:
-                detail = "; ".join(f"{c.table}: {c.source_rows} rows vs {c.target_rows}" +
-                                   ("" if c.source_rows != c.target_rows else " with different values")
-                                   for c in bad)
-                raise MoveFailed(
-                    f"The copy did not match the original ({detail}), so it was undone and WearSync stays "
-                    "on its current database. This can happen when a value does not fit MySQL's column "
-                    "(e.g. times with fractions of a second). Nothing was lost."
-                )
+                copied = 0
+                for index, table in enumerate(tables):
+                    copied += _copy_table(sconn, tconn, table, index, len(tables), chunk_size, progress)
+                checks = []
+                for table in tables:
+                    s_count, s_sum = fingerprint(sconn, table)
+                    t_count, t_sum = fingerprint(tconn, table)
+                    checks.append(TableCheck(table.name, s_count, t_count, s_sum, t_sum))
+                bad = [c for c in checks if not c.ok]
+                if bad:
+                    detail = "; ".join(f"{c.table}: {c.source_rows} rows vs {c.target_rows}" +
+                                       ("" if c.source_rows != c.target_rows else " with different values")
+                                       for c in bad)
+                    raise MoveFailed(
+                        f"The copy did not match the original ({detail}), so it was undone and WearSync stays "
+                        "on its current database. This can happen when a value does not fit MySQL's column "
+                        "(e.g. times with fractions of a second). Nothing was lost."
+                    )
+        finally:
+            if lifted:
+                ensure_audit_triggers(tconn)
+                tconn.commit()
     return checks, copied
 
 
@@ -265,7 +281,7 @@ def _non_empty(conn: sa.Connection, tables: Iterable[sa.Table]) -> list[str]:
 
 
 def _refuse_unknown_tables(source: Database) -> None:
-    known = {t.name for t in tables_in_order()} | {"alembic_version"}
+    known = {t.name for t in tables_in_order()} | {"alembic_version", ACCOUNTS_TABLE}
     extra = sorted(set(sa.inspect(source.engine).get_table_names()) - known)
     if extra:
         raise InvalidInput(

@@ -128,9 +128,12 @@ def grafana_base_url(secrets: SecretStore, tunnel_grafana_url: str | None = None
     return f"http://localhost:{grafana_port}"
 
 
-def open_in_grafana_url(base_url: str, patient_code: str) -> str:
-    """The patient dashboard for one patient, e.g. https://x.ngrok.app/d/wearsync-patient/...?var-patient=P%2001."""
-    return f"{_base(base_url)}/d/{PATIENT_UID}/{PATIENT_SLUG}?var-patient={quote(patient_code, safe='')}"
+def open_in_grafana_url(base_url: str, patient_row_id: int) -> str:
+    """The patient dashboard for one patient, chosen by row id (the dashboard's variable value), e.g.
+    https://x.ngrok.app/d/wearsync-patient/wearsync-patient?var-patient=12."""
+    if isinstance(patient_row_id, bool) or not isinstance(patient_row_id, int) or patient_row_id < 1:
+        raise InvalidInput("Grafana opens a patient by the patient's number in the database.")
+    return f"{_base(base_url)}/d/{PATIENT_UID}/{PATIENT_SLUG}?var-patient={patient_row_id}"
 
 
 def check_grafana_url(base_url: str) -> str:

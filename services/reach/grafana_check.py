@@ -28,8 +28,9 @@ class QueryCheck:
 
 def check_dashboard_queries(reader_url: str, patient: str | None = None, days: int = 7,
                             *, now: dt.datetime) -> list[QueryCheck]:
-    """One result per panel query. `patient`: the value for $patient (default: the first listed).
-    `now` (the app clock's, naive UTC) ends the time range the panels are asked for."""
+    """One result per panel query. `patient`: a patient ID (default: the first listed); the queries get
+    its row id, as Grafana's patient variable does. `now` (the app clock's, naive UTC) ends the time
+    range the panels are asked for."""
     end = now.replace(tzinfo=dt.UTC)
     start = end - dt.timedelta(days=days)
     engine = sa.create_engine(reader_url, poolclass=sa.NullPool, connect_args={"connect_timeout": 5})
@@ -38,7 +39,11 @@ def check_dashboard_queries(reader_url: str, patient: str | None = None, days: i
         with engine.connect() as conn:
             conn.execute(sa.text("SET time_zone = '+00:00'"))
             if patient is None:
-                patient = conn.exec_driver_sql(PATIENT_VARIABLE_SQL).scalar() or ""
+                row_id = conn.exec_driver_sql(PATIENT_VARIABLE_SQL).scalar()
+            else:
+                row_id = conn.execute(sa.text("SELECT id FROM patient_ids WHERE code = :c AND deleted_at IS NULL"),
+                                      {"c": patient}).scalar()
+            patient = str(row_id or 0)
             for dash in dashboards().values():
                 for panel in dash["panels"]:
                     for target in panel["targets"]:

@@ -3,11 +3,15 @@
 Built as plain dicts (the JSON model Grafana stores, schemaVersion 39) so one definition serves
 the provisioning files and the HTTP API. Every query reads through the read-only MySQL data
 source, uses Grafana's MySQL macros, and leaves out soft-deleted patients
-(`patients.deleted_at IS NULL`). Instants are naive UTC DATETIMEs; the data source's session time
-zone is UTC, so `$__timeFilter` and `UNIX_TIMESTAMP` agree with them. Patient-day columns
-(`local_date`) are shown at midnight UTC of that day. Ages such as "days since the last device
-sync" are measured to the end of the dashboard's time range (`$__timeTo()`, Grafana's "now"), never
-to the database server's clock (`NOW()`/`UTC_TIMESTAMP()`), which need not agree with the app's.
+(`deleted_at IS NULL`). The reader sees only the measurement, device and coverage tables and three
+views (db/privileges.py): `patient_ids` (row id and patient ID), `connection_status` (no tokens) and
+`dashboard_settings`. Patients are chosen by their numeric row id (the variable's value; its text is
+the patient ID), so no patient ID text ever reaches a query. Instants are naive UTC DATETIMEs; the
+data source's session time zone is UTC, so `$__timeFilter` and `UNIX_TIMESTAMP` agree with them.
+Patient-day columns (`local_date`) are shown at midnight UTC of that day. Ages such as "days since
+the last device sync" are measured to the end of the dashboard's time range (`$__timeTo()`,
+Grafana's "now"), never to the database server's clock (`NOW()`/`UTC_TIMESTAMP()`), which need not
+agree with the app's.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ PATIENT_SLUG = "wearsync-patient"
 FOLDER_UID = "wearsync"
 FOLDER_TITLE = "WearSync"
 
-# One patient, never a soft-deleted one. `${patient:sqlstring}` makes Grafana quote the value.
-_ONE_PATIENT = "JOIN patients p ON p.id = {a}.patient_id AND p.deleted_at IS NULL AND p.code = ${{patient:sqlstring}}"
+# One patient by row id, never a soft-deleted one. The value is a number from PATIENT_VARIABLE_SQL;
+# `:sqlstring` still quotes it, so even a hand-made URL value stays one string compared with a number.
+_ONE_PATIENT = ("JOIN patient_ids p ON p.id = {a}.patient_id AND p.deleted_at IS NULL "
+                "AND p.id = ${{patient:sqlstring}}")
 _DAYS_IN_RANGE = "{a}.local_date BETWEEN DATE($__timeFrom()) AND DATE($__timeTo())"
 
 STAGE_COLOURS = {"deep": "dark-blue", "light": "light-blue", "rem": "purple", "wake": "orange",
@@ -92,7 +98,8 @@ def _dashboard(uid: str, title: str, panels: list[dict[str, Any]], *, variables:
     }
 
 
-PATIENT_VARIABLE_SQL = "SELECT code FROM patients WHERE deleted_at IS NULL ORDER BY code"
+# value = row id, text = patient ID (Grafana's __value/__text columns)
+PATIENT_VARIABLE_SQL = "SELECT id AS __value, code AS __text FROM patient_ids WHERE deleted_at IS NULL ORDER BY code"
 
 
 def patient_dashboard() -> dict[str, Any]:
@@ -207,24 +214,26 @@ def _stage_target(vendor: str, label: str, ref: str) -> dict[str, Any]:
 
 
 _LATEST_SYNC = """
-    FROM connections c
-    JOIN patients p ON p.id = c.patient_id AND p.deleted_at IS NULL
+    FROM connection_status c
+    JOIN patient_ids p ON p.id = c.patient_id AND p.deleted_at IS NULL
     LEFT JOIN devices d ON d.patient_id = c.patient_id AND d.vendor = c.vendor AND d.retired_at IS NULL"""
-_ALERT_DAYS = ("(SELECT CAST(COALESCE(MAX(s.value), '3') AS UNSIGNED) FROM settings s "
+_ALERT_DAYS = ("(SELECT CAST(COALESCE(MAX(s.value), '3') AS UNSIGNED) FROM dashboard_settings s "
                "WHERE s.`key` = 'alert_after_days')")
 
 
 def clinic_dashboard() -> dict[str, Any]:
     lay = _Layout()
+    # the link carries the row id (a hidden column), never the patient ID text
     patient_link = [{"matcher": {"id": "byName", "options": "patient"}, "properties": [{"id": "links", "value": [{
         "title": "Open the patient dashboard", "targetBlank": False,
-        "url": f"/d/{PATIENT_UID}/{PATIENT_SLUG}?var-patient=${{__value.raw:percentencode}}&${{__url_time_range}}",
-    }]}]}]
+        "url": f"/d/{PATIENT_UID}/{PATIENT_SLUG}?var-patient=${{__data.fields.patient_id}}&${{__url_time_range}}",
+    }]}]}, {"matcher": {"id": "byName", "options": "patient_id"},
+            "properties": [{"id": "custom.hidden", "value": True}]}]
     stat = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}, "colorMode": "value",
             "graphMode": "none", "textMode": "auto"}
     panels = [
         lay.panel("stat", "Patients", 6, 4, [target(
-            "SELECT COUNT(*) AS patients FROM patients WHERE deleted_at IS NULL", "table")], options=stat),
+            "SELECT COUNT(*) AS patients FROM patient_ids WHERE deleted_at IS NULL", "table")], options=stat),
         lay.panel("stat", "Devices not synced recently", 6, 4, [target(f"""
             SELECT COUNT(*) AS devices FROM (
                 SELECT c.id {_LATEST_SYNC}
@@ -237,55 +246,56 @@ def clinic_dashboard() -> dict[str, Any]:
             options=stat, defaults={"thresholds": {"mode": "absolute", "steps": [
                 {"color": "green", "value": None}, {"color": "red", "value": 1}]}}),
         lay.panel("stat", "Connections needing re-consent", 6, 4, [target("""
-            SELECT COUNT(*) AS connections FROM connections c
-            JOIN patients p ON p.id = c.patient_id AND p.deleted_at IS NULL
+            SELECT COUNT(*) AS connections FROM connection_status c
+            JOIN patient_ids p ON p.id = c.patient_id AND p.deleted_at IS NULL
             WHERE c.status = 'needs_reconsent'""", "table")], options=stat,
             defaults={"thresholds": {"mode": "absolute", "steps": [
                 {"color": "green", "value": None}, {"color": "orange", "value": 1}]}}),
         lay.panel("stat", "Connections with errors", 6, 4, [target("""
-            SELECT COUNT(*) AS connections FROM connections c
-            JOIN patients p ON p.id = c.patient_id AND p.deleted_at IS NULL
+            SELECT COUNT(*) AS connections FROM connection_status c
+            JOIN patient_ids p ON p.id = c.patient_id AND p.deleted_at IS NULL
             WHERE c.status = 'error'""", "table")], options=stat,
             defaults={"thresholds": {"mode": "absolute", "steps": [
                 {"color": "green", "value": None}, {"color": "red", "value": 1}]}}),
         lay.panel("table", "Last device sync per patient", 24, 10, [target(f"""
-            SELECT p.code AS patient, c.vendor AS device_type, c.status AS connection,
+            SELECT p.code AS patient, p.id AS patient_id, c.vendor AS device_type, c.status AS connection,
                    MAX(d.last_sync_utc) AS last_device_sync,
                    TIMESTAMPDIFF(DAY, MAX(d.last_sync_utc), $__timeTo()) AS days_since_sync,
                    c.last_sync_at AS last_download
             {_LATEST_SYNC}
-            GROUP BY p.code, c.vendor, c.status, c.last_sync_at
+            GROUP BY p.code, p.id, c.vendor, c.status, c.last_sync_at
             ORDER BY MAX(d.last_sync_utc) IS NULL DESC, MAX(d.last_sync_utc), patient""", "table")],
             description="The device in use (retired devices are left out). Click a patient to open their dashboard.",
             overrides=patient_link),
         lay.panel("table", "Connections needing attention", 12, 8, [target("""
-            SELECT p.code AS patient, c.vendor AS device_type, c.status, c.last_error, c.updated_at AS since
-            FROM connections c JOIN patients p ON p.id = c.patient_id AND p.deleted_at IS NULL
+            SELECT p.code AS patient, p.id AS patient_id, c.vendor AS device_type, c.status, c.last_error,
+                   c.updated_at AS since
+            FROM connection_status c JOIN patient_ids p ON p.id = c.patient_id AND p.deleted_at IS NULL
             WHERE c.status IN ('needs_reconsent', 'error', 'not_connected')
             ORDER BY c.status, patient""", "table")], overrides=patient_link),
         lay.panel("table", "Coverage in the selected period", 12, 8, [target(f"""
-            SELECT p.code AS patient, c.vendor AS device_type,
+            SELECT p.code AS patient, p.id AS patient_id, c.vendor AS device_type,
                    SUM(cv.status = 'complete') AS complete, SUM(cv.status = 'partial') AS partial,
                    SUM(cv.status = 'missing') AS missing, SUM(cv.status = 'not_worn') AS not_worn,
                    SUM(cv.status = 'failed') AS failed,
                    ROUND(100 * SUM(cv.status = 'complete') / COUNT(*), 1) AS coverage_pct
             FROM coverage cv
-            JOIN connections c ON c.id = cv.connection_id
-            JOIN patients p ON p.id = c.patient_id AND p.deleted_at IS NULL
+            JOIN connection_status c ON c.id = cv.connection_id
+            JOIN patient_ids p ON p.id = c.patient_id AND p.deleted_at IS NULL
             WHERE {_days('cv')}
-            GROUP BY p.code, c.vendor ORDER BY coverage_pct, patient""", "table")],
+            GROUP BY p.code, p.id, c.vendor ORDER BY coverage_pct, patient""", "table")],
             description="Days × data types per status.", overrides=patient_link),
         lay.panel("timeseries", "Coverage per day", 12, 8, [target(f"""
             SELECT UNIX_TIMESTAMP(cv.local_date) AS time, cv.status AS metric, COUNT(*) AS day_types
             FROM coverage cv
-            JOIN connections c ON c.id = cv.connection_id
-            JOIN patients p ON p.id = c.patient_id AND p.deleted_at IS NULL
+            JOIN connection_status c ON c.id = cv.connection_id
+            JOIN patient_ids p ON p.id = c.patient_id AND p.deleted_at IS NULL
             WHERE {_days('cv')}
             GROUP BY cv.local_date, cv.status ORDER BY 1""", "time_series")], defaults=_bars(stacked=True)),
         lay.panel("table", "Alerts sent", 12, 8, [target("""
             SELECT a.sent_at, a.kind, a.subject_key AS subject
             FROM alerts_sent a
-            LEFT JOIN patients p ON p.code = SUBSTRING_INDEX(a.subject_key, '/', 1)
+            LEFT JOIN patient_ids p ON p.code = SUBSTRING_INDEX(a.subject_key, '/', 1)
             WHERE $__timeFilter(a.sent_at) AND p.deleted_at IS NULL
             ORDER BY a.sent_at DESC""", "table")],
             description="Subjects are 'patient/device type'; alerts about deleted patients are hidden."),

@@ -1,9 +1,16 @@
-"""Settings → Database: create WearSync's MySQL/MariaDB database and its two accounts, test a
+"""Settings → Database: create WearSync's MySQL/MariaDB database and its three accounts, test a
 connection, and switch WearSync over to it.
 
-The seed had people type `GRANT ALL PRIVILEGES ON *.*` and `GRANT SELECT ON *.*` by hand. Here:
-- the database is utf8mb4; the writer gets ALL on that database only; the reader (for Grafana)
-  gets exactly SELECT on that database only (any earlier grants of the reader are revoked);
+The seed had people type `GRANT ALL PRIVILEGES ON *.*` and `GRANT SELECT ON *.*` by hand. Here, by
+least privilege (db/privileges.py):
+- the database is utf8mb4; the **owner** gets ALL on that database only (schema changes: set-up,
+  upgrades, the database move); its login is kept apart from the Settings page and never used for
+  daily work;
+- the **writer** (WearSync every day) gets row-level SELECT/INSERT/UPDATE/DELETE on the data tables
+  and only SELECT/INSERT on the audit trail: no DDL, no TRIGGER, no GRANT;
+- the **reader** (Grafana) gets SELECT on the measurement, device, coverage and patient-ID tables and
+  views only; every earlier grant of the writer and the reader is revoked first (an older
+  installation's ALL, the seed's `*.*`);
 - names are validated and quoted, passwords travel as bound parameters (PyMySQL escapes them on
   the client, the only form `IDENTIFIED BY` accepts);
 - running it again is safe: users are created if missing, passwords and grants are re-applied;
@@ -28,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from db import privileges
 from services import config
 from services.clock import Clock
 from services.errors import DatabaseError, InvalidInput, WearSyncError
@@ -38,6 +46,9 @@ log = logging.getLogger(__name__)
 DEFAULT_DATABASE = "wearsync"
 DEFAULT_WRITER = "wearsync_writer"
 DEFAULT_READER = "wearsync_reader"
+DEFAULT_OWNER = "wearsync_owner"
+OWNER_USER_SECRET = config.OWNER_USER_SECRET
+OWNER_PASSWORD_SECRET = config.OWNER_PASSWORD_SECRET
 READER_USER_SECRET = "GRAFANA_DB_USER"
 READER_PASSWORD_SECRET = "GRAFANA_DB_PASSWORD"
 WRITER_USER_SECRET = "SECRET_USER"
@@ -107,6 +118,15 @@ class MySQLSetupResult:
     server_version: str
     schema_revision: str | None
     created_database: bool
+    owner_user: str = DEFAULT_OWNER
+    owner_password: str = field(default="", repr=False)
+
+    @property
+    def owner_url(self) -> str:
+        """The database as its owner (schema changes, the move), password included: keep it out of logs."""
+        return _url(self.host, self.port, self.owner_user, self.owner_password, self.database).render_as_string(
+            hide_password=False
+        )
 
     @property
     def database_url(self) -> str:
@@ -134,7 +154,8 @@ class MySQLSetupResult:
         made = "Created" if self.created_database else "Updated"
         return (
             f"{made} database {self.database} on {self.host}:{self.port} ({self.server_version}); "
-            f"writer {self.writer_user} can change it, reader {self.reader_user} (for Grafana) can only read it."
+            f"owner {self.owner_user} can change its tables, writer {self.writer_user} can change its data "
+            f"but not the audit trail, reader {self.reader_user} (for Grafana) can only read the measurements."
         )
 
 
@@ -174,6 +195,13 @@ def generate_password(length: int = 32) -> str:
         if (any(c.islower() for c in pw) and any(c.isupper() for c in pw) and any(c.isdigit() for c in pw)
                 and any(c in "-_" for c in pw)):
             return pw
+
+
+def default_owner(writer_user: str) -> str:
+    """The owner's name when none is given: `wearsync_writer` -> `wearsync_owner`, `w1` -> `w1_owner`."""
+    base = writer_user.strip()
+    base = base[: -len("_writer")] if base.endswith("_writer") else base
+    return (base[:26] + "_owner") if base else DEFAULT_OWNER
 
 
 def check_database_name(name: str) -> str:
@@ -333,8 +361,10 @@ def set_up_mysql(
     database: str = DEFAULT_DATABASE,
     writer_user: str = DEFAULT_WRITER,
     reader_user: str = DEFAULT_READER,
+    owner_user: str | None = None,
     writer_password: str | None = None,
     reader_password: str | None = None,
+    owner_password: str | None = None,
     client_hosts: Sequence[str] | None = None,
     reader_hosts: Sequence[str] | None = None,
     rotate_passwords: bool = False,
@@ -344,9 +374,11 @@ def set_up_mysql(
     progress: Callable[[str], None] | None = None,
     now: dt.datetime | None = None,
 ) -> MySQLSetupResult:
-    """Create (or repair) the database, the writer and the reader, migrate the schema as the writer,
-    and store the credentials (writer: SECRET_USER/SECRET_PASSWORD; reader: GRAFANA_DB_USER/
-    GRAFANA_DB_PASSWORD). Does not switch WearSync over: call `switch_to_mysql` for that (after
+    """Create (or repair) the database, the owner, the writer and the reader, migrate the schema as
+    the owner, grant the writer and the reader exactly their tables, and store the credentials
+    (writer: SECRET_USER/SECRET_PASSWORD; reader: GRAFANA_DB_USER/GRAFANA_DB_PASSWORD; owner: kept
+    apart, not on the Settings page). Running it on an older installation restricts its accounts.
+    Does not switch WearSync over: call `switch_to_mysql` for that (after
     `db_move.move_database` if the SQLite data should come along).
 
     Passwords: given ones are used; otherwise the stored ones are kept when they belong to the
@@ -358,11 +390,14 @@ def set_up_mysql(
     database = check_database_name(database)
     writer_user = check_user_name(writer_user, "writer")
     reader_user = check_user_name(reader_user, "reader")
+    owner_user = check_user_name(owner_user or default_owner(writer_user), "owner")
     if writer_user == reader_user:
         raise InvalidInput("The writer and the reader must be two different accounts.")
-    if admin.user in (writer_user, reader_user):
+    if owner_user in (writer_user, reader_user):
+        raise InvalidInput("The owner must be an account of its own, neither the writer nor the reader.")
+    if admin.user in (writer_user, reader_user, owner_user):
         raise InvalidInput(
-            f"{admin.user!r} is the admin account; choose other names for WearSync's writer and reader."
+            f"{admin.user!r} is the admin account; choose other names for WearSync's owner, writer and reader."
         )
     store = secrets if secrets is not None else SecretStore()
     store.backend()  # fail now, before anything changes, when no password store is usable
@@ -370,6 +405,8 @@ def set_up_mysql(
                                  rotate_passwords, "writer")
     reader_pw = _choose_password(store, reader_password, reader_user, READER_USER_SECRET, READER_PASSWORD_SECRET,
                                  rotate_passwords, "reader")
+    owner_pw = _choose_password(store, owner_password, owner_user, OWNER_USER_SECRET, OWNER_PASSWORD_SECRET,
+                                rotate_passwords, "owner")
 
     say(f"Connecting to {admin.host}:{admin.port} as {admin.user}…")
     engine = _engine(admin.url())
@@ -388,15 +425,19 @@ def set_up_mysql(
             ))
             conn.execute(sa.text(f"ALTER DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
             pattern = _grant_pattern(conn, database)
-            say(f"Creating the writer {writer_user} and the reader {reader_user}…")
+            say(f"Creating the owner {owner_user}, the writer {writer_user} and the reader {reader_user}…")
             for host in hosts:
+                _ensure_user(conn, owner_user, host, owner_pw)
+                _revoke_everything(conn, owner_user, host)
+                # GRANT OPTION on this database only: an upgrade extends the two grants below to new tables
+                conn.execute(sa.text(f"GRANT ALL PRIVILEGES ON `{pattern}`.* TO :u@:h WITH GRANT OPTION"),
+                             {"u": owner_user, "h": host})
                 _ensure_user(conn, writer_user, host, writer_pw)
-                conn.execute(sa.text(f"GRANT ALL PRIVILEGES ON `{pattern}`.* TO :u@:h"), {"u": writer_user, "h": host})
+                # table by table after the migration; first drop whatever it held (an older set-up's ALL)
+                _revoke_everything(conn, writer_user, host)
             for host in rhosts:
                 _ensure_user(conn, reader_user, host, reader_pw)
-                # exactly SELECT on this database: drop whatever the account held before (the seed's *.*)
-                conn.execute(sa.text("REVOKE ALL PRIVILEGES, GRANT OPTION FROM :u@:h"), {"u": reader_user, "h": host})
-                conn.execute(sa.text(f"GRANT SELECT ON `{pattern}`.* TO :u@:h"), {"u": reader_user, "h": host})
+                _revoke_everything(conn, reader_user, host)  # the seed's *.* included
             conn.commit()
     except DBAPIError as exc:
         problem, message = explain(exc, admin.host, admin.port, admin.user, None)
@@ -407,20 +448,26 @@ def set_up_mysql(
     result = MySQLSetupResult(
         host=admin.host, port=admin.port, database=database, writer_user=writer_user, writer_password=writer_pw,
         reader_user=reader_user, reader_password=reader_pw, client_hosts=hosts, reader_hosts=rhosts,
-        server_version=version, schema_revision=None, created_database=created,
+        server_version=version, schema_revision=None, created_database=created, owner_user=owner_user,
+        owner_password=owner_pw,
     )
     revision = None
     if migrate:
-        say("Creating WearSync's tables as the writer…")
+        say("Creating WearSync's tables as the owner…")
         revision = _migrate(result, backup_dir, now)
-    say("Checking that the reader can read…")
-    check = check_connection(result.reader_url)
-    if not check.ok:
-        raise MySQLSetupError(f"The reader account was created but cannot connect: {check.message}", check.problem)
+        say("Giving the writer and the reader exactly their tables…")
+        _grant_tables(admin, result)
+        say("Checking that the reader can read…")
+        check = check_connection(result.reader_url)
+        if not check.ok:
+            raise MySQLSetupError(f"The reader account was created but cannot connect: {check.message}",
+                                  check.problem)
     store.set(WRITER_USER_SECRET, writer_user)
     store.set(WRITER_PASSWORD_SECRET, writer_pw)
     store.set(READER_USER_SECRET, reader_user)
     store.set(READER_PASSWORD_SECRET, reader_pw)
+    store.set(OWNER_USER_SECRET, owner_user)
+    store.set(OWNER_PASSWORD_SECRET, owner_pw)
     log.info("MySQL set-up done: database %s on %s:%s, writer %s, reader %s",
              database, admin.host, admin.port, writer_user, reader_user)
     return MySQLSetupResult(**{**result.__dict__, "schema_revision": revision})
@@ -468,17 +515,38 @@ def _ensure_user(conn: sa.Connection, user: str, host: str, password: str) -> No
     conn.execute(sa.text("ALTER USER :u@:h IDENTIFIED BY :p"), params)
 
 
+def _revoke_everything(conn: sa.Connection, user: str, host: str) -> None:
+    conn.execute(sa.text("REVOKE ALL PRIVILEGES, GRANT OPTION FROM :u@:h"), {"u": user, "h": host})
+
+
+def _grant_tables(admin: AdminLogin, result: MySQLSetupResult) -> None:
+    """Name the writer and the reader in the database and grant them their tables (db/privileges.py)."""
+    engine = _engine(admin.url(result.database))
+    try:
+        with engine.begin() as conn:
+            privileges.register_accounts(conn, privileges.WRITER, result.writer_user, result.client_hosts)
+            privileges.register_accounts(conn, privileges.READER, result.reader_user, result.reader_hosts)
+        with engine.connect() as conn:
+            privileges.apply_grants(conn)
+            conn.commit()
+    except DBAPIError as exc:
+        problem, message = explain(exc, admin.host, admin.port, admin.user, result.database)
+        raise MySQLSetupError(f"Granting the accounts their tables failed. {message}", problem) from None
+    finally:
+        engine.dispose()
+
+
 def _migrate(result: MySQLSetupResult, backup_dir: Path | None, now: dt.datetime | None) -> str | None:
     from db.engine import Database
     from db.migrate import current_revision, upgrade
 
-    db = Database(result.database_url)
+    db = Database(result.owner_url)
     try:
         stamp = now if now is not None else Clock.from_environ(os.environ).utcnow()
         upgrade(db, backup_dir=backup_dir, now=stamp)
         return current_revision(db)
     except DBAPIError as exc:
-        problem, message = explain(exc, result.host, result.port, result.writer_user, result.database)
+        problem, message = explain(exc, result.host, result.port, result.owner_user, result.database)
         raise MySQLSetupError(f"Creating the tables failed. {message}", problem) from None
     finally:
         db.dispose()

@@ -146,9 +146,11 @@ class TunnelService:
         authtoken: str | None = None,
         domain: str | None = None,
         grafana_port: int | None = None,
+        grafana_domain: str | None = None,
         basic_auth: str | None = None,
         allow_cidrs: Sequence[str] = (),
         on_event: Callable[[TunnelStatus], None] | None = None,
+        grafana_signin: Callable[[], str | None] | None = None,
         owner: Owner = "app",
         startup_timeout: float = 15.0,
         request_timeout: float = 4.0,
@@ -161,9 +163,15 @@ class TunnelService:
         self._ngrok_path = ngrok_path or None
         self._authtoken = authtoken or None
         self._domain = _normalise_domain(domain) if domain else None
+        self._grafana_domain = _normalise_domain(grafana_domain) if grafana_domain else None
+        if self._grafana_domain and self._grafana_domain == self._domain:
+            raise TunnelConfigError("The consent page and Grafana need two different static domains. "
+                                    "Fix it in Tunnel → Tunnel settings.")
         self._basic_auth = _check_basic_auth(basic_auth) if basic_auth else None
         self._allow_cidrs = [_check_cidr(c) for c in allow_cidrs]
         self._on_event = on_event
+        #: asked at each start when no basic_auth was given: "user:password" for Grafana, or None
+        self._grafana_signin = grafana_signin
         self._owner: Owner = owner
         self._startup_timeout = startup_timeout
         self._request_timeout = request_timeout
@@ -194,6 +202,7 @@ class TunnelService:
             self._starting = True
             try:
                 path = self.preflight()
+                self._ask_grafana_signin()
                 self._emit(TunnelStatus("starting", message="Starting the tunnel…"))
                 config = self._pyngrok_config(path)
                 agent, callback_url, grafana_url = self._open_tunnels(config)
@@ -237,6 +246,14 @@ class TunnelService:
             logger.info("Tunnel up: callback %s, grafana %s", callback_url, grafana_url or "not shared")
             self._emit(status)
             return status
+
+    def _ask_grafana_signin(self) -> None:
+        if self._basic_auth or self._grafana_signin is None or self._grafana_port is None:
+            return
+        value = self._grafana_signin()
+        if value:
+            self._basic_auth = _check_basic_auth(value)
+            self._redactor = redact_in_loggers(_REDACTED_LOGGERS, value, value.partition(":")[2])
 
     def preflight(self) -> str:
         """Check what start() needs before anything runs; return the agent binary's path.
@@ -396,8 +413,11 @@ class TunnelService:
         return options
 
     def _grafana_options(self) -> dict[str, Any]:
-        # The free plan's one static domain goes to the callback; Grafana gets a random address.
+        # The free plan's one static domain goes to the callback; Grafana gets a random address
+        # unless a second static domain is given for it.
         options: dict[str, Any] = {"inspect": False}
+        if self._grafana_domain:
+            options["domain"] = self._grafana_domain
         if self._basic_auth:
             options["basic_auth"] = [self._basic_auth]
         if self._allow_cidrs:

@@ -56,11 +56,51 @@ def test_invalid_ids_are_refused_and_change_nothing(app, bad: str, message: str)
     assert app.patients.list_patients() == []
 
 
-def test_ids_that_look_like_sql_or_html_are_stored_literally(app) -> None:
-    for code in ("Robert'); DROP TABLE patients;--", "<script>alert(1)</script>", "ünïcode-患者"):
+RULE = ("A patient ID may contain only letters, digits, '-', '_' and '.' (1 to 64 characters, no spaces), "
+        "for example P-001.")
+
+
+@pytest.mark.parametrize("code", ["Robert'); DROP TABLE patients;--", "<script>alert(1)</script>", "ünïcode-患者",
+                                  "P\\'x", "P 1", "P/1", "P%1", "P@1"])
+def test_ids_outside_letters_digits_dash_underscore_dot_are_refused_and_change_nothing(app, code: str) -> None:
+    app.patients.add("P-1", ["fitbit"], HOST)
+    before = app.patients.list_patients()
+    trail = len(app.audit.entries())
+    with pytest.raises(InvalidInput) as err:
         app.patients.add(code, ["polar"], HOST)
-    assert sorted(p.code for p in app.patients.list_patients()) == sorted(
-        ["Robert'); DROP TABLE patients;--", "<script>alert(1)</script>", "ünïcode-患者"])
+    assert err.value.message == RULE
+    with pytest.raises(InvalidInput, match="may contain only"):
+        app.patients.rename("P-1", code, HOST)
+    with pytest.raises(InvalidInput, match="may contain only"):
+        app.patients.rename("P-1", code, HOST, vendor="fitbit")
+    with pytest.raises(InvalidInput, match="may contain only"):
+        app.patients.ensure(code, "fitbit", HOST)  # what connect and enrolment links create patients with
+    assert app.patients.list_patients() == before and len(app.audit.entries()) == trail
+
+
+def test_every_allowed_character_and_64_of_them_are_accepted(app) -> None:
+    app.patients.add("Az09-_.", [], HOST)
+    app.patients.add("x" * 64, [], HOST)
+    assert sorted(p.code for p in app.patients.list_patients()) == sorted(["Az09-_.", "x" * 64])
+
+
+def test_older_ids_outside_the_rule_are_flagged_at_start_and_can_be_renamed(app, caplog) -> None:
+    from services.app import WearSync
+
+    with app.db.session() as s:  # made before the rule
+        s.add(Patient(code="Zoë 03", note="", created_at=dt.datetime(2026, 1, 1)))
+    app.patients.add("P-1", [], HOST)
+    caplog.set_level("INFO")
+    again = WearSync.open(app.environ)
+    try:
+        assert again.codes_to_rename == ["Zoë 03"]
+        assert "1 patient ID(s) use characters other than" in caplog.text
+        assert "Zoë 03" not in caplog.text  # how many, never which
+        again.patients.add("Zoë 03", ["withings"], HOST)  # an older ID still gets devices, and a new ID
+        again.patients.rename("Zoë 03", "P-3", HOST)
+        assert again.patients.codes_to_rename() == []
+    finally:
+        again.close()
 
 
 def test_rename_all_and_undo(app) -> None:

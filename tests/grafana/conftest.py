@@ -41,17 +41,19 @@ def grafana_db() -> Iterator[GrafanaDb]:
                              reader_user=f"wgr{tag}", secrets=SecretStore({"PYTHON_KEYRING_BACKEND": "memory"}))
     finally:
         keyring.set_keyring(previous)
-    writer = Database(setup.database_url)
-    population = populate(writer)
-    writer.dispose()
     reader = sa.create_engine(setup.reader_url, poolclass=sa.NullPool)
-    try:
+    try:  # the accounts and the database go even when filling it fails
+        writer = Database(setup.database_url)
+        try:
+            population = populate(writer)
+        finally:
+            writer.dispose()
         yield GrafanaDb(setup, reader, population)
     finally:
         reader.dispose()
         admin = sa.create_engine(MYSQL_ADMIN_URL, poolclass=sa.NullPool)
         with admin.connect() as c:
-            for user in (setup.writer_user, setup.reader_user):
+            for user in (setup.writer_user, setup.reader_user, setup.owner_user):
                 for host in setup.client_hosts:
                     c.execute(sa.text("DROP USER IF EXISTS :u@:h"), {"u": user, "h": host})
             c.execute(sa.text(f"DROP DATABASE IF EXISTS `{setup.database}`"))

@@ -28,8 +28,12 @@ def _queries() -> Iterator[Any]:
 def run(db: GrafanaDb, panel: dict[str, Any], sql: str, patient: str | None = None,
         days: int = 7) -> tuple[list[str], list[tuple[Any, ...]]]:
     now = db.population.now + dt.timedelta(minutes=1)
-    expanded = expand_macros(sql, now - dt.timedelta(days=days), now, panel.get("interval", "1m"),
-                             {"patient": patient} if patient is not None else {})
+    variables = {}
+    if patient is not None:  # the variable's value is the row id, as PATIENT_VARIABLE_SQL lists it
+        with db.reader.connect() as c:
+            row_id = c.execute(sa.text("SELECT id FROM patient_ids WHERE code = :c"), {"c": patient}).scalar()
+        variables["patient"] = str(row_id)
+    expanded = expand_macros(sql, now - dt.timedelta(days=days), now, panel.get("interval", "1m"), variables)
     assert "$" not in expanded, expanded
     with db.reader.connect() as c:
         c.execute(sa.text("SET time_zone = '+00:00'"))  # what the data source's timezone setting does
@@ -98,8 +102,11 @@ def test_panel_query_runs_and_has_the_shape_its_panel_needs(grafana_db: GrafanaD
 @pytest.mark.mariadb
 def test_the_patient_variable_lists_only_patients_not_deleted(grafana_db: GrafanaDb) -> None:
     with grafana_db.reader.connect() as c:
-        codes = c.exec_driver_sql(PATIENT_VARIABLE_SQL).scalars().all()
-    assert sorted(codes) == sorted(grafana_db.population.active)
+        result = c.exec_driver_sql(PATIENT_VARIABLE_SQL)
+        assert list(result.keys()) == ["__value", "__text"]  # Grafana: value = row id, text = patient ID
+        rows = result.all()
+    assert sorted(r[1] for r in rows) == sorted(grafana_db.population.active)
+    assert all(isinstance(r[0], int) for r in rows)
 
 
 def _panel(stem: str, title: str) -> dict[str, Any]:
@@ -149,3 +156,43 @@ def test_check_dashboard_queries_reports_every_query_ok(grafana_db: GrafanaDb) -
     assert len(results) == sum(len(p["targets"]) for d in dashboards().values() for p in d["panels"])
     assert all(r.ok for r in results), [r.line() for r in results if not r.ok]
     assert any(r.panel == "Exercises (Polar)" and r.rows == 1 for r in results)
+
+
+@pytest.mark.mariadb
+def test_a_patient_id_that_once_broke_out_of_the_string_is_only_a_name_in_a_list(grafana_db: GrafanaDb) -> None:
+    """Issue 12: `${patient:sqlstring}` only doubles quotes, so an ID with a backslash broke out of the
+    string and, as the reader, read `users`. The variable's value is now the row id: the ID text never
+    reaches a query, and every patient panel shows that patient's data and nobody else's."""
+    evil = "x\\' UNION SELECT password_hash FROM users -- "
+    writer = sa.create_engine(grafana_db.setup.database_url, poolclass=sa.NullPool)
+    now = grafana_db.population.now
+    with writer.begin() as c:  # an older ID, from before the character rule
+        pid = c.execute(sa.text("INSERT INTO patients (code, note, created_at) VALUES (:c, '', :t)"),
+                        {"c": evil, "t": now}).lastrowid
+        c.execute(sa.text("INSERT INTO step_intervals (patient_id, vendor, start_utc, end_utc, utc_offset_s, "
+                          "local_date, steps) VALUES (:p, 'fitbit', :s, :e, 0, :d, 4242)"),
+                  {"p": pid, "s": now - dt.timedelta(hours=2), "e": now - dt.timedelta(hours=2, minutes=-1),
+                   "d": (now - dt.timedelta(hours=2)).date()})
+    try:
+        with grafana_db.reader.connect() as c:
+            options = dict(c.exec_driver_sql(PATIENT_VARIABLE_SQL).all())
+        value = next(v for v, text in options.items() if text == evil)
+        assert value == pid
+        for stem, panel, t in (p.values for p in _queries()):
+            if stem != "wearsync-patient":
+                continue
+            now_plus = now + dt.timedelta(minutes=1)
+            sql = expand_macros(t["rawSql"], now_plus - dt.timedelta(days=7), now_plus,
+                                panel.get("interval", "1m"), {"patient": str(value)})
+            assert evil not in sql and "users" not in sql
+            with grafana_db.reader.connect() as c:
+                rows = c.exec_driver_sql(sql).all()
+            if panel["title"] == "Steps per hour":
+                assert [int(r[-1]) for r in rows] == [4242]  # this patient's data, and only it
+            elif panel["title"] != "Steps per day":
+                assert rows == [], panel["title"]
+    finally:
+        with writer.begin() as c:
+            c.execute(sa.text("DELETE FROM step_intervals WHERE patient_id = :p"), {"p": pid})
+            c.execute(sa.text("DELETE FROM patients WHERE id = :p"), {"p": pid})
+        writer.dispose()

@@ -160,11 +160,14 @@ def test_provision_on_sqlite_or_without_reader_says_what_to_do(tmp_path: Path) -
         reader_connection()
 
 
-def test_open_in_grafana_url_encodes_the_patient() -> None:
-    assert open_in_grafana_url("https://abc.ngrok.app/", "Zoë 03&x") == (
-        f"https://abc.ngrok.app/d/{PATIENT_UID}/wearsync-patient?var-patient=Zo%C3%AB%2003%26x")
+def test_open_in_grafana_url_carries_the_row_id_never_the_patient_id() -> None:
+    assert open_in_grafana_url("https://abc.ngrok.app/", 12) == (
+        f"https://abc.ngrok.app/d/{PATIENT_UID}/wearsync-patient?var-patient=12")
     with pytest.raises(InvalidInput):
-        open_in_grafana_url("abc.ngrok.app", "P1")
+        open_in_grafana_url("abc.ngrok.app", 1)
+    for bad in ("P1", "1 OR 1=1", 0, True):
+        with pytest.raises(InvalidInput):
+            open_in_grafana_url("https://abc.ngrok.app/", bad)  # type: ignore[arg-type]
 
 
 def test_grafana_base_url_prefers_the_tunnel_then_grafana_url() -> None:
@@ -190,8 +193,10 @@ def test_cli_grafana_provision_writes_files_and_pushes(run_cli, tmp_path: Path, 
     bad = run_cli("grafana", "provision", "--out", str(tmp_path / "out"), env=env)
     assert bad.returncode == 1 and bad.stderr.startswith("wearsync: Grafana did not accept")
 
-    url = run_cli("grafana", "url", "P 1", env=env)
-    assert url.stdout.strip() == f"{grafana.url}/d/{PATIENT_UID}/wearsync-patient?var-patient=P%201"
+    on_sqlite = {k: v for k, v in env.items() if k != "WEARSYNC_DATABASE_URL"}
+    assert run_cli("patients", "add", "P-1", env=on_sqlite).returncode == 0
+    url = run_cli("grafana", "url", "P-1", env=on_sqlite)
+    assert url.stdout.strip() == f"{grafana.url}/d/{PATIENT_UID}/wearsync-patient?var-patient=1"
 
 
 def test_cli_grafana_provision_on_sqlite_fails_in_one_line(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from PySide6.QtCore import Qt
 
 from services.accounts.actor import HOST
+from services.reach.mysql_setup import default_owner
 from tests.conftest import MYSQL_ADMIN_URL, REQUIRE_MARIADB, mariadb_reason
 from tests.gui.conftest import wait_idle
 from tests.gui.shells import home_shell  # noqa: F401 - fixture
@@ -42,7 +43,7 @@ def names(request: pytest.FixtureRequest) -> Iterator[Names]:
     yield n
     engine = sa.create_engine(MYSQL_ADMIN_URL, poolclass=sa.NullPool)
     with engine.connect() as c:
-        for user in (n.writer, n.reader):
+        for user in (n.writer, n.reader, default_owner(n.writer)):
             for host in HOSTS:
                 c.execute(sa.text("DROP USER IF EXISTS :u@:h"), {"u": user, "h": host})
         c.execute(sa.text(f"DROP DATABASE IF EXISTS `{n.database}`"))
@@ -60,7 +61,7 @@ def populated_app():  # type: ignore[no-untyped-def]
     from services.app import WearSync
 
     app = WearSync.open()
-    for code in ("P001", "P002", "Ünïcode 3"):
+    for code in ("P001", "P002", "P003_x-y.z"):
         app.patients.add(code, ["fitbit", "withings"], HOST)
     app.settings.set("lookback_days", 5)
     return app
@@ -126,7 +127,7 @@ def test_wizard_moves_a_populated_database_switches_and_restarts(qtbot, home_she
     moved = WearSync.open()
     try:
         assert moved.db.dialect == "mysql"
-        assert [p.code for p in moved.patients.list_patients()] == ["P001", "P002", "Ünïcode 3"]
+        assert [p.code for p in moved.patients.list_patients()] == ["P001", "P002", "P003_x-y.z"]
         assert moved.settings.get("lookback_days") == 5
     finally:
         moved.close()

@@ -89,13 +89,45 @@ def test_no_device_type_chosen(qtbot, make_shell) -> None:
     assert service_view(shell.app) == {}
 
 
-def test_sql_and_html_looking_ids_are_shown_literally(qtbot, make_shell) -> None:
+def test_sql_and_html_looking_ids_are_refused_in_one_sentence(qtbot, make_shell) -> None:
     shell = make_shell()
     page = open_patients(qtbot, shell)
-    add_via_dialog(qtbot, shell, page, "<b>x</b>'; DROP TABLE patients;--", ["fitbit"])
-    assert codes(page) == ["<b>x</b>'; DROP TABLE patients;--"]
-    assert page.detail.code.text() == "<b>x</b>'; DROP TABLE patients;--"
+    dlg = add_via_dialog(qtbot, shell, page, "<b>x</b>'; DROP TABLE patients;--", ["fitbit"])
+    assert dlg.error_label.isVisible()
+    assert dlg.error_label.text() == ("A patient ID may contain only letters, digits, '-', '_' and '.' "
+                                      "(1 to 64 characters, no spaces), for example P-001.")
+    assert service_view(shell.app) == {}
+
+
+def test_older_ids_outside_the_rule_are_flagged_for_renaming_and_shown_literally(qtbot, make_shell) -> None:
+    shell = make_shell()
+    add_legacy_patient(shell.app, "<b>x</b>'; DROP")
+    shell.app.patients.add("P-1", [], HOST)
+    page = open_patients(qtbot, shell)
+    assert page.ids_banner.isVisible()
+    assert page.ids_banner.text.text().startswith("Please rename these patient IDs: <b>x</b>'; DROP.")
+    assert page.ids_banner.text.textFormat() != Qt.TextFormat.RichText
+    page.select("<b>x</b>'; DROP")
+    assert page.detail.code.text() == "<b>x</b>'; DROP"
     assert page.detail.code.textFormat() == Qt.TextFormat.PlainText
+    shell.app.patients.rename("<b>x</b>'; DROP", "P-2", HOST)  # an older ID can still be renamed
+    page.refresh()
+    wait_idle(qtbot, shell)
+    assert not page.ids_banner.isVisible()
+
+
+def add_legacy_patient(app, code: str) -> None:  # type: ignore[no-untyped-def]
+    """A patient ID from before the character rule: written straight into the database."""
+    import datetime as dt
+
+    from db.models import Connection, Patient
+
+    with app.db.session() as s:
+        p = Patient(code=code, note="", created_at=dt.datetime(2026, 1, 1))
+        s.add(p)
+        s.flush()
+        s.add(Connection(patient_id=p.id, vendor="fitbit", status="not_connected",
+                         created_at=dt.datetime(2026, 1, 1), updated_at=dt.datetime(2026, 1, 1)))
 
 
 def test_rename_all_device_types(qtbot, make_shell) -> None:
@@ -241,7 +273,7 @@ def test_actor_is_recorded_in_the_audit_trail(qtbot, make_shell) -> None:
 
 def test_undo_bar_and_confirmation_show_html_looking_ids_literally(qtbot, make_shell) -> None:
     shell = make_shell()
-    shell.app.patients.add("<b>x</b>", ["fitbit"], HOST)
+    add_legacy_patient(shell.app, "<b>x</b>")
     page = open_patients(qtbot, shell)
     page.select("<b>x</b>")
     qtbot.mouseClick(page.detail.delete_button, Qt.MouseButton.LeftButton)

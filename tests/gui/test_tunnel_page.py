@@ -236,3 +236,41 @@ def test_grafana_protection_reaches_the_agent(qtbot, home_shell, ngrok, tmp_path
     stop(qtbot, shell, page)
     calls = (tmp_path / "calls.jsonl").read_text()
     assert "203.0.113.0/24" in calls and "clinic:Invented-tunnel-pw" in calls
+
+
+def test_grafana_is_protected_by_default_and_the_sign_in_is_shown_once(qtbot, home_shell, ngrok, tmp_path,  # noqa: F811
+                                                                      monkeypatch) -> None:
+    monkeypatch.setenv("FAKE_NGROK_RECORD", str(tmp_path / "calls.jsonl"))
+    shell = home_shell()
+    configure(shell.app, ngrok)  # nothing set for Grafana
+    page = tunnel_page(qtbot, shell)
+    assert not shell.dialogs.infos  # opening the page makes nothing
+
+    start(qtbot, shell, page)
+    qtbot.waitUntil(lambda: bool(shell.dialogs.infos), timeout=5_000)
+    title, text = shell.dialogs.infos[-1]
+    password = shell.app.secrets.get("GRAFANA_TUNNEL_PASSWORD")
+    assert title == "Grafana is protected" and password and f"Password: {password}" in text
+    assert "User: wearsync" in text and "not shown again" in text
+    stop(qtbot, shell, page)
+    start(qtbot, shell, page)  # the same sign-in, not shown again
+    stop(qtbot, shell, page)
+    assert len(shell.dialogs.infos) == 1
+    calls = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
+    grafana = [c["body"] for c in calls if c.get("method") == "POST" and c["body"]["name"] == "wearsync-grafana"]
+    assert len(grafana) == 2 and all(g["basic_auth"] == [f"wearsync:{password}"] for g in grafana)
+
+
+def test_turning_grafana_protection_off_shows_a_notice(qtbot, home_shell, ngrok) -> None:  # noqa: F811
+    shell = home_shell()
+    page = tunnel_page(qtbot, shell)
+    card = page.settings
+    wait_idle(qtbot, shell)
+    assert not card.open_notice.isVisible()
+    card.grafana_open.setChecked(True)
+    card.grafana_domain.setText("grafana-x.ngrok-free.app")
+    qtbot.mouseClick(card.save_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, shell)
+    assert not card.error.isVisible()
+    assert card.open_notice.isVisible() and "anyone who has its address" in card.open_notice.text()
+    assert shell.app.settings.get("grafana_domain") == "grafana-x.ngrok-free.app"

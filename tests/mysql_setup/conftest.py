@@ -21,6 +21,12 @@ class Names:
     reader: str
     other_database: str
 
+    @property
+    def owner(self) -> str:
+        from services.reach.mysql_setup import default_owner
+
+        return default_owner(self.writer)
+
 
 @pytest.fixture
 def admin_url() -> str:
@@ -47,7 +53,7 @@ def names(admin_engine: sa.Engine) -> Iterator[Names]:
     n = Names(database=f"wst_{tag}", writer=f"wsw{tag}", reader=f"wsr{tag}", other_database=f"wstX{tag}")
     yield n
     with admin_engine.connect() as c:
-        for user in (n.writer, n.reader):
+        for user in (n.writer, n.reader, n.owner):
             for host in HOSTS:
                 c.execute(sa.text("DROP USER IF EXISTS :u@:h"), {"u": user, "h": host})
         for db in (n.database, n.other_database):

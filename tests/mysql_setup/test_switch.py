@@ -79,7 +79,7 @@ def test_switch_to_mysql_then_the_app_opens_it_and_back(admin_url: str, names: N
     finally:
         app.close()
     with sa.create_engine(result.reader_url, poolclass=sa.NullPool).connect() as c:
-        assert c.execute(sa.text("SELECT code FROM patients")).scalars().all() == ["P-MYSQL"]
+        assert c.execute(sa.text("SELECT code FROM patient_ids")).scalars().all() == ["P-MYSQL"]
 
     switch_to_sqlite()
     assert config.database_url().startswith("sqlite:///")

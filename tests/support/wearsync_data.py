@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import insert as sa_insert
+
 from db.engine import Database
 from db.models import (
     AlertRecipient,
@@ -234,9 +236,11 @@ def _bookkeeping(s: Any, conns: list[dict[str, Any]], start: dt.datetime, now: d
     upsert(s, RegistrationKey, [{"id": 1, "key_hash": "h" * 64, "key_hint": "ab12", "role": "viewer",
                                  "created_by": "host", "created_at": start, "expires_at": now, "used_at": None,
                                  "used_by": None, "revoked_at": None}], ["id"])
-    upsert(s, AuditEntry, [{"id": i + 1, "at": start + dt.timedelta(minutes=i), "actor": "host", "source": "cli",
-                            "action": "patient.add", "target": code, "detail": "{\"quote\": \"it's\"}"}
-                           for i, code in enumerate(("P001", "P002", "Zoë-03"))], ["id"])
+    # the audit trail is append-only (the writer may only INSERT into it): a plain insert
+    s.execute(sa_insert(AuditEntry), [
+        {"id": i + 1, "at": start + dt.timedelta(minutes=i), "actor": "host", "source": "cli",
+         "action": "patient.add", "target": code, "detail": "{\"quote\": \"it's\"}"}
+        for i, code in enumerate(("P001", "P002", "Zoë-03"))])
     upsert(s, UndoAction, [{"id": 1, "kind": "delete", "payload": "{}", "description": "Delete P-DEL",
                             "actor": "host", "created_at": now, "undone_at": None}], ["id"])
     upsert(s, OAuthState, [{"state": "s" * 40, "patient_code": "P001", "vendor": "fitbit", "purpose": "connect",

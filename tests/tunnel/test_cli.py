@@ -27,6 +27,9 @@ def env(fake_ngrok: Path, state_dir: Path) -> dict[str, str]:
         "NGROK_AUTHTOKEN": TOKEN,
         "WEARSYNC_CALLBACK_PORT": "8765",
         "WEARSYNC_GRAFANA_PORT": "3000",
+        # one password store for the CLI and the keeper it starts, as the OS keyring is
+        "PYTHON_KEYRING_BACKEND": "tests.support.keyrings.FileKeyring",
+        "WEARSYNC_TEST_KEYRING_FILE": str(state_dir.parent / "keyring.json"),
     }
 
 

@@ -104,8 +104,9 @@ class AddPatientDialog(_ServiceDialog):
         self.code.setMaxLength(MAX_CODE_LEN + 20)  # longer input is refused with a clear message
         self.code.textEdited.connect(lambda _t: self.clear_error(self.code))
         self.body.addWidget(self.code)
-        self.body.addWidget(label("Use the study's pseudonymous ID, never a name. The same ID can be used for "
-                                  "one device of each type.", "help", wrap=True))
+        self.body.addWidget(label("Use the study's pseudonymous ID, never a name: letters, digits, '-', '_' and "
+                                  "'.' only. The same ID can be used for one device of each type.", "help",
+                                  wrap=True))
         self.body.addSpacing(6)
         self.body.addWidget(label("Device types", "section"))
         row = QHBoxLayout()
@@ -154,6 +155,7 @@ class RenamePatientDialog(_ServiceDialog):
         self.code.selectAll()
         self.code.textEdited.connect(lambda _t: self.clear_error(self.code))
         self.body.addWidget(self.code)
+        self.body.addWidget(label("Letters, digits, '-', '_' and '.' only.", "help"))
         self.body.addSpacing(6)
         self.body.addWidget(label("Apply to", "section"))
         self.scope = QButtonGroup(self)

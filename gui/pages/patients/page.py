@@ -43,7 +43,7 @@ from gui.pages.patients.export_dialog import ExportDialog, ask_save_path
 from gui.widgets import BadgeDelegate, Banner, EmptyState, button
 from services.config import VENDORS
 from services.connect.service import ConnectOutcome
-from services.patients.service import DeletionPreview, PatientInfo, UndoInfo
+from services.patients.service import CODE_RULE, DeletionPreview, PatientInfo, UndoInfo, is_valid_code
 from services.sync.devices import DeviceInfo, devices_by_patient
 
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -149,6 +149,10 @@ class PatientsPage(Page):
         self.listener_banner = Banner("error")
         self.listener_banner.setObjectName("listenerBanner")
         self.layout_.addWidget(self.listener_banner)
+        self.ids_banner = Banner("warning")
+        self.ids_banner.setObjectName("idsBanner")
+        self.layout_.addWidget(self.ids_banner)
+        self.ids_banner.hide()
         self.sync_bar = Banner("info", closable=True)
         self.sync_bar.setObjectName("syncBar")
         self.layout_.addWidget(self.sync_bar)
@@ -268,6 +272,14 @@ class PatientsPage(Page):
                                               + view.listener_problem, "error")
         else:
             self.listener_banner.hide()
+        to_rename = [p.code for p in view.patients if not is_valid_code(p.code)]
+        if to_rename:
+            shown = ", ".join(to_rename[:5]) + (", …" if len(to_rename) > 5 else "")
+            self.ids_banner.show_message(
+                f"Please rename these patient IDs: {shown}. A patient ID may now contain only {CODE_RULE}. "
+                "Select the patient and choose Rename.", "warning")
+        else:
+            self.ids_banner.hide()
         self._show_undo(view.undoable[0] if view.undoable else None)
         # "yet" only on a fresh start: after a deletion the list is empty, not new
         deleted = self.last_undo is not None and not view.patients

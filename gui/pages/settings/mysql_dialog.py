@@ -131,8 +131,12 @@ class NamesStep(QWidget):
         self.writer = field(DEFAULT_WRITER, name="mysqlWriter")
         self.reader = field(DEFAULT_READER, name="mysqlReader")
         form.addRow("Database", self._with_help(self.database, "Created if it does not exist."))
-        form.addRow("WearSync account", self._with_help(self.writer, "WearSync reads and writes with it."))
-        form.addRow("Grafana account", self._with_help(self.reader, "Can only read this one database."))
+        form.addRow("WearSync account", self._with_help(
+            self.writer, "WearSync reads and writes data with it; it cannot change or delete the audit trail. "
+                         "A separate owner account (this name with _owner) changes the tables at upgrades."))
+        form.addRow("Grafana account", self._with_help(
+            self.reader, "Can only read the measurements, devices and download records — no passwords, "
+                         "connections or settings."))
         col.addLayout(form)
         col.addSpacing(8)
         col.addWidget(label("Your data", "section"))
@@ -430,8 +434,10 @@ class MySQLWizard(QDialog):
         r = self.result_
         self.run_step.heading.setText("Done — WearSync is set up on MySQL")
         self.run_step.banner.show_message(
-            f"WearSync will use the database {r.database} on {r.host}:{r.port}. Grafana reads it with the "
-            f"account {r.reader_user}. The passwords are kept in the password store.\n\n"
+            f"WearSync will use the database {r.database} on {r.host}:{r.port} with the account {r.writer_user}, "
+            f"which cannot change or delete the audit trail. Grafana reads the measurements with the account "
+            f"{r.reader_user}. Table changes at upgrades are made by {r.owner_user}. The passwords are kept in the "
+            "password store; the owner's is kept apart and is not shown on the Secrets page.\n\n"
             "WearSync restarts now to use the new database.", "info")
         self._show_step(2)
 

@@ -92,6 +92,7 @@ class TunnelPage(Page):
 
         ctx.tunnel.status_changed.connect(self.show_status)
         ctx.tunnel.error_changed.connect(self.show_error)
+        ctx.tunnel.grafana_signin_made.connect(self.show_grafana_signin)
         ctx.tunnel.busy_changed.connect(lambda _b: self.apply_permissions())
         self.show_status(ctx.tunnel.status)
 
@@ -199,3 +200,12 @@ class TunnelPage(Page):
             return
         action = "Fix in Tunnel settings" if isinstance(error, FIXED_IN_SETTINGS) else None
         self.error.show_message(tunnel_failure_text(error), "error", action)
+
+    def show_grafana_signin(self, user: str, password: str) -> None:
+        """Shown once: the sign-in WearSync made for Grafana through the tunnel."""
+        self.ctx.dialogs.info(
+            self, "Grafana is protected",
+            "Anyone opening Grafana through the tunnel is now asked for this sign-in first:\n\n"
+            f"User: {user}\nPassword: {password}\n\n"
+            "Write it down or pass it on to those who use Grafana; it is not shown again. An administrator can "
+            "see it under Settings → Secrets, or change it in Tunnel settings.")

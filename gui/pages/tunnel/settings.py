@@ -15,7 +15,7 @@ from gui.context import PageContext
 from gui.pages.settings.mysql_dialog import plain
 from gui.widgets import Card, button, label
 from services.reach import tunnel_setup
-from services.reach.tunnel_setup import TunnelOptions
+from services.reach.tunnel_setup import OPEN_NOTICE, TunnelOptions
 
 AUTHTOKEN_LINK = "https://dashboard.ngrok.com/get-started/your-authtoken"
 DOMAINS_LINK = "https://dashboard.ngrok.com/domains"
@@ -77,8 +77,13 @@ class TunnelSettingsCard(Card):
         grafana_title = label("Grafana through the tunnel", "section")
         grafana_title.setContentsMargins(0, 8, 0, 0)
         form.addRow(grafana_title)
-        form.addRow(label("Before Grafana's own sign-in, ngrok can ask for a user and password, and turn away "
-                          "every address outside the allowed ranges. Both are optional.", "help", wrap=True))
+        form.addRow(label("Before Grafana's own sign-in, ngrok asks for a user and password, and can turn away "
+                          "every address outside the allowed ranges. If you set neither, WearSync makes a sign-in "
+                          "the first time the tunnel starts and shows its password once.", "help", wrap=True))
+        self.grafana_domain = text_field("tunnelGrafanaDomain", "optional: a second static domain")
+        form.addRow("Grafana's static domain", self._cell(
+            self.grafana_domain, help_text="With a second static domain Grafana's address stays the same too; "
+                                           "without it Grafana gets a new address at every start."))
         self.grafana_user = text_field("tunnelGrafanaUser", "empty: no extra sign-in")
         self.grafana_password = secret_field("tunnelGrafanaPassword")
         self.allow = text_field("tunnelAllow", "empty: any address")
@@ -86,7 +91,14 @@ class TunnelSettingsCard(Card):
         form.addRow("Sign-in password", self._cell(self.grafana_password, label("8 to 128 characters", "help")))
         form.addRow("Allowed addresses", self._cell(self.allow, label("e.g. 203.0.113.0/24, 198.51.100.7",
                                                                       "help")))
+        self.grafana_open = QCheckBox("Let anyone with Grafana's address reach its sign-in page (not recommended)")
+        self.grafana_open.setObjectName("tunnelGrafanaOpen")
+        form.addRow("", self.grafana_open)
         self.body.addLayout(form)
+        self.open_notice = label(OPEN_NOTICE, "error", wrap=True)
+        self.open_notice.setObjectName("tunnelGrafanaOpenNotice")
+        self.open_notice.hide()
+        self.body.addWidget(self.open_notice)
 
         self.override = label("", "help", wrap=True)
         self.override.hide()
@@ -104,7 +116,8 @@ class TunnelSettingsCard(Card):
         row.addWidget(self.save_button)
         self.body.addLayout(row)
         self.fields: tuple[QWidget, ...] = (self.start_with_app, self.authtoken, self.domain, self.path, choose,
-                                            self.grafana_user, self.grafana_password, self.allow, self.save_button)
+                                            self.grafana_user, self.grafana_password, self.allow,
+                                            self.grafana_domain, self.grafana_open, self.save_button)
 
     @staticmethod
     def _cell(field: QWidget, extra: QWidget | None = None, help_text: str = "") -> QWidget:
@@ -134,6 +147,9 @@ class TunnelSettingsCard(Card):
         self.path.setText(o.ngrok_path)
         self.grafana_user.setText(o.grafana_user)
         self.allow.setText(", ".join(o.allow_cidrs))
+        self.grafana_domain.setText(o.grafana_domain)
+        self.grafana_open.setChecked(o.grafana_open)
+        self.open_notice.setVisible(bool(o.protection_notice))
         for edit, stored in ((self.authtoken, o.has_authtoken), (self.grafana_password, o.has_grafana_password)):
             edit.clear()
             edit.setPlaceholderText("stored — type to replace" if stored else "not set")
@@ -173,6 +189,7 @@ class TunnelSettingsCard(Card):
             start_with_app=self.start_with_app.isChecked(), domain=self.domain.text(), ngrok_path=self.path.text(),
             grafana_user=self.grafana_user.text(), allow_cidrs=self.allow.text(),
             grafana_password=self.grafana_password.text() or None, authtoken=self.authtoken.text() or None,
+            grafana_domain=self.grafana_domain.text(), grafana_open=self.grafana_open.isChecked(),
             actor=self.ctx.session.actor, on_result=self._saved, on_error=self._failed, context=self)
 
     def _saved(self, o: TunnelOptions) -> None:
