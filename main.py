@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_gui(sandbox=args.sandbox, minimized=args.minimized)
     except WearSyncError as exc:
-        sys.stderr.write(f"wearsync: {one_line(exc.message)}\n")
+        hint = f" {exc.terminal_hint}" if exc.terminal_hint and exc.terminal_hint not in exc.message else ""
+        sys.stderr.write(f"wearsync: {one_line(exc.message + hint)}\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("wearsync: interrupted\n")

@@ -12,9 +12,12 @@ class WearSyncError(Exception):
 
     title = "WearSync"
 
-    def __init__(self, message: str, *, title: str | None = None) -> None:
+    def __init__(self, message: str, *, title: str | None = None, terminal_hint: str = "") -> None:
         super().__init__(message)
         self.message = message
+        # what to do from a terminal instead (main.py adds it on the command line; the window says
+        # where in the window, in plain words, and never shows variable names)
+        self.terminal_hint = terminal_hint
         if title is not None:
             self.title = title
 

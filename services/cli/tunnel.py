@@ -29,7 +29,6 @@ from typing import Any, TextIO
 
 from services.errors import WearSyncError
 from services.reach.tunnel import (
-    NgrokAuthtokenMissingError,
     TunnelService,
     TunnelStatus,
     vendor_portal_instructions,
@@ -69,7 +68,8 @@ def handle(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -
             return _status(env, sys.stdout)
         return _run(env, sys.stdout)
     except WearSyncError as error:
-        _fail(error.message)
+        hint = error.terminal_hint
+        _fail(error.message + (f" {hint}" if hint and hint not in error.message else ""))
         return 1
 
 
@@ -121,10 +121,7 @@ def _start(env: Mapping[str, str], out: TextIO) -> int:
         _print_status(current, out)
         return 0
     service = service_from_env(env, out)
-    try:
-        service.preflight()
-    except NgrokAuthtokenMissingError as error:  # on a server without the window: the variable works too
-        raise NgrokAuthtokenMissingError(error.message.rstrip(".") + ", or set NGROK_AUTHTOKEN.") from None
+    service.preflight()  # a missing token: main.py adds the terminal's way (secrets set / the variable)
 
     state_dir = state_dir_from_env(env)
     state_dir.mkdir(parents=True, exist_ok=True)

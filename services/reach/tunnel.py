@@ -105,8 +105,8 @@ class TunnelStatus:
 
 
 class TunnelError(WearSyncError):
-    def __init__(self, message: str, *, title: str = "Tunnel") -> None:
-        super().__init__(message, title=title)
+    def __init__(self, message: str, *, title: str = "Tunnel", terminal_hint: str = "") -> None:
+        super().__init__(message, title=title, terminal_hint=terminal_hint)
 
 
 class TunnelConfigError(TunnelError):
@@ -265,7 +265,9 @@ class TunnelService:
             raise NgrokAuthtokenMissingError(
                 "No ngrok authtoken is set. Copy yours from "
                 "https://dashboard.ngrok.com/get-started/your-authtoken and paste it in "
-                "Tunnel → Tunnel settings."
+                "Tunnel → Tunnel settings.",
+                terminal_hint="From a terminal: main.py secrets set NGROK_AUTHTOKEN, or the environment "
+                              "variable NGROK_AUTHTOKEN.",
             )
         return self._resolve_ngrok_path()
 

@@ -194,7 +194,9 @@ class Vendor:
 
                 raise MissingSecret(
                     f"The {self.label} client ID and secret are not set. Enter both in Settings → Secrets, "
-                    f"under {self.label}."
+                    f"under {self.label}.",
+                    terminal_hint=f"From a terminal: main.py secrets set {names[0]} and main.py secrets set "
+                                  f"{names[1]}, or the environment variables {names[0]} and {names[1]}.",
                 )
             values.append(value)
         return values[0], values[1]

@@ -179,7 +179,7 @@ def test_polar_consents_not_accepted(lapp: Any, srv: SandboxServer) -> None:
 def test_missing_client_secret_changes_nothing(lapp: Any) -> None:
     for name in ("FITBIT_CLIENT_ID", "FITBIT_CLIENT_SECRET"):
         lapp.environ.pop(name)
-    with pytest.raises(MissingSecret, match="FITBIT_CLIENT_ID"):
+    with pytest.raises(MissingSecret, match="Settings → Secrets"):
         lapp.connections.begin("P-12", "fitbit", HOST)
     assert not lapp.patients.exists("P-12")
 

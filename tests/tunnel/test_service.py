@@ -135,8 +135,9 @@ def test_no_binary_and_no_internet_gives_the_plain_message(
 def test_missing_authtoken_says_where_to_set_it(make_service) -> None:
     with pytest.raises(NgrokAuthtokenMissingError) as caught:
         make_service(authtoken=None).start()
-    assert "NGROK_AUTHTOKEN" in caught.value.message
-    assert "Tunnel settings" in caught.value.message
+    assert "Tunnel settings" in caught.value.message  # where, in the window's words
+    assert "NGROK_AUTHTOKEN" not in caught.value.message  # no variable names in the window
+    assert "main.py secrets set NGROK_AUTHTOKEN" in caught.value.terminal_hint  # the command line's way
 
 
 def test_rejected_authtoken_is_explained_and_never_logged(

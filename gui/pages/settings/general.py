@@ -17,7 +17,8 @@ CHOICES: dict[str, list[tuple[str, str]]] = {
 }
 # Shown on other pages (the tunnel options are on the Tunnel page) or not meant to be switched here.
 HIDDEN = {"sandbox_mode", "start_tunnel_with_app", "ngrok_domain", "ngrok_path", "grafana_tunnel_user",
-          "grafana_tunnel_allow", "clinic_name", "clinic_contact", "clinic_logo"}  # clinic: its own box
+          "grafana_tunnel_allow", "grafana_tunnel_open", "grafana_domain",
+          "clinic_name", "clinic_contact", "clinic_logo"}  # clinic: its own box
 
 
 class GeneralBox(Card):

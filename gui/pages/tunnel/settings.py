@@ -81,7 +81,7 @@ class TunnelSettingsCard(Card):
                           "every address outside the allowed ranges. If you set neither, WearSync makes a sign-in "
                           "the first time the tunnel starts and shows its password once.", "help", wrap=True))
         self.grafana_domain = text_field("tunnelGrafanaDomain", "optional: a second static domain")
-        form.addRow("Grafana's static domain", self._cell(
+        form.addRow("Grafana domain", self._cell(
             self.grafana_domain, help_text="With a second static domain Grafana's address stays the same too; "
                                            "without it Grafana gets a new address at every start."))
         self.grafana_user = text_field("tunnelGrafanaUser", "empty: no extra sign-in")
@@ -91,7 +91,9 @@ class TunnelSettingsCard(Card):
         form.addRow("Sign-in password", self._cell(self.grafana_password, label("8 to 128 characters", "help")))
         form.addRow("Allowed addresses", self._cell(self.allow, label("e.g. 203.0.113.0/24, 198.51.100.7",
                                                                       "help")))
-        self.grafana_open = QCheckBox("Let anyone with Grafana's address reach its sign-in page (not recommended)")
+        self.grafana_open = QCheckBox("No protection: anyone may reach it (not recommended)")
+        self.grafana_open.setToolTip("Let anyone with Grafana's address reach its sign-in page, without the "
+                                     "tunnel's sign-in or an address list.")
         self.grafana_open.setObjectName("tunnelGrafanaOpen")
         form.addRow("", self.grafana_open)
         self.body.addLayout(form)
