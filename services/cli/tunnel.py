@@ -48,11 +48,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="start, stop or check the ngrok tunnel",
         description="Make the OAuth callback listener and Grafana reachable from outside through ngrok.",
     )
-    actions = parser.add_subparsers(dest="tunnel_action", required=True, metavar="{start,stop,status}")
+    actions = parser.add_subparsers(dest="tunnel_action", required=True,
+                                    metavar="{start,stop,status,configure}")
     actions.add_parser("start", help="start the tunnel in the background and print its public addresses")
     actions.add_parser("stop", help="stop the tunnel")
     actions.add_parser("status", help="show whether the tunnel is up and its public addresses")
     actions.add_parser("run", help="run the tunnel in the foreground until stopped (service managers)")
+    conf = actions.add_parser(
+        "configure", help="the tunnel settings of the Tunnel page: token, static domains, Grafana protection",
+        description="Change the tunnel settings the window's Tunnel page saves, which `tunnel start`, "
+        "--headless and the window all use; they apply at the next start. Secrets are read from standard "
+        "input, never from the command line: with both --authtoken-stdin and --grafana-auth, the first line "
+        "is the ngrok token and the second Grafana's password.")
+    conf.add_argument("--authtoken-stdin", action="store_true", help="read the ngrok auth token from standard input")
+    conf.add_argument("--domain", metavar="D", help="the static domain for the consent pages ('' to clear)")
+    conf.add_argument("--grafana-domain", metavar="D", help="a second static domain for Grafana ('' to clear)")
+    conf.add_argument("--ngrok-path", metavar="PATH", help="an installed ngrok program ('' for the bundled one)")
+    conf.add_argument("--start-with-app", choices=("yes", "no"), help="start the tunnel when WearSync starts")
+    guard = conf.add_mutually_exclusive_group()
+    guard.add_argument("--grafana-auth", metavar="USER",
+                       help="Grafana through the tunnel asks for USER and a password (read from standard input)")
+    guard.add_argument("--grafana-allow", metavar="CIDR", action="append",
+                       help="only these address ranges reach Grafana; repeat for several")
+    guard.add_argument("--grafana-open", action="store_true",
+                       help="no protection before Grafana's own sign-in (not recommended)")
     parser.set_defaults(func=handle)
 
 
@@ -66,6 +85,8 @@ def handle(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -
             return _stop(env, sys.stdout)
         if action == "status":
             return _status(env, sys.stdout)
+        if action == "configure":
+            return _configure(args, sys.stdout)
         return _run(env, sys.stdout)
     except WearSyncError as error:
         hint = error.terminal_hint
@@ -74,6 +95,65 @@ def handle(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -
 
 
 # -- configuration ------------------------------------------------------------------------------
+
+
+def _stdin_lines(names: list[str]) -> list[str]:
+    """One secret per name: typed at hidden prompts, or one line each from standard input."""
+    count = len(names)
+    if count == 0:
+        return []
+    import getpass
+
+    if sys.stdin is not None and sys.stdin.isatty():
+        return [getpass.getpass(f"{name} (typing is not shown): ") for name in names]
+    lines = (sys.stdin.read() if sys.stdin is not None else "").splitlines()
+    if len(lines) < count or not all(x.strip() for x in lines[:count]):
+        from services.errors import InvalidInput
+
+        raise InvalidInput("Nothing was changed: give the secret on standard input "
+                           "(e.g. printf '%s\\n' VALUE | main.py tunnel configure ...)." if count == 1 else
+                           "Nothing was changed: give the ngrok token on the first line of standard input and "
+                           "Grafana's password on the second.")
+    return [x.strip() for x in lines[:count]]
+
+
+def _configure(args: argparse.Namespace, out: TextIO) -> int:
+    """The Tunnel page's Save, from a terminal: the same checks (services/reach/tunnel_setup.save_options)."""
+    from services.accounts.actor import HOST
+    from services.cli.common import opened_app
+    from services.reach import tunnel_setup
+
+    names = ["ngrok auth token"] * bool(args.authtoken_stdin) + ["Grafana password"] * bool(args.grafana_auth)
+    secrets = iter(_stdin_lines(names))
+    authtoken = next(secrets) if args.authtoken_stdin else None
+    password = next(secrets) if args.grafana_auth else None
+    with opened_app() as app:
+        o = tunnel_setup.load_options(app)
+        user, allow, open_, pw = o.grafana_user, ", ".join(o.allow_cidrs), None, password
+        if args.grafana_auth:
+            user, allow, open_ = args.grafana_auth, "", False
+        elif args.grafana_allow:
+            user, allow, open_, pw = "", ", ".join(args.grafana_allow), False, ""
+        elif args.grafana_open:
+            user, allow, open_, pw = "", "", True, ""
+        new = tunnel_setup.save_options(
+            app, actor=HOST,
+            start_with_app=o.start_with_app if args.start_with_app is None else args.start_with_app == "yes",
+            domain=o.domain if args.domain is None else args.domain,
+            ngrok_path=o.ngrok_path if args.ngrok_path is None else args.ngrok_path,
+            grafana_user=user, allow_cidrs=allow, grafana_password=pw, authtoken=authtoken,
+            grafana_domain=args.grafana_domain, grafana_open=open_)
+    guard = (f"sign-in as {new.grafana_user}" if new.grafana_user else
+             f"only from {', '.join(new.allow_cidrs)}" if new.allow_cidrs else
+             "open to anyone (not recommended)" if new.grafana_open else "a sign-in made at the next start")
+    print("Tunnel settings saved; they apply at the next start.", file=out)
+    print(f"  ngrok token: {'stored' if new.has_authtoken else 'not set'}", file=out)
+    print(f"  static domain: {new.domain or 'none (a new address at every start)'}", file=out)
+    print(f"  Grafana's domain: {new.grafana_domain or 'none'}; Grafana: {guard}", file=out)
+    print(f"  start with WearSync: {'yes' if new.start_with_app else 'no'}", file=out)
+    for key, var in new.overridden:
+        print(f"  note: the environment variable {var} overrides {key}", file=out)
+    return 0
 
 
 def state_dir_from_env(env: Mapping[str, str]) -> Path:
