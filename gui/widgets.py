@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import shiboken6
 from PySide6.QtCore import (
+    QDate,
     QEvent,
     QModelIndex,
     QObject,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QComboBox,
+    QDateEdit,
     QDialog,
     QFrame,
     QHBoxLayout,
@@ -443,3 +445,22 @@ def documents_folder() -> str:
 
     folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
     return folder if folder and Path(folder).is_dir() else str(Path.home())
+
+
+def date_range_row(on_edited: Callable[[QDate], object]) -> tuple[QHBoxLayout, QDateEdit, QDateEdit]:
+    """"From [date] to [date]" with calendar pop-ups (object names startDate / endDate), calling
+    `on_edited` when either changes; the caller adds what goes after them to the returned row."""
+    row = QHBoxLayout()
+    row.setSpacing(8)
+    row.addWidget(label("From"))
+    start, end = QDateEdit(), QDateEdit()
+    start.setObjectName("startDate")
+    end.setObjectName("endDate")
+    row.addWidget(start)
+    row.addWidget(label("to"))
+    row.addWidget(end)
+    for edit in (start, end):
+        edit.setCalendarPopup(True)
+        edit.setDisplayFormat("dd MMM yyyy")
+        edit.dateChanged.connect(on_edited)
+    return row, start, end

@@ -16,7 +16,6 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDateEdit,
     QHBoxLayout,
     QHeaderView,
     QStyle,
@@ -31,7 +30,7 @@ from gui.context import PageContext
 from gui.format import vendor_label
 from gui.pages.base import Page
 from gui.pages.data.page import MAX_DAYS, clinic_today, from_qdate, to_qdate
-from gui.widgets import Banner, Card, button, label
+from gui.widgets import Banner, Card, button, date_range_row, label
 
 # cell state -> (background, text colour, mark, words in the legend)
 CELL_STYLE: dict[str, tuple[str, str, str, str]] = {
@@ -157,20 +156,7 @@ class CompliancePage(Page):
         self.status = label("", "muted")
         row.addWidget(self.status)
         card.body.addLayout(row)
-        row = QHBoxLayout()
-        row.setSpacing(8)
-        row.addWidget(label("From"))
-        self.start_edit = QDateEdit()
-        self.start_edit.setObjectName("startDate")
-        row.addWidget(self.start_edit)
-        row.addWidget(label("to"))
-        self.end_edit = QDateEdit()
-        self.end_edit.setObjectName("endDate")
-        row.addWidget(self.end_edit)
-        for edit in (self.start_edit, self.end_edit):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("dd MMM yyyy")
-            edit.dateChanged.connect(self._dates_edited)
+        row, self.start_edit, self.end_edit = date_range_row(self._dates_edited)
         row.addStretch(1)
         row.addWidget(button("Refresh", "refresh", on_click=self.reload))
         card.body.addLayout(row)

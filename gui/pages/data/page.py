@@ -18,7 +18,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import QDate, QPointF, Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QFileDialog,
     QHBoxLayout,
     QScrollArea,
@@ -47,7 +46,7 @@ from gui.pages.data.plots import (
     x_range_for,
 )
 from gui.pages.data.report_saved import LocationDialog
-from gui.widgets import Banner, Card, button, label
+from gui.widgets import Banner, Card, button, date_range_row, label
 
 # (words in the picker, days shown); None = the dates the user picks
 RANGES: list[tuple[str, int | None]] = [
@@ -168,20 +167,7 @@ class DataPage(Page):
         self.status.setObjectName("loadingStatus")
         row.addWidget(self.status)
         card.body.addLayout(row)
-        row2 = QHBoxLayout()
-        row2.setSpacing(8)
-        row2.addWidget(label("From"))
-        self.start_edit = QDateEdit()
-        self.start_edit.setObjectName("startDate")
-        row2.addWidget(self.start_edit)
-        row2.addWidget(label("to"))
-        self.end_edit = QDateEdit()
-        self.end_edit.setObjectName("endDate")
-        row2.addWidget(self.end_edit)
-        for edit in (self.start_edit, self.end_edit):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("dd MMM yyyy")
-            edit.dateChanged.connect(self._dates_edited)
+        row2, self.start_edit, self.end_edit = date_range_row(self._dates_edited)
         self.earlier = button("◀ Earlier", on_click=lambda: self._step(-1))
         self.earlier.setObjectName("earlierButton")
         self.earlier.setToolTip("The same number of days, just before these")
