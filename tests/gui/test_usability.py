@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
@@ -363,7 +361,8 @@ def test_enrol_connect_download_and_export_with_the_keyboard_alone(qtbot, make_s
     from services.sandbox import SandboxServer
     from tests.gui.test_connect_gui import patient_browser, status, wire
 
-    with SandboxServer(seed=1, today=dt.date(2026, 11, 28)) as srv:
+    # the vendor has data up to the app's today (the CI's second run moves the app's clock)
+    with SandboxServer(seed=1, today=sqlite_app.clock.today()) as srv:
         wire(sqlite_app, srv)
         sqlite_app.start_background()
         try:
@@ -588,7 +587,8 @@ def test_a_new_connection_starts_its_first_download_with_progress_on_the_patient
     from services.sandbox import SandboxServer
     from tests.gui.test_connect_gui import connect_in_services, status, wire
 
-    with SandboxServer(seed=1, today=dt.date(2026, 11, 28)) as srv:
+    # the vendor has data up to the app's today (the CI's second run moves the app's clock)
+    with SandboxServer(seed=1, today=sqlite_app.clock.today()) as srv:
         wire(sqlite_app, srv)
         sqlite_app.start_background()
         try:
