@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import shiboken6
 from PySide6.QtCore import (
@@ -464,3 +464,15 @@ def date_range_row(on_edited: Callable[[QDate], object]) -> tuple[QHBoxLayout, Q
         edit.setDisplayFormat("dd MMM yyyy")
         edit.dateChanged.connect(on_edited)
     return row, start, end
+
+
+def choice_box(name: str, choices: Sequence[tuple[str, object]], on_picked: Callable[[int], object],
+               current: int = 0) -> QComboBox:
+    """A drop-down of (words shown, value kept) pairs, calling `on_picked(index)` when the choice changes."""
+    box = QComboBox()
+    box.setObjectName(name)
+    for words, value in choices:
+        box.addItem(words, value)
+    box.setCurrentIndex(current)
+    box.currentIndexChanged.connect(on_picked)
+    return box

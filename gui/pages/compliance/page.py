@@ -30,7 +30,8 @@ from gui.context import PageContext
 from gui.format import vendor_label
 from gui.pages.base import Page
 from gui.pages.data.page import MAX_DAYS, clinic_today, from_qdate, to_qdate
-from gui.widgets import Banner, Card, button, date_range_row, label
+from gui.widgets import Banner, Card, button, choice_box, date_range_row, label
+from services.config import VENDORS
 
 # cell state -> (background, text colour, mark, words in the legend)
 CELL_STYLE: dict[str, tuple[str, str, str, str]] = {
@@ -139,18 +140,13 @@ class CompliancePage(Page):
         row.addWidget(label("Device type"))
         self.vendor = QComboBox()
         self.vendor.setObjectName("vendorPicker")
-        for v in ("fitbit", "withings", "polar"):
+        for v in VENDORS:
             self.vendor.addItem(vendor_label(v), v)
         self.vendor.currentIndexChanged.connect(lambda _i: self.reload())
         row.addWidget(self.vendor)
         row.addSpacing(16)
         row.addWidget(label("Show"))
-        self.range = QComboBox()
-        self.range.setObjectName("rangePicker")
-        for words, days in RANGES:
-            self.range.addItem(words, days)
-        self.range.setCurrentIndex(1)
-        self.range.currentIndexChanged.connect(self._range_picked)
+        self.range = choice_box("rangePicker", RANGES, self._range_picked, current=1)
         row.addWidget(self.range)
         row.addStretch(1)
         self.status = label("", "muted")

@@ -46,7 +46,7 @@ from gui.pages.data.plots import (
     x_range_for,
 )
 from gui.pages.data.report_saved import LocationDialog
-from gui.widgets import Banner, Card, button, date_range_row, label
+from gui.widgets import Banner, Card, button, choice_box, date_range_row, label
 
 # (words in the picker, days shown); None = the dates the user picks
 RANGES: list[tuple[str, int | None]] = [
@@ -155,12 +155,7 @@ class DataPage(Page):
         row.addWidget(self.patient)
         row.addSpacing(16)
         row.addWidget(label("Show"))
-        self.range = QComboBox()
-        self.range.setObjectName("rangePicker")
-        for words, days in RANGES:
-            self.range.addItem(words, days)
-        self.range.setCurrentIndex(1)
-        self.range.currentIndexChanged.connect(self._range_picked)
+        self.range = choice_box("rangePicker", RANGES, self._range_picked, current=1)
         row.addWidget(self.range)
         row.addStretch(1)
         self.status = label("", "muted")
