@@ -315,9 +315,11 @@ class CompliancePage(Page):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         for c in range(2, 2 + len(days)):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.Fixed)
-            self.table.setColumnWidth(c, 36 if len(days) > 20 else 44)
-            if days[c - 2] == today:  # "Today" is wider than a day number
-                self.table.setColumnWidth(c, self.table.fontMetrics().horizontalAdvance("Today") + 22)
+            # wide enough for its own header ("Wed", "Today"): a day name is never cut
+            head = self.table.horizontalHeaderItem(c)
+            lines = head.text().splitlines() if head is not None else []
+            needed = max((header.fontMetrics().horizontalAdvance(t) for t in lines), default=0) + 20
+            self.table.setColumnWidth(c, max(36 if len(days) > 20 else 44, needed))
         self.table.verticalHeader().setDefaultSectionSize(40)
         self.table.setVisible(bool(order))
         self.empty.setVisible(not order)
