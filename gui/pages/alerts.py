@@ -35,6 +35,7 @@ class AlertsPage(Page):
         self.sender_banner.action_clicked.connect(lambda: ctx.navigate("settings"))
         self.layout_.addWidget(self.sender_banner)
         self.sender_set: bool | None = None  # not known until loaded
+        self._alerts: list[Alert] | None = None  # not known until collected
         self.notice = Banner("info", closable=True)
         self.notice.setObjectName("alertsNotice")
         self.layout_.addWidget(self.notice)
@@ -128,6 +129,7 @@ class AlertsPage(Page):
                 "address and password in Settings → Secrets (E-mail).", "warning", "Open Settings")
         else:
             self.sender_banner.hide()
+        self._show_current()
         if not addresses:
             self.notice.show_message("Nobody receives the alert e-mails yet. Add an address below.", "warning")
 
@@ -208,6 +210,14 @@ class AlertsPage(Page):
                                context=self)
 
     def _collected(self, alerts: list[Alert]) -> None:
+        self._alerts = alerts
+        self._show_current()
+
+    def _show_current(self) -> None:
+        # the alerts and the sender's state load in parallel: whichever arrives second redraws this text
+        alerts = self._alerts
+        if alerts is None or (not alerts and self.sender_set is None):
+            return
         if alerts:
             self.current.setText("\n".join(f"• {a.message}" for a in alerts))
         elif self.sender_set is False:

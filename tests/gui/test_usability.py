@@ -694,6 +694,16 @@ def test_alerts_page_says_the_sender_is_missing_and_links_to_it(qtbot, make_shel
     for name in ("DATA_PLATFORM_EMAIL", "DATA_PLATFORM_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
         sqlite_app.environ.pop(name, None)
+    import time
+
+    import gui.pages.alerts as alerts_page
+    loader = alerts_page.load_recipients
+
+    def slow_loader(app):  # the sender's state arrives after the alerts: the text must still say it
+        time.sleep(0.3)
+        return loader(app)
+
+    monkeypatch.setattr(alerts_page, "load_recipients", slow_loader)
     shell = make_shell()
     page = shell.window.show_page("alerts")
     wait_idle(qtbot, shell)
@@ -705,6 +715,7 @@ def test_alerts_page_says_the_sender_is_missing_and_links_to_it(qtbot, make_shel
     assert "now receives" not in page.notice.text.text() and "once the account" in page.notice.text.text()
     qtbot.waitUntil(lambda: page.current.text() != "")
     assert page.current.text() != "Nothing needs attention."
+    assert "cannot be sent" in page.current.text()
     qtbot.mouseClick(page.sender_banner.button, Qt.MouseButton.LeftButton)
     assert shell.window.current_page().key == "settings"
 
