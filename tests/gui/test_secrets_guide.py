@@ -61,3 +61,26 @@ def test_without_a_browser_the_address_is_shown_with_copy(qtbot, make_shell, mon
     assert len(dialogs) == 1 and dialogs[0].isVisible()
     assert dialogs[0].field.text() == guide_address("POLAR_CLIENT_ID")
     assert dialogs[0].field.text().endswith("vendor-setup.md#polar")
+
+
+def test_test_button_asks_the_vendor(qtbot, make_shell) -> None:
+    """ "Test" on a client ID: the sandbox's Google answers; a known client reads as known, an unknown one as
+    an error that says where to check it — never as "stored"."""
+    from services.sandbox import SandboxServer
+
+    with SandboxServer(seed=1) as srv:
+        shell = make_shell()
+        shell.app.environ.update({**srv.environ(), **srv.credentials_environ()})  # the mapping the app reads
+        page = shell.window.show_page("settings")
+        wait_idle(qtbot, shell)
+        qtbot.waitUntil(lambda: page.secrets.rows["FITBIT_CLIENT_ID"].test_button.isEnabled(), timeout=10_000)
+        page.secrets.rows["FITBIT_CLIENT_ID"].test_button.click()
+        qtbot.waitUntil(lambda: bool(shell.dialogs.infos), timeout=10_000)
+        assert shell.dialogs.infos[-1][1] == "Google knows this client ID."
+
+        shell.app.environ["FITBIT_CLIENT_ID"] = "invented-unknown-client"
+        page.secrets.rows["FITBIT_CLIENT_ID"].test_button.click()
+        qtbot.waitUntil(lambda: bool(shell.dialogs.errors), timeout=10_000)
+        message = shell.dialogs.errors[-1].message
+        assert message.startswith("Google does not know this client ID") and "Google Cloud console" in message
+        assert len(shell.dialogs.infos) == 1

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from services.autostart import AutostartStatus
 from services.autostart.linux import XdgAutostart
 from tests.gui.conftest import wait_idle
