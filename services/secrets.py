@@ -29,6 +29,9 @@ from services.errors import InvalidInput, MissingSecret, SecretsLocked, SecretsU
 log = logging.getLogger(__name__)
 
 SERVICE = "WearSync"
+# sandbox mode reads its own (empty) namespace: the real keyring's ngrok token, vendor clients or mail
+# password are never used by a demo window (and it writes nowhere, see _refuse_in_sandbox)
+SANDBOX_SERVICE = "WearSync (sandbox)"
 
 NO_KEYRING = (
     "WearSync keeps passwords and tokens in the computer's secure password store, and none "
@@ -147,6 +150,7 @@ class SecretStore:
         self._lock = threading.Lock()
         self._backend: KeyringBackend | None = None
         self.checkers: dict[str, Callable[[str], str]] = {}
+        self.service = SANDBOX_SERVICE if self._environ.get("WEARSYNC_SANDBOX") == "1" else SERVICE
 
     # -- backend
     def backend(self) -> KeyringBackend:
@@ -229,14 +233,14 @@ class SecretStore:
             raise InvalidInput(
                 "A secret cannot be empty, start or end with spaces, or contain line breaks."
             )
-        self._call(lambda b: b.set_password(SERVICE, name, value))
+        self._call(lambda b: b.set_password(self.service, name, value))
         log.info("secret %s stored in the keyring", name)
 
     def delete(self, name: str) -> bool:
         self._check_name(name)
         self._refuse_in_sandbox()
         try:
-            self._call(lambda b: b.delete_password(SERVICE, name))
+            self._call(lambda b: b.delete_password(self.service, name))
         except keyring.errors.PasswordDeleteError:
             return False
         log.info("secret %s removed from the keyring", name)
@@ -289,7 +293,7 @@ class SecretStore:
             raise InvalidInput(f"{name!r} is not a WearSync secret.")
 
     def _read(self, name: str) -> str | None:
-        value = self._call(lambda b: b.get_password(SERVICE, name))
+        value = self._call(lambda b: b.get_password(self.service, name))
         return value if isinstance(value, str) else None
 
     def _call(self, fn: Callable[[KeyringBackend], Any]) -> Any:
