@@ -99,7 +99,7 @@ class DeleteDataDialog(QDialog):
         form.addRow("", self.dates_error)
         col.addLayout(form)
 
-        self.preview = label("", "muted", wrap=True)
+        self.preview = label("", wrap=True)
         self.preview.setObjectName("deletePreview")
         self.preview.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         col.addWidget(self.preview)

@@ -50,7 +50,7 @@ from services.patients.service import PatientInfo
 
 AskPlace = Callable[[QWidget, str, bool], "str | None"]  # (parent, suggested name, as ZIP) -> path or None
 DEFAULT_DAYS = 30
-LIST_HEIGHT = 150
+LIST_ROWS = 10  # every kind of data in view
 
 
 def ask_study_place(parent: QWidget, suggested: str, as_zip: bool) -> str | None:
@@ -72,7 +72,6 @@ class CheckList(QListWidget):
     def __init__(self, name: str, rows: list[tuple[str, str]], on_changed: Callable[[], object]) -> None:
         super().__init__()
         self.setObjectName(name)
-        self.setFixedHeight(LIST_HEIGHT)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         for text, value in rows:
             item = QListWidgetItem(text)
@@ -86,6 +85,11 @@ class CheckList(QListWidget):
         self.all_box.toggled.connect(self._all_toggled)
         self._on_changed = on_changed
         self.itemChanged.connect(lambda _i: self._item_changed())
+
+    def fit_rows(self, rows: int) -> None:
+        """As high as `rows` rows (more scroll), so the lists side by side line up."""
+        row = self.sizeHintForRow(0) if self.count() else self.fontMetrics().height() + 4
+        self.setFixedHeight(row * rows + 2 * self.frameWidth() + 2)
 
     def rows(self) -> list[QListWidgetItem]:
         return [self.item(i) for i in range(self.count())]
@@ -136,16 +140,19 @@ class StudyExportDialog(QDialog):
                             "them. Times are in UTC and in the patient's local time; a day is the patient's own "
                             "calendar day.", "muted", wrap=True))
 
+        # each problem is said next to its field (made first: the fields clear them as they are filled)
+        self.patients_error, self.metrics_error, self.dates_error, self.place_error = (
+            label("", "error", wrap=True) for _ in range(4))
+        for err, name in ((self.patients_error, "studyPatientsError"), (self.metrics_error, "studyMetricsError"),
+                          (self.dates_error, "studyDatesError"), (self.place_error, "studyPlaceError")):
+            err.setObjectName(name)
+            err.hide()
         lists = QHBoxLayout()
         lists.setSpacing(16)
         self.patient_list = CheckList("studyPatients", [(p.code, p.code) for p in patients if p.vendors],
                                       self._clear_errors)
         self.metric_list = CheckList("studyMetrics", [(text, key) for key, text in METRIC_LABELS.items()],
                                      self._clear_errors)
-        self.patients_error = label("", "error", wrap=True)
-        self.patients_error.setObjectName("studyPatientsError")
-        self.metrics_error = label("", "error", wrap=True)
-        self.metrics_error.setObjectName("studyMetricsError")
         for title, lst, err, stretch in (("Patients", self.patient_list, self.patients_error, 2),
                                          ("Kinds of data", self.metric_list, self.metrics_error, 3)):
             box = QVBoxLayout()
@@ -156,9 +163,11 @@ class StudyExportDialog(QDialog):
             head.addWidget(lst.all_box)
             box.addLayout(head)
             box.addWidget(lst)
-            err.hide()
             box.addWidget(err)
+            box.addStretch(1)  # a message under one list does not move the other
             lists.addLayout(box, stretch)
+        for lst in (self.patient_list, self.metric_list):
+            lst.fit_rows(min(LIST_ROWS, max(self.metric_list.count(), 1)))
         col.addLayout(lists)
         if selected is not None:
             self.patient_list.set_checked({selected})
@@ -170,9 +179,6 @@ class StudyExportDialog(QDialog):
         self.start.setDate(to_qdate(today - dt.timedelta(days=DEFAULT_DAYS - 1)))
         self.end.setDate(to_qdate(today))
         col.addLayout(dates)
-        self.dates_error = label("", "error", wrap=True)
-        self.dates_error.setObjectName("studyDatesError")
-        self.dates_error.hide()
         col.addWidget(self.dates_error)
 
         place = QHBoxLayout()
@@ -189,9 +195,6 @@ class StudyExportDialog(QDialog):
             place.addWidget(r)
         place.addStretch(1)
         col.addLayout(place)
-        self.place_error = label("", "error", wrap=True)
-        self.place_error.setObjectName("studyPlaceError")
-        self.place_error.hide()
         col.addWidget(self.place_error)
 
         self.progress = QProgressBar()
