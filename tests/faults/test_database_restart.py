@@ -59,9 +59,7 @@ def test_server_killed_mid_write_the_chunk_is_written_again_once_it_is_back(
     """Guards the retry on reconnect (SyncService `_write_chunk`, `db.engine.connection_lost`): the
     server dies between a chunk's rows and its commit, InnoDB rolls the chunk back on restart, and the
     sync waits, writes the same chunk again and goes on — one run, nothing lost, nothing twice.
-    Without the retry the sync stops with "Lost connection" and this run fails.
-    Also guards pool_pre_ping (db/engine.py): every later session checks out a pooled connection that
-    the restart killed."""
+    Without the retry the sync stops with "Lost connection" and this run fails."""
     one_day_chunks(monkeypatch)
     app = private_app
     cid = connected(app, srv)
@@ -82,6 +80,32 @@ def test_server_killed_mid_write_the_chunk_is_written_again_once_it_is_back(
     got = digest(app.db)
     assert got["heart_rate_samples"][0] > 0 and got["step_intervals"][0] > 0
     monkeypatch.setattr(store_module, "upsert", _real_upsert())
+    assert got == undisturbed(app, cid, D1, D4)
+
+
+def test_server_restarted_between_two_chunks_goes_unnoticed(
+        private_app: Any, private_mariadb: PrivateMariaDB, srv: SandboxServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Guards pool_pre_ping (db/engine.py): the server restarts cleanly while the sync is between two
+    chunks, so every pooled connection is dead but no statement has failed yet. The next checkout is
+    tested and replaced; without that, the next statement (reading the token) fails and that chunk is
+    lost for this run."""
+    one_day_chunks(monkeypatch)
+    app = private_app
+    cid = connected(app, srv)
+    done: list[str] = []
+
+    def restart_after_two(_cid: int, data_type: str, lo: dt.date, hi: dt.date) -> None:
+        done.append(data_type)
+        if len(done) == 2:
+            private_mariadb.restart()
+
+    app.sync.after_chunk = restart_after_two
+    result = app.sync.sync_connection(cid, D1, D4)
+    assert private_mariadb.starts == 2
+    assert result.ok, result.summary
+    app.sync.after_chunk = None
+    got = digest(app.db)
     assert got == undisturbed(app, cid, D1, D4)
 
 
