@@ -80,7 +80,7 @@ def connection_lost(exc: BaseException) -> bool:
         return False
     if exc.connection_invalidated:
         return True
-    args = getattr(exc.orig, "args", ())
+    args: tuple[object, ...] = tuple(getattr(exc.orig, "args", None) or ())
     return bool(args) and isinstance(args[0], int) and args[0] in _LOST_CODES
 
 

@@ -24,7 +24,9 @@ from sqlalchemy import delete, select
 
 from db.models import MEASUREMENT_TABLES, Coverage
 from tests.conftest import REQUIRE_MARIADB
-from tests.connect.conftest import _wire, cli, connect, free_port, lapp, sapp, srv, table_digest  # noqa: F401
+
+# the sandbox fixtures of the connect tests, used here too
+from tests.connect.conftest import _wire, connect, free_port, lapp, sapp, srv, table_digest  # noqa: F401
 
 MARIADBD = os.environ.get("WEARSYNC_TEST_MARIADBD", "/usr/sbin/mariadbd")
 # the time series only: device_syncs rows carry the moment they were observed, which differs per run
@@ -160,7 +162,8 @@ def private_mariadb(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[
 
 
 @pytest.fixture
-def private_app(private_mariadb: PrivateMariaDB, srv: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def private_app(private_mariadb: PrivateMariaDB, srv: Any,  # noqa: F811
+                monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The app on the private MariaDB server, pointed at the sandbox, with no real sleeping."""
     from services.app import WearSync
 

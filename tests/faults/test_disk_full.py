@@ -59,7 +59,7 @@ def test_disk_full_mid_sync_keeps_whole_days_and_a_rerun_equals_an_undisturbed_s
     message = describe(info.value) or ""
     assert message.startswith("The disk is full") and "Free some space" in message
     kept = digest(app.db)
-    assert 0 < kept["step_intervals"][0] and kept != reference
+    assert kept["step_intervals"][0] > 0 and kept != reference
     status = {(r[1], r[2]): (r[3], r[4]) for r in ledger(app.db)}
     for (dtype, day), (state, rows) in status.items():
         if state == "complete":  # a day marked done holds its rows

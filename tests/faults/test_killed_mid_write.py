@@ -48,7 +48,9 @@ def killed_mid_write(env: dict[str, str], marker: Path, stop_after: int) -> str:
     try:
         deadline = time.monotonic() + 90
         while not marker.exists():
-            assert proc.poll() is None, "the sync ended before the kill point: " + (proc.stderr.read() if proc.stderr else "")
+            if proc.poll() is not None:
+                why = proc.stderr.read() if proc.stderr else ""
+                raise AssertionError("the sync ended before the kill point: " + why)
             assert time.monotonic() < deadline, "the sync never reached the kill point"
             time.sleep(0.05)  # another process's progress: a file is the only signal there is
         proc.send_signal(signal.SIGKILL)
