@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from services.failures import describe
 from services.sandbox import SandboxServer
 
-from .conftest import connect, digest, ledger, undisturbed, wipe
+from .conftest import TIME_SERIES, connect, digest, ledger, undisturbed, wipe
 
 D1, D4 = dt.date(2026, 11, 18), dt.date(2026, 11, 21)
 
@@ -78,3 +78,73 @@ def test_disk_full_mid_sync_keeps_whole_days_and_a_rerun_equals_an_undisturbed_s
 def _rows_on(app: Any, table: str, day: dt.date) -> int:
     with app.db.engine.connect() as c:
         return int(c.execute(text(f"SELECT COUNT(*) FROM {table} WHERE local_date = :d"), {"d": day}).scalar_one())
+
+
+def _fill(server: Any) -> None:
+    """Fill the server's (fixed-size) tablespace with another database's table until InnoDB says full."""
+    import pymysql
+
+    conn = pymysql.connect(host="127.0.0.1", port=server.port, user="root", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE DATABASE filler")
+            cur.execute("CREATE TABLE filler.pad (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(1000)) ENGINE=InnoDB")
+            cur.execute("USE filler")
+            for batch in (1000, 100, 10, 1):
+                while True:
+                    try:
+                        cur.execute("INSERT INTO pad (v) SELECT REPEAT('p', 1000) FROM seq_1_to_%s", (batch,))
+                    except pymysql.err.OperationalError as exc:
+                        assert exc.args[0] == 1114, exc
+                        break
+    finally:
+        conn.close()
+
+
+def test_mariadb_out_of_space_mid_sync_keeps_whole_days_and_a_rerun_equals_an_undisturbed_sync(
+        private_mariadb: Any, srv: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same on MariaDB: its tablespace is a fixed-size file that another database has filled, so
+    InnoDB answers "The table ... is full" (1114) to the sync's first write, as it does when its disk
+    is full (InnoDB keeps a reserve of free extents, so "room for half the download" cannot be set up
+    reliably: this one is full from the start). Then the server is restarted with more room. Guards
+    the same rule (rows and coverage in one transaction per chunk: with the coverage committed first,
+    the day is "complete" without its rows and the re-run skips it) and the plain sentence for a
+    full database server (services/failures.describe)."""
+    from services.app import WearSync
+    from services.vendors.fitbit import Fitbit
+    from tests.connect.conftest import _wire
+
+    monkeypatch.setattr(Fitbit, "data_types", tuple(replace(t, chunk_days=1) for t in Fitbit.data_types))
+    base = ("--innodb-file-per-table=0", "--innodb-autoextend-increment=1")
+    private_mariadb.start((*base, "--innodb-data-file-path=ibdata1:12M:autoextend"))
+    monkeypatch.setenv("WEARSYNC_DATABASE_URL", private_mariadb.url)
+    monkeypatch.setattr("services.schema.may_change_schema", lambda db: True)  # see private_app
+    app = _wire(WearSync.open(), srv)
+    try:
+        assert connect(app, srv, "P-FULL", "fitbit", "anna").ok
+        cid = int(app.connections.connection_id("P-FULL", "fitbit"))
+        reference = undisturbed(app, cid, D1, D4)
+        with app.db.engine.begin() as c:  # TRUNCATE, not DELETE: the pages go back to the tablespace
+            for t in (*TIME_SERIES, "coverage"):
+                c.exec_driver_sql(f"TRUNCATE TABLE {t}")
+        mib, rest = divmod((private_mariadb.datadir / "ibdata1").stat().st_size, 1 << 20)
+        assert rest == 0
+        fixed = f"ibdata1:{mib}M;ibdata2:4M"  # no growing
+        private_mariadb.restart(extra=(*base, f"--innodb-data-file-path={fixed}"))
+        _fill(private_mariadb)
+        with pytest.raises(OperationalError) as info:
+            app.sync.sync_connection(cid, D1, D4)
+        assert info.value.orig.args[0] == 1114, info.value
+        message = describe(info.value) or ""
+        assert "ran out of space" in message and "Traceback" not in message
+        kept = digest(app.db)
+        assert kept["step_intervals"][0] == 0
+        done = [r for r in ledger(app.db) if r[3] in ("complete", "not_worn")]
+        assert done == [], "a chunk that found no room must not look done"
+
+        private_mariadb.restart(extra=(*base, f"--innodb-data-file-path={fixed};ibdata3:10M:autoextend"))
+        rerun = app.sync.sync_connection(cid, D1, D4)
+        assert rerun.ok, rerun.summary
+        assert digest(app.db) == reference
+    finally:
+        app.close()
