@@ -2,7 +2,8 @@
 
 After the Nth time-series upsert (WEARSYNC_FAULT_STOP_AFTER_UPSERTS) has been sent, inside that chunk's
 open transaction and before its commit, it creates the file WEARSYNC_FAULT_MARKER and waits there
-for the test to SIGKILL it. A test driver only: nothing of it is part of WearSync.
+for the test to SIGKILL it. WEARSYNC_FAULT_CHUNK_DAYS (optional) makes every Fitbit chunk that many
+days, as the test's own process does. A test driver only: nothing of it is part of WearSync.
 """
 
 from __future__ import annotations
@@ -36,7 +37,17 @@ def install(stop_after: int, marker: Path) -> None:
     store.upsert = upsert  # type: ignore[assignment]
 
 
+def chunk_days(n: int) -> None:
+    from dataclasses import replace
+
+    from services.vendors.fitbit import Fitbit
+
+    Fitbit.data_types = tuple(replace(t, chunk_days=n) for t in Fitbit.data_types)
+
+
 def main(argv: list[str]) -> int:
+    if os.environ.get("WEARSYNC_FAULT_CHUNK_DAYS"):
+        chunk_days(int(os.environ["WEARSYNC_FAULT_CHUNK_DAYS"]))
     install(int(os.environ["WEARSYNC_FAULT_STOP_AFTER_UPSERTS"]), Path(os.environ["WEARSYNC_FAULT_MARKER"]))
     from main import main as wearsync
 
