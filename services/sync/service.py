@@ -13,7 +13,8 @@ Days already done in the coverage ledger (complete / not worn) are skipped per d
 backfill that was killed or cancelled resumes where it stopped; `refetch=True` downloads them again.
 Every request passes the process-wide quota limiter (services/sync/quota.py).
 Faults follow DESIGN.md: a failed chunk is recorded (coverage "failed") and the rest goes on; a
-withdrawn consent marks the connection "needs re-consent" and stops, without retry loops.
+withdrawn consent marks the connection "needs re-consent" and stops, without retry loops; a
+database server that goes away mid-write (restart, failover) is waited for and the chunk written again.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from db.engine import Database
+from sqlalchemy.exc import DBAPIError
+
+from db.engine import Database, connection_lost
 from db.models import Connection
 from services.accounts.actor import Actor
 from services.accounts.audit import AuditLog
@@ -513,6 +516,8 @@ class SyncService:
             return slot is not None and (slot.running is not None or slot.queued is not None)
 
 
+# waits before storing a chunk again when the database server went away (about a minute in all)
+DB_WAITS_S = (2, 4, 8, 16, 30)
 FIRST_DOWNLOAD_DAYS = 7  # a new connection's first download: at most this many recent days
 
 
@@ -551,6 +556,7 @@ class _ConnectionSync:
         self.cancel = cancel
         self.refetch = refetch
         self.tz: str | None = None
+        self.wait: Callable[[float], None] = svc.sleep  # replaced in run() by the cancellable one
 
     def run(self) -> SyncResult:
         svc = self.svc
@@ -572,7 +578,8 @@ class _ConnectionSync:
         limiter, wait = svc.quota()
         if vendor.registers_users:  # such a vendor's quota grows with its registered users
             limiter.set_users(vendor.name, self.store.registered_users(vendor.name))
-        api = ApiClient(vendor, svc.tokens.provider(self.cid), timeout=svc.http_timeout, sleep=self._sleeper(wait),
+        self.wait = self._sleeper(wait)
+        api = ApiClient(vendor, svc.tokens.provider(self.cid), timeout=svc.http_timeout, sleep=self.wait,
                         limiter=limiter, user_key=str(self.cid), should_stop=self._cancelled)
         try:
             tz = self._refresh_account(vendor, api, tz)
@@ -724,8 +731,7 @@ class _ConnectionSync:
             if records.timezone and not ctx.timezone:
                 ctx.timezone = records.timezone
             statuses = self._statuses(dtype, records, lo, hi, ctx.timezone, device_sync)
-            n = self.store.write_chunk(self.cid, self.patient_id, vendor.name, dtype.name, records, statuses,
-                                       self.svc.clock.utcnow())
+            n = self._write_chunk(vendor.name, dtype.name, records, statuses)
             tr.rows += n
             tr.days_ok += len(statuses)
             result.rows_written += n
@@ -733,6 +739,22 @@ class _ConnectionSync:
                 self.svc.after_chunk(self.cid, dtype.name, lo, hi)
             self._report(SyncProgress(self.cid, result.patient_code, result.vendor, dtype.name, i, len(parts),
                                       result.rows_written, (hi - lo).days + 1))
+
+    def _write_chunk(self, vendor: str, data_type: str, records: Records, statuses: list[DayStatus]) -> int:
+        """Store one downloaded chunk. When the database server goes away mid-write (a restart, a
+        failover, the network to it), the chunk's transaction was rolled back whole: wait for the
+        server and write the chunk again (the upserts are idempotent), instead of losing the download."""
+        for attempt in range(len(DB_WAITS_S) + 1):
+            try:
+                return self.store.write_chunk(self.cid, self.patient_id, vendor, data_type, records, statuses,
+                                              self.svc.clock.utcnow())
+            except DBAPIError as exc:
+                if attempt == len(DB_WAITS_S) or not connection_lost(exc):
+                    raise
+                log.warning("the database went away while storing %s; trying again in %d s (attempt %d)",
+                            data_type, DB_WAITS_S[attempt], attempt + 1)
+                self.wait(DB_WAITS_S[attempt])
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _chunk_failed(self, dtype: DataType, lo: dt.date, hi: dt.date, message: str, tr: TypeResult,
                       result: SyncResult) -> None:
