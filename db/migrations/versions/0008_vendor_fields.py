@@ -7,6 +7,8 @@ Existing rows are untouched; a re-sync fills the new columns through the usual u
 Revision ID: 0008_vendor_fields
 Revises: 0006_privileges
 """
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -15,7 +17,7 @@ down_revision = "0006_privileges"
 branch_labels = None
 depends_on = None
 
-COLUMNS: dict[str, tuple[tuple[str, sa.types.TypeEngine], ...]] = {
+COLUMNS: dict[str, tuple[tuple[str, sa.types.TypeEngine[Any]], ...]] = {
     "sleep_sessions": (
         ("time_in_bed_s", sa.Integer()),
         ("duration_to_sleep_s", sa.Integer()),
