@@ -65,8 +65,8 @@ class WearSync:
                                                                 self._start_first_downloads]
         self._background_stoppers: list[Callable[[], None]] = [self._stop_connect_and_sync]
         self.scheduler: SyncScheduler | None = None  # set by attach_flow()
-        #: what stopping waits for a running download, in seconds (None: until it ends); see shutdown()
-        self._stop_timeout: float | None = None
+        #: until when (time.monotonic()) stopping waits for a running download (None: until it ends)
+        self._stop_deadline: float | None = None
         #: plain sentences about downloads interrupted when WearSync last ended (see interruptions())
         self.interrupted_notes: list[str] = []
         #: existing patient IDs outside the allowed characters, found at start: to be renamed
@@ -122,7 +122,7 @@ class WearSync:
         the running downloads between two requests waiting at most `timeout` seconds (one still busy
         then is recorded as interrupted; its uncommitted chunk is fetched again at the next start),
         and close the database."""
-        self._stop_timeout = timeout
+        self._set_stop_deadline(timeout)
         try:
             self.stop_background()
         finally:
@@ -274,7 +274,7 @@ class WearSync:
     def _stop_connect_and_sync(self) -> None:
         import time
 
-        deadline = None if self._stop_timeout is None else time.monotonic() + self._stop_timeout
+        deadline = self._stop_deadline
         if "sync" in self.__dict__:  # first: the download is what the time bound is for
             shutdown = getattr(self.sync, "shutdown", None)  # tests may stand a fake in
             if shutdown is not None:
@@ -285,7 +285,13 @@ class WearSync:
             if self._download_after_connect in self.connections.on_change:
                 self.connections.on_change.remove(self._download_after_connect)
 
+    def _set_stop_deadline(self, timeout: float) -> None:
+        import time
+
+        self._stop_deadline = time.monotonic() + timeout
+
     def _reopen_sync(self) -> None:
+        self._stop_deadline = None
         if "sync" in self.__dict__:  # started again after a stop (e.g. a database move)
             reopen = getattr(self.sync, "reopen", None)
             if reopen is not None:
@@ -297,7 +303,10 @@ class WearSync:
         for start in self._background_starters:
             start()
 
-    def stop_background(self) -> None:
+    def stop_background(self, timeout: float | None = None) -> None:
+        """`timeout`: how long a running download may take to stop (None: until it ends; see shutdown())."""
+        if timeout is not None:
+            self._set_stop_deadline(timeout)
         for stop in reversed(self._background_stoppers):
             try:
                 stop()

@@ -132,7 +132,8 @@ def test_sigterm_mid_sync_then_restart_equals_an_undisturbed_run(cli: Any, srv: 
                      "the first chunk of the catch-up", proc, out)
         finally:
             took = terminate(proc, out)
-        assert took < SHUTDOWN_BOUND_S, f"--headless took {took:.1f} s to stop after SIGTERM"
+        assert took < SHUTDOWN_BOUND_S, f"--headless took {took:.1f} s to stop after SIGTERM:\n" \
+                                        + out.read_text(errors="replace")[-3000:]
         [(run_id, status, summary)] = runs(db)
         assert status == "interrupted", "a download cut short by SIGTERM is recorded as interrupted"
         assert "was interrupted" in summary and "P-TERM (Fitbit)" in summary, summary
