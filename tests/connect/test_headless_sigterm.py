@@ -165,3 +165,19 @@ def test_sigterm_mid_sync_then_restart_equals_an_undisturbed_run(cli: Any, srv: 
         assert ledger(db) == after
     finally:
         db.dispose()
+
+
+def test_the_systemd_unit_stops_with_sigterm_and_waits_longer_than_the_shutdown() -> None:
+    import configparser
+
+    from services.headless import SHUTDOWN_S
+
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(ROOT / "installer" / "linux" / "wearsync-headless.service")
+    service = unit["Service"]
+    assert service.get("KillSignal") == "SIGTERM"
+    assert service.get("KillMode", "control-group") in ("control-group", "mixed")
+    stop_s = float(service["TimeoutStopSec"].removesuffix("s"))
+    assert SHUTDOWN_S < stop_s <= 30, "systemd waits for the clean stop, and not much longer"
+    assert "--headless" in service["ExecStart"]
