@@ -187,7 +187,7 @@ class Shell(QObject):
             # the scheduler first, then the download (bounded): the bridge's calls waiting on it end too
             self.app.stop_background(timeout=SYNC_STOP_S)
         finally:
-            self.bridge.shutdown(timeout_ms=max(0, int((deadline - time.monotonic() - 1.0) * 1000)))
+            self.bridge.shutdown(timeout_ms=max(0, int(min(1.0, deadline - time.monotonic() - 1.0) * 1000)))
             self.ctx.tunnel.shutdown()
             self.app.close()
         log.info("stopped in %.1f s", SHUTDOWN_S - (deadline - time.monotonic()))

@@ -523,7 +523,7 @@ class SyncService:
                 self.leases.release(run_id)
         if still:
             log.info("%d download(s) interrupted by the shutdown; they resume at the next start", len(still))
-        if timeout is not None:
+        if timeout is not None and (running or still):
             busy = sum(1 for f in running if not f.done())
             log.info("downloads stopped after %.1f s%s", timeout - (left() or 0.0),
                      f"; {busy} still waiting for a vendor's answer" if busy else "")

@@ -130,6 +130,10 @@ def test_sigterm_mid_sync_then_restart_equals_an_undisturbed_run(cli: Any, srv: 
         try:
             wait_for(lambda: settled_after(db, last_done) > 0 and [st for _i, st, _s in runs(db)] == ["running"],
                      "the first chunk of the catch-up", proc, out)
+            # from now on the vendor does not answer at all: the stop cannot wait for the request
+            srv.clear_faults()
+            srv.inject("fitbit", "timeout", times=500, seconds=60)
+            wait_for(lambda: srv._faults[0].remaining < 500, "a request to hang", proc, out)
         finally:
             took = terminate(proc, out)
         assert took < SHUTDOWN_BOUND_S, f"--headless took {took:.1f} s to stop after SIGTERM:\n" \
