@@ -216,6 +216,7 @@ class SyncService:
         self.stopping = threading.Event()
         self.leases = leases  # a lock file per running run, so a crash is found at the next start
         self._runs: dict[int, dt.datetime] = {}  # runs of this process still running -> started at
+        self._given_up: set[int] = set()  # runs shutdown() recorded as interrupted before they ended
         self._runs_changed = threading.Condition(threading.Lock())
         # test seam: called after each committed chunk (fault injection "killed mid-way")
         self.after_chunk: Callable[[int, str, dt.date, dt.date], None] | None = None
@@ -514,6 +515,7 @@ class SyncService:
             self._runs_changed.wait_for(lambda: not self._runs, timeout=left())
             still = dict(self._runs)
             self._runs.clear()
+            self._given_up.update(still)
         for run_id, started in still.items():
             try:
                 record_interrupted(self.app.db, run_id, started, STOPPED, self.clock.utcnow())
@@ -552,8 +554,9 @@ class SyncService:
         with self._runs_changed:
             started = self._runs.pop(run_id, None)
             self._runs_changed.notify_all()
-        if started is None:
-            return  # already recorded as interrupted by shutdown()
+            if run_id in self._given_up:
+                self._given_up.discard(run_id)
+                return  # already recorded as interrupted by shutdown()
         try:
             finished = [r for r in results if not r.cancelled]
             ok = sum(1 for r in finished if r.ok)
@@ -563,7 +566,8 @@ class SyncService:
             undone = cancelled or not complete or any(r.cancelled for r in results) or len(results) < (total or 0)
             if self.stopping.is_set() and undone:
                 status = INTERRUPTED
-                summary = describe_interrupted(self.app.db, started, STOPPED) + ("\n" + summary if summary else "")
+                since = started or self.store.run_started_at(run_id)
+                summary = describe_interrupted(self.app.db, since, STOPPED) + ("\n" + summary if summary else "")
             elif cancelled or any(r.cancelled for r in results):
                 status = "cancelled"
             else:

@@ -244,6 +244,13 @@ class SyncStore:
             s.flush()
             return int(run.id)
 
+    def run_started_at(self, run_id: int) -> dt.datetime:
+        with self.db.session() as s:
+            started = s.scalar(select(SyncRun.started_at).where(SyncRun.id == run_id))
+        if started is None:
+            raise KeyError(run_id)
+        return started
+
     def finish_run(self, run_id: int, *, status: str, ok: int, failed: int, rows: int, summary: str,
                    now: dt.datetime, total: int | None = None) -> None:
         """`total`: the connections the run meant to download (a cancelled run did not finish all)."""
