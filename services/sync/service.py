@@ -512,7 +512,8 @@ class SyncService:
             executor.shutdown(wait=True)
         # the runs' own threads record how they ended; what is still open at the deadline is interrupted
         with self._runs_changed:
-            self._runs_changed.wait_for(lambda: not self._runs, timeout=left())
+            # (the workers are done: the threads waiting on them record their runs at once)
+            self._runs_changed.wait_for(lambda: not self._runs, timeout=5.0 if deadline is None else left())
             still = dict(self._runs)
             self._runs.clear()
             self._given_up.update(still)
