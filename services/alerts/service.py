@@ -103,7 +103,7 @@ def _count_phrase(counts: dict[str, int]) -> str:
         NEEDS_RECONSENT: ("connection needs re-consent", "connections need re-consent"),
         DOWNLOAD_FAILED: ("failed download", "failed downloads"),
         DATA_AT_RISK: ("connection about to lose data", "connections about to lose data"),
-        WEARSYNC_NOT_RUN: ("WearSync did not run", "WearSync did not run"),
+        WEARSYNC_NOT_RUN: ("WearSync outage", "WearSync outages"),
     }
     parts = [f"{counts[k]} {words[k][counts[k] != 1]}" for k in KIND_ORDER if counts.get(k)]
     return ", ".join(parts)
