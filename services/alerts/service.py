@@ -247,7 +247,7 @@ class AlertService:
             NEEDS_RECONSENT: "Connections that need the patient's consent again",
             DOWNLOAD_FAILED: "Downloads that failed",
             DATA_AT_RISK: "Connections whose data will soon be lost for good",
-            WEARSYNC_NOT_RUN: "WearSync itself",
+            WEARSYNC_NOT_RUN: "WearSync was not running",
         }
         lines = [f"WearSync alert digest for {today:%A %d %B %Y}.", ""]
         for kind in KIND_ORDER:

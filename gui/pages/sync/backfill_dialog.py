@@ -205,7 +205,7 @@ class BackfillDialog(QDialog):
         except WearSyncError as exc:
             self._show_error(exc.message)
             return
-        if self.chosen_patients() == [] and not self.patients_ready:
+        if self.chosen_patients() == [] and self.prefill is not None and not self.patients_ready:
             self.estimate.setText("Loading the patients…")  # the pre-filled one is selected when they arrive
             return
         if self.chosen_patients() == []:
