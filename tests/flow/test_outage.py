@@ -60,35 +60,35 @@ def test_a_40_day_outage_fetches_the_cap_reports_the_rest_and_a_backfill_closes_
     try:
         stepped.process(allow_running=1)
         stepped.executor.wait_idle(timeout=120)  # a real download of 31 days: slow on a busy machine
+
+        ledger = day_status(app, cid)
+        # the cap's 31 days (today included) were fetched, the 10 older ones were not ...
+        assert sorted(d for d in ledger if d > TODAY - D(days=41)) == days(TODAY - D(days=30), TODAY)
+        # (the look-back's last days may wait for a late device sync, as on any day)
+        assert all(ledger[d] for d in days(TODAY - D(days=30), TODAY - D(days=4)))
+        # ... and are not skipped silently: reported after the pass and found by the Sync page's query
+        [gap] = gaps_beyond(app.db, TODAY, 31)
+        assert gap == Gap(cid, "P003", "withings", TODAY - D(days=40), TODAY - D(days=31), 10, 31)
+        said = [e.message for e in events if e.kind == "gap"]
+        assert said == [gap.message()]
+        assert said[0].startswith("P003 Withings: 10 days (") and "Backfill the rest" in said[0]
+        assert "the daily download fetches at most the last 31 days" in said[0]
+        # WearSync did not run: one real run now (the catch-up) after the last one 41 days ago
+        with app.db.session() as s:
+            s.add(SyncRun(trigger="schedule", started_at=dt.datetime(2026, 10, 10, 22, 0),
+                          finished_at=dt.datetime(2026, 10, 10, 22, 5), status="ok"))
+        not_run = [a for a in app.alerts.collect() if a.kind == "wearsync_not_run"]
+        assert len(not_run) == 1 and "did not run its daily download for 40 days" in not_run[0].message
+
+        # the coordinator backfills the reported days: no hole is left
+        plan = plan_backfill(app, gap.start, gap.end, patient_codes=["P003"], vendor="withings")
+        assert plan.warnings == ()  # Withings keeps its history
+        assert run_backfill(app, plan).ok
+        assert gaps_beyond(app.db, TODAY, 31) == []
+        ledger = day_status(app, cid)
+        assert all(ledger.get(d) for d in days(TODAY - D(days=70), TODAY - D(days=4)))
     finally:
         app.stop_background()
-
-    ledger = day_status(app, cid)
-    # the cap's 31 days (today included) were fetched, the 10 older ones were not ...
-    assert sorted(d for d in ledger if d > TODAY - D(days=41)) == days(TODAY - D(days=30), TODAY)
-    # (the look-back's last days may wait for a late device sync, as on any day)
-    assert all(ledger[d] for d in days(TODAY - D(days=30), TODAY - D(days=4)))
-    # ... and are not skipped silently: reported after the pass and found by the Sync page's query
-    [gap] = gaps_beyond(app.db, TODAY, 31)
-    assert gap == Gap(cid, "P003", "withings", TODAY - D(days=40), TODAY - D(days=31), 10, 31)
-    said = [e.message for e in events if e.kind == "gap"]
-    assert said == [gap.message()]
-    assert said[0].startswith("P003 Withings: 10 days (") and "the daily download fetches at most the last 31 days" \
-        in said[0] and "Backfill" in said[0]
-    # WearSync did not run: one real run now (the catch-up) after the last one 41 days ago
-    with app.db.session() as s:
-        s.add(SyncRun(trigger="schedule", started_at=dt.datetime(2026, 10, 10, 22, 0),
-                      finished_at=dt.datetime(2026, 10, 10, 22, 5), status="ok"))
-    not_run = [a for a in app.alerts.collect() if a.kind == "wearsync_not_run"]
-    assert len(not_run) == 1 and "did not run its daily download for 40 days" in not_run[0].message
-
-    # the coordinator backfills the reported days: no hole is left
-    plan = plan_backfill(app, gap.start, gap.end, patient_codes=["P003"], vendor="withings")
-    assert plan.warnings == ()  # Withings keeps its history
-    assert run_backfill(app, plan).ok
-    assert gaps_beyond(app.db, TODAY, 31) == []
-    ledger = day_status(app, cid)
-    assert all(ledger.get(d) for d in days(TODAY - D(days=70), TODAY - D(days=4)))
 
 
 def test_gaps_start_at_the_consent_skip_done_days_and_leave_out_what_polar_no_longer_keeps(app: Any) -> None:
