@@ -5,8 +5,11 @@ What is wrong (checked after each download pass):
   device sync time, and only the device in use (not retired, most recently seen), so a patient
   who swapped watches is not reported for the old one;
 - a connection that needs the patient's consent again;
-- downloads that failed in the last day.
-The digest holds only alerts not already e-mailed today (AlertSent); everything wrong is also
+- downloads that failed in the last day;
+- against a silent outage (services/alerts/outage.py): a Polar connection not downloaded for 21 days
+  (Polar keeps 30), and WearSync itself not having run its daily download for `not_run_alert_days`.
+The digest holds only alerts not already e-mailed today (AlertSent; "WearSync did not run" once per
+outage); everything wrong is also
 returned, for the tray notification and the status view. A mail failure is reported, never raised:
 it must not break the sync. Patients appear by their study code only; no tokens, no health data.
 """
@@ -30,6 +33,7 @@ from db.upsert import upsert
 from services.accounts.actor import Actor
 from services.accounts.audit import AuditLog
 from services.alerts.mail import Mailer, register_checker
+from services.alerts.outage import DATA_AT_RISK, WEARSYNC_NOT_RUN, data_at_risk, wearsync_not_run
 from services.clock import Clock
 from services.errors import Conflict, InvalidInput, NotFound, WearSyncError
 from services.logging_setup import redact
@@ -41,7 +45,8 @@ log = logging.getLogger(__name__)
 DEVICE_NOT_SYNCED = "device_not_synced"
 NEEDS_RECONSENT = "needs_reconsent"
 DOWNLOAD_FAILED = "download_failed"
-KIND_ORDER = (DEVICE_NOT_SYNCED, NEEDS_RECONSENT, DOWNLOAD_FAILED)
+KIND_ORDER = (WEARSYNC_NOT_RUN, DATA_AT_RISK, DEVICE_NOT_SYNCED, NEEDS_RECONSENT, DOWNLOAD_FAILED)
+ONCE_KINDS = (WEARSYNC_NOT_RUN,)  # about a past outage: e-mailed once, not every day
 VENDOR_LABELS = {"fitbit": "Fitbit", "withings": "Withings", "polar": "Polar"}
 FAILED_WITHIN = dt.timedelta(hours=24)
 
@@ -63,7 +68,7 @@ def validate_email(raw: object) -> str:
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # device_not_synced | needs_reconsent | download_failed
+    kind: str  # see KIND_ORDER
     patient_code: str
     vendor: str
     subject_key: str  # what the alert is about, for "already sent today"
@@ -97,6 +102,8 @@ def _count_phrase(counts: dict[str, int]) -> str:
         DEVICE_NOT_SYNCED: ("device not synced", "devices not synced"),
         NEEDS_RECONSENT: ("connection needs re-consent", "connections need re-consent"),
         DOWNLOAD_FAILED: ("failed download", "failed downloads"),
+        DATA_AT_RISK: ("connection about to lose data", "connections about to lose data"),
+        WEARSYNC_NOT_RUN: ("WearSync outage", "WearSync outages"),
     }
     parts = [f"{counts[k]} {words[k][counts[k] != 1]}" for k in KIND_ORDER if counts.get(k)]
     return ", ".join(parts)
@@ -219,7 +226,14 @@ class AlertService:
                 out.append(Alert(DOWNLOAD_FAILED, code, conn.vendor, f"conn:{conn.id}",
                                  f"{who}: {what}{': ' + reason.rstrip('.') if reason else ''}. "
                                  "WearSync tries again at the next run."))
-        return out
+        return self._outage_alerts(now) + out
+
+    def _outage_alerts(self, now_utc: dt.datetime) -> list[Alert]:
+        """WearSync did not run; a Polar connection about to lose data (services/alerts/outage.py)."""
+        days = int(self._settings.get("not_run_alert_days"))
+        found = wearsync_not_run(self._db, now_utc, days, self._clock.local_now().tzinfo)
+        found += data_at_risk(self._db, now_utc)
+        return [Alert(*f) for f in found]
 
     # ------------------------------------------------------------------ the digest
     def compose(self, alerts: list[Alert], today: dt.date) -> tuple[str, str]:
@@ -232,6 +246,8 @@ class AlertService:
             DEVICE_NOT_SYNCED: f"Devices that have not synced for {after_days} days or more",
             NEEDS_RECONSENT: "Connections that need the patient's consent again",
             DOWNLOAD_FAILED: "Downloads that failed",
+            DATA_AT_RISK: "Connections whose data will soon be lost for good",
+            WEARSYNC_NOT_RUN: "WearSync was not running",
         }
         lines = [f"WearSync alert digest for {today:%A %d %B %Y}.", ""]
         for kind in KIND_ORDER:
@@ -256,6 +272,7 @@ class AlertService:
             sent_today = set(s.execute(select(AlertSent.kind, AlertSent.subject_key)
                                        .where(AlertSent.day == today)).tuples())
         new = [a for a in alerts if (a.kind, a.subject_key) not in sent_today]
+        new = self._not_sent_before(new)
         result = DigestResult(tuple(alerts), tuple(new))
         if not new:
             return result
@@ -290,6 +307,16 @@ class AlertService:
         return len(old)
 
     # -- internals
+    def _not_sent_before(self, alerts: list[Alert]) -> list[Alert]:
+        """Alerts of ONCE_KINDS already e-mailed on any day are left out."""
+        once = [a for a in alerts if a.kind in ONCE_KINDS]
+        if not once:
+            return alerts
+        with self._db.session() as s:
+            sent = set(s.execute(select(AlertSent.kind, AlertSent.subject_key).where(
+                AlertSent.kind.in_(ONCE_KINDS), AlertSent.subject_key.in_([a.subject_key for a in once]))).tuples())
+        return [a for a in alerts if (a.kind, a.subject_key) not in sent]
+
     def _legacy_recipients(self) -> list[str]:
         """Until recipients are managed in the app, the seed's EMAIL_LIST still works."""
         try:
