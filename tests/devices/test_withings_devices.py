@@ -19,13 +19,15 @@ from tests.sandbox.conftest import REDIRECT, query, withings_token, wpost
 
 # The documented getdevice body, values invented: a Sleep Analyzer (reported as model "Aura Sensor V2"),
 # a scale with a low battery, a phone's step counter (not a device to sync), and an entry with no id.
+MAT_ID = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
+SCALE_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c"
 DOCUMENTED = {
     "devices": [
         {"type": "Sleep Monitor", "model": "Aura Sensor V2", "model_id": 63, "battery": "high",
-         "deviceid": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678", "hash_deviceid": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678",
+         "deviceid": MAT_ID, "hash_deviceid": MAT_ID,
          "timezone": "Europe/Berlin", "first_session_date": 1767200000, "last_session_date": 1767800000},
         {"type": "Scale", "model": "Body+", "model_id": 5, "battery": "low",
-         "deviceid": "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c", "hash_deviceid": "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c",
+         "deviceid": SCALE_ID, "hash_deviceid": SCALE_ID,
          "timezone": "Europe/Berlin", "first_session_date": 1767000000, "last_session_date": 1767100000},
         {"type": "HealthKit Apple", "model": "iOS step tracker", "model_id": 1051, "battery": "high",
          "deviceid": "feedfacefeedfacefeedfacefeedfacefeedface", "timezone": "Europe/Berlin",
@@ -41,11 +43,11 @@ def epoch(seconds: int) -> dt.datetime:
 
 def test_getdevice_payload_becomes_devices_with_battery_and_last_sync() -> None:
     mat, scale = parse_devices(DOCUMENTED)
-    assert (mat.external_id, mat.device_type, mat.model) == (
-        "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678", "Sleep Monitor", "Sleep Analyzer")
+    assert (mat.external_id, mat.device_type, mat.model) == (MAT_ID, "Sleep Monitor", "Sleep Analyzer")
     assert mat.last_sync_utc == epoch(1767800000)  # last_session_date, naive UTC as stored
     assert (mat.battery_level, mat.battery_status) == (None, "high")  # Withings gives a word, not a %
-    assert (scale.model, scale.battery_status, scale.last_sync_utc) == ("Body+", "low", epoch(1767100000))
+    assert (scale.external_id, scale.model, scale.battery_status) == (SCALE_ID, "Body+", "low")
+    assert scale.last_sync_utc == epoch(1767100000)
 
 
 def test_getdevice_without_a_device_list_is_refused() -> None:
