@@ -51,6 +51,7 @@ SUMMARY_FIELDS = (
     "wakeupduration", "wakeupcount", "durationtosleep", "durationtowakeup", "sleep_efficiency",
     "sleep_latency", "hr_average", "hr_min", "hr_max", "rr_average", "rr_min", "rr_max", "snoring",
     "snoringepisodecount", "sleep_score", "apnea_hypopnea_index", "breathing_disturbances_intensity",
+    "wakeup_latency", "waso", "out_of_bed_count", "nb_rem_episodes",
 )
 STATES = {0: "wake", 1: "light", 2: "deep", 3: "rem"}
 MAX_DETAIL_S = 86400
@@ -96,10 +97,16 @@ def unwrap_token_envelope(resp: requests.Response, *, refreshing: bool) -> reque
         if token.get("userid") is not None:
             token["user_id"] = str(token["userid"])
         token.setdefault("token_type", "Bearer")
-    elif status in AUTH_FAILED:
-        token = {"error": "invalid_client" if status == 100 and not refreshing else "invalid_grant"}
     else:
-        token = {"error": f"status {status}"}
+        # the status says what kind of refusal; the `error` text names what was refused (Withings numbers
+        # are not documented one by one): a client it does not know, or a code that is wrong or too old
+        said = str(envelope.get("error") or "").lower() if isinstance(envelope, dict) else ""
+        if not refreshing and (status == 100 or "client" in said):
+            token = {"error": "invalid_client"}
+        elif status in AUTH_FAILED or (not refreshing and "code" in said):
+            token = {"error": "invalid_grant"}
+        else:
+            token = {"error": f"status {status}"}
     resp._content = json.dumps(token).encode("utf-8")
     return resp
 
@@ -169,6 +176,8 @@ class Withings(Vendor):
     name = "withings"
     label = "Withings"
     env_prefix = "WITHINGS"
+    client_owner = "Withings"
+    client_portal = "the Withings developer dashboard"
     default_endpoints = Endpoints(
         "https://account.withings.com/oauth2_user/authorize2",
         "https://wbsapi.withings.net/v2/oauth2",
@@ -395,6 +404,14 @@ def _summary(item: dict[str, Any], ctx: FetchContext) -> Record:
         "snoring_s": as_int(data.get("snoring")),
         "snoring_episodes": as_int(data.get("snoringepisodecount")),
         "apnea_hypopnea_index": as_float(data.get("apnea_hypopnea_index")),
+        "time_in_bed_s": as_int(data.get("total_timeinbed")),
+        "duration_to_sleep_s": as_int(data.get("durationtosleep")),
+        "duration_to_wakeup_s": as_int(data.get("durationtowakeup")),
+        "wakeup_latency_s": as_int(data.get("wakeup_latency", data.get("durationtowakeup"))),
+        "waso_s": as_int(data.get("waso")),
+        "out_of_bed_count": as_int(data.get("out_of_bed_count")),
+        "rem_episodes": as_int(data.get("nb_rem_episodes")),
+        "breathing_disturbances_intensity": as_float(data.get("breathing_disturbances_intensity")),
     }
 
 
