@@ -3,7 +3,9 @@
 What is wrong (checked after each download pass):
 - a device not synced to its vendor for `alert_after_days` days — only where the vendor reports a
   device sync time, and only the device in use (not retired, most recently seen), so a patient
-  who swapped watches is not reported for the old one;
+  who swapped watches is not reported for the old one (Fitbit's paired devices, Withings' getdevice);
+- a Polar account with no new exercise or daily activity for `alert_after_days` days: Polar reports
+  no device sync time, so the newest data downloaded stands in for it;
 - a connection that needs the patient's consent again;
 - downloads that failed in the last day;
 - against a silent outage (services/alerts/outage.py): a Polar connection not downloaded for 21 days
@@ -25,10 +27,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from db.engine import Database
-from db.models import AlertRecipient, AlertSent, Connection, Coverage, Device, Patient
+from db.models import AlertRecipient, AlertSent, Connection, Coverage, DailyActivity, Device, Exercise, Patient
 from db.upsert import upsert
 from services.accounts.actor import Actor
 from services.accounts.audit import AuditLog
@@ -43,9 +46,10 @@ from services.settings import Settings
 log = logging.getLogger(__name__)
 
 DEVICE_NOT_SYNCED = "device_not_synced"
+NO_NEW_DATA = "no_new_data"
 NEEDS_RECONSENT = "needs_reconsent"
 DOWNLOAD_FAILED = "download_failed"
-KIND_ORDER = (WEARSYNC_NOT_RUN, DATA_AT_RISK, DEVICE_NOT_SYNCED, NEEDS_RECONSENT, DOWNLOAD_FAILED)
+KIND_ORDER = (WEARSYNC_NOT_RUN, DATA_AT_RISK, DEVICE_NOT_SYNCED, NO_NEW_DATA, NEEDS_RECONSENT, DOWNLOAD_FAILED)
 ONCE_KINDS = (WEARSYNC_NOT_RUN,)  # about a past outage: e-mailed once, not every day
 VENDOR_LABELS = {"fitbit": "Fitbit", "withings": "Withings", "polar": "Polar"}
 FAILED_WITHIN = dt.timedelta(hours=24)
@@ -100,6 +104,7 @@ class DigestResult:
 def _count_phrase(counts: dict[str, int]) -> str:
     words = {
         DEVICE_NOT_SYNCED: ("device not synced", "devices not synced"),
+        NO_NEW_DATA: ("account with no new data", "accounts with no new data"),
         NEEDS_RECONSENT: ("connection needs re-consent", "connections need re-consent"),
         DOWNLOAD_FAILED: ("failed download", "failed downloads"),
         DATA_AT_RISK: ("connection about to lose data", "connections about to lose data"),
@@ -184,6 +189,9 @@ class AlertService:
                 .where(Coverage.status == "failed", Coverage.last_attempt_at >= now - FAILED_WITHIN)
                 .order_by(Coverage.local_date)
             ).tuples().all()
+            failing = {cid for cid, _, _ in failed}
+            no_new_data = polar_no_new_data(
+                s, [(c, code) for c, code in conns if c.id not in failing], now_local.date(), after_days)
         in_use: dict[tuple[int, str], Device] = {}
         for d in devices:
             key = (d.patient_id, d.vendor)
@@ -213,8 +221,9 @@ class AlertService:
                     out.append(Alert(
                         DEVICE_NOT_SYNCED, code, conn.vendor, f"device:{device.id}",
                         f"{who}{name}: the device last synced to {label} on {when:%Y-%m-%d %H:%M}, "
-                        f"{age.days} days ago. Ask the patient to open the {label} app and sync it.",
+                        f"{age.days} days ago. {sync_advice(conn.vendor, label)}",
                     ))
+            out.extend(a for a in no_new_data if a.subject_key == f"nodata:{conn.id}")
             failures = failed_by_conn.get(conn.id, [])
             if failures or conn.status == "error":
                 days = sorted({d for d, _ in failures})
@@ -244,6 +253,7 @@ class AlertService:
         after_days = int(self._settings.get("alert_after_days"))
         headings = {
             DEVICE_NOT_SYNCED: f"Devices that have not synced for {after_days} days or more",
+            NO_NEW_DATA: f"Accounts with no new data for {after_days} days or more",
             NEEDS_RECONSENT: "Connections that need the patient's consent again",
             DOWNLOAD_FAILED: "Downloads that failed",
             DATA_AT_RISK: "Connections whose data will soon be lost for good",
@@ -328,6 +338,53 @@ class AlertService:
 
     def _utcnow(self) -> dt.datetime:
         return self._clock.utcnow()
+
+
+def sync_advice(vendor: str, label: str) -> str:
+    """What the coordinator asks the patient to do about a device that has not synced."""
+    if vendor == "withings":  # the Sleep Analyzer syncs itself over Wi-Fi; there is no app step
+        return ("Ask the patient to check that the mat is plugged in and on Wi-Fi "
+                "(the Withings app shows the mat's status under Devices).")
+    return f"Ask the patient to open the {label} app and sync it."
+
+
+def polar_no_new_data(s: Session, conns: list[tuple[Connection, str]], today: dt.date,
+                      after_days: int) -> list[Alert]:
+    """Polar reports no device sync time: a connected Polar account whose newest exercise or daily
+    activity (with any steps or active time) is `after_days` days old or more. An account with no
+    data at all counts from the day it was connected. Connections whose downloads fail are left out:
+    the failed-download alert covers them, and their newest data is not known."""
+    polar = [(c, code) for c, code in conns if c.vendor == "polar" and c.status == "connected"]
+    if not polar:
+        return []
+    pids = [c.patient_id for c, _ in polar]
+    newest: dict[int, dt.date] = {}
+    queries = (
+        select(Exercise.patient_id, func.max(Exercise.local_date))
+        .where(Exercise.vendor == "polar", Exercise.patient_id.in_(pids)).group_by(Exercise.patient_id),
+        select(DailyActivity.patient_id, func.max(DailyActivity.local_date))
+        .where(DailyActivity.vendor == "polar", DailyActivity.patient_id.in_(pids),
+               or_(DailyActivity.steps > 0, DailyActivity.active_minutes > 0))
+        .group_by(DailyActivity.patient_id),
+    )
+    for query in queries:
+        for pid, day in s.execute(query).tuples():
+            if day is not None and (pid not in newest or day > newest[pid]):
+                newest[pid] = day
+    out = []
+    for conn, code in polar:
+        since = newest.get(conn.patient_id) or (conn.connected_at.date() if conn.connected_at else None)
+        if since is None:
+            continue
+        quiet = (today - since).days
+        if quiet < after_days:
+            continue
+        out.append(Alert(
+            NO_NEW_DATA, code, conn.vendor, f"nodata:{conn.id}",
+            f"{code}'s Polar account has had no new exercise or daily activity for {quiet} days: "
+            "check the strap is worn and synced with the Polar Flow app.",
+        ))
+    return out
 
 
 def parse_email_list(raw: str) -> list[str]:
