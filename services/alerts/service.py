@@ -235,7 +235,11 @@ class AlertService:
                 out.append(Alert(DOWNLOAD_FAILED, code, conn.vendor, f"conn:{conn.id}",
                                  f"{who}: {what}{': ' + reason.rstrip('.') if reason else ''}. "
                                  "WearSync tries again at the next run."))
-        return self._outage_alerts(now) + out
+        outage = self._outage_alerts(now)
+        # a Polar account not downloaded for 21 days: its newest data is not known, so "no new data" would
+        # be a guess; the more urgent data-at-risk alert says what to do
+        at_risk = {(a.patient_code, a.vendor) for a in outage if a.kind == DATA_AT_RISK}
+        return outage + [a for a in out if not (a.kind == NO_NEW_DATA and (a.patient_code, a.vendor) in at_risk)]
 
     def _outage_alerts(self, now_utc: dt.datetime) -> list[Alert]:
         """WearSync did not run; a Polar connection about to lose data (services/alerts/outage.py)."""

@@ -155,7 +155,9 @@ def test_export_header_only_and_bad_input(cli) -> None:  # type: ignore[no-untyp
     assert r.returncode == 0 and r.stdout == (
         "start,end,minutes_asleep,minutes_awake,deep_minutes,light_minutes,rem_minutes,date,main_sleep,score,"
         "efficiency,hr_average,rr_average,snoring_s,apnea_hypopnea_index,wakeup_count,sleep_latency_s,hr_min,"
-        "hr_max,rr_min,rr_max,snoring_episodes,external_id,start_local,end_local\n")
+        "hr_max,rr_min,rr_max,snoring_episodes,external_id,time_in_bed_s,duration_to_sleep_s,duration_to_wakeup_s,"
+        "wakeup_latency_s,waso_s,out_of_bed_count,rem_episodes,breathing_disturbances_intensity,"
+        "start_local,end_local\n")
     r = cli.run("export", "--vendor", "fitbit", "--patient", "P-EMPTY", "--metric", "sleep",
                 "--start", "2026-11-02", "--end", "2026-11-01")
     assert r.returncode == 1 and r.stdout == "" and "before --start" in r.stderr

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from db.models import Connection, DailyActivity, Exercise, Patient
 from services.alerts.service import DOWNLOAD_FAILED, NEEDS_RECONSENT, NO_NEW_DATA
 from tests.devices.conftest import noon_today
-from tests.flow.conftest import add_connection, write_coverage
+from tests.flow.conftest import add_connection, days, write_coverage
 from tests.flow.test_alerts import service
 
 D = dt.timedelta
@@ -40,7 +40,10 @@ def test_no_new_data_counts_days_from_the_newest_exercise_or_activity(sqlite_app
     app.settings.set("alert_after_days", 4)
     long_ago = (now - D(days=60)).astimezone(dt.UTC).replace(tzinfo=None)
     for code in ("P-ACT", "P-EX", "P-RECENT", "P-ZERO", "P-NEW", "P-NEVER"):
-        add_connection(app, code, "polar", connected_at=long_ago)
+        cid = add_connection(app, code, "polar", connected_at=long_ago)
+        # downloaded every day up to yesterday: the account is synced, it just has nothing new
+        # (without this, "nothing downloaded for 21 days" would be the alert instead)
+        write_coverage(app, cid, days(today - D(days=3), today - D(days=1)), data_type="exercises")
     add_connection(app, "P-GONE", "polar", status="needs_reconsent", connected_at=long_ago)
     activity(app, "P-ACT", today - D(days=4))  # exactly 4 days: alert
     exercise(app, "P-EX", today - D(days=7))  # an exercise a week ago, and activity older still

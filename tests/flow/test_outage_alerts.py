@@ -47,18 +47,22 @@ def test_a_polar_connection_not_downloaded_for_21_days_is_alerted_once_per_diges
 
     first = alerts.run()
     assert first.sent
-    assert [(a.kind, a.patient_code) for a in first.alerts] == [("data_at_risk", "P-004"), ("data_at_risk", "P-006")]
+    # P-005 was downloaded 20 days ago and has no data since: "no new data", not "data at risk";
+    # P-004 and P-006 get only the more urgent data-at-risk alert, not "no new data" as well
+    assert [(a.kind, a.patient_code) for a in first.alerts] == [
+        ("data_at_risk", "P-004"), ("data_at_risk", "P-006"), ("no_new_data", "P-005")]
     [body] = bodies(server)
     assert "Connections whose data will soon be lost for good:" in body
     assert ("P-004, Polar: nothing downloaded after 30 Oct 2026 (21 days). Polar keeps only the last 30 days, so "
             "its data older than that is lost for good: download it within 9 days") in body
     assert "P-006, Polar: nothing downloaded since the connection on 25 Oct 2026 (26 days)" in body
     assert "within 4 days" in body
-    assert "P-005" not in body and "P-007" not in body and "P-008" not in body
+    assert "P-005, Polar: nothing downloaded" not in body and "P-007" not in body and "P-008" not in body
+    assert "P-004's Polar account has had no new" not in body
     assert "2 connections about to lose data" in first.subject  # type: ignore[operator]
 
     again = alerts.run()  # the next check the same day: still wrong, not e-mailed again
-    assert not again.sent and again.new == () and len(again.alerts) == 2
+    assert not again.sent and again.new == () and len(again.alerts) == 3
     assert len(server.messages) == 1
 
     clock.advance(D(days=1))  # the next day's digest says it again, more urgent
