@@ -1,16 +1,33 @@
-"""Idempotent multi-row upserts for both dialects (SQLite ON CONFLICT, MySQL ON DUPLICATE KEY)."""
+"""Idempotent multi-row upserts for both dialects (SQLite ON CONFLICT, MySQL ON DUPLICATE KEY).
+
+The statement is built and compiled by SQLAlchemy once per batch; the rows then go to the driver
+with as little Python per value as possible, because at a download's volume (a minute-by-minute
+series is 1,440 rows per patient-day) that per-value Python, not the database, was the limit:
+- SQLite: one `executemany` of the compiled statement over plain tuples, each value converted by
+  the column type's own bind processor (so dates are stored exactly as SQLAlchemy stores them);
+- MySQL/MariaDB: multi-row `INSERT ... VALUES (...), (...) ... ON DUPLICATE KEY UPDATE` statements of
+  up to ~1 MB, the values written as SQL literals by `_Literals` (integers and naive datetimes
+  directly, strings and anything else by the driver's own escaping, which honours the server's
+  NO_BACKSLASH_ESCAPES mode), sent without parameters so nothing is interpolated twice.
+docs/PERFORMANCE.md has the figures against each database's own bulk load.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import attrgetter, methodcaller
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import DeclarativeBase, Session
 
-CHUNK = 1000
+CHUNK = 5000
+MYSQL_STATEMENT_BYTES = 1_000_000  # below every server's max_allowed_packet default (MariaDB/MySQL >= 4 MB)
 
 
 def _table(model: type[DeclarativeBase] | Table) -> Table:
@@ -29,14 +46,15 @@ def upsert(
 ) -> int:
     """Insert rows, updating the non-key columns of rows whose `key` already exists.
 
-    `key` must be the columns of a unique constraint. Writing the same rows twice leaves the table
-    exactly as after the first write. Returns the number of rows submitted.
+    `key` must be the columns of a unique constraint (or the primary key). Every row names the same
+    columns. Writing the same rows twice leaves the table exactly as after the first write. Returns
+    the number of rows submitted.
     """
     table = _table(model)
-    batch: list[dict[str, Any]] = []
+    batch: list[Mapping[str, Any]] = []
     total = 0
     for row in rows:
-        batch.append(dict(row))
+        batch.append(row)
         if len(batch) >= CHUNK:
             total += _flush(session, table, batch, key)
             batch = []
@@ -45,32 +63,109 @@ def upsert(
     return total
 
 
-def _flush(session: Session, table: Table, batch: list[dict[str, Any]], key: Sequence[str]) -> int:
-    """One statement, executed for the whole batch.
-
-    The statement is compiled once and the rows go as executemany parameters: SQLite runs the
-    prepared statement per row inside the transaction, and PyMySQL folds an executemany of
-    `INSERT ... VALUES (...) ON DUPLICATE KEY UPDATE` into multi-row INSERTs. Compiling a
-    1000-row VALUES clause per chunk instead cost more than the database work itself.
-    """
-    dialect = session.get_bind().dialect.name
+def _flush(session: Session, table: Table, batch: list[Mapping[str, Any]], key: Sequence[str]) -> int:
+    conn = session.connection()
+    dialect = conn.dialect
     columns = list(batch[0].keys())
     update_cols = [c for c in columns if c not in key and c != "id"]
-    if dialect == "sqlite":
-        stmt = sqlite_insert(table)
-        if update_cols:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=list(key), set_={c: stmt.excluded[c] for c in update_cols}
-            )
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
-        session.execute(stmt, batch)
-    elif dialect in ("mysql", "mariadb"):
-        mstmt = mysql_insert(table)
-        # with nothing to update, a self-assignment of the key keeps the statement idempotent
-        targets = update_cols or [key[0]]
-        mstmt = mstmt.on_duplicate_key_update({c: mstmt.inserted[c] for c in targets})
-        session.execute(mstmt, batch)
+    if dialect.name == "sqlite":
+        _sqlite(conn, table, batch, key, columns, update_cols)
+    elif dialect.name in ("mysql", "mariadb"):
+        _mysql(conn, table, batch, key, columns, update_cols)
     else:  # pragma: no cover - only the two supported dialects are used
-        raise RuntimeError(f"upsert is not implemented for the {dialect} dialect")
+        raise RuntimeError(f"upsert is not implemented for the {dialect.name} dialect")
     return len(batch)
+
+
+def _processors(table: Table, names: Sequence[str], dialect: Dialect) -> list[Callable[[Any], Any] | None]:
+    return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+
+
+def _sqlite(conn: Connection, table: Table, batch: list[Mapping[str, Any]], key: Sequence[str],
+            columns: list[str], update_cols: list[str]) -> None:
+    stmt = sqlite_insert(table)
+    if update_cols:
+        stmt = stmt.on_conflict_do_update(index_elements=list(key),
+                                          set_={c: stmt.excluded[c] for c in update_cols})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=columns)
+    names = list(compiled.positiontup or ())
+    assert sorted(names) == sorted(columns), (names, columns)
+    procs = _processors(table, names, conn.dialect)
+    # column by column: each column's processor mapped over it, then the columns zipped into rows
+    columns_in_order = [[r[n] for r in batch] for n in names]
+    converted = [list(map(p, col)) if p is not None else col for col, p in zip(columns_in_order, procs, strict=True)]
+    conn.exec_driver_sql(compiled.string, list(zip(*converted, strict=True)))
+
+
+def _mysql(conn: Connection, table: Table, batch: list[Mapping[str, Any]], key: Sequence[str],
+           columns: list[str], update_cols: list[str]) -> None:
+    mstmt = mysql_insert(table)
+    # with nothing to update, a self-assignment of the key keeps the statement idempotent
+    targets = update_cols or [key[0]]
+    mstmt = mstmt.on_duplicate_key_update({c: mstmt.inserted[c] for c in targets})
+    sql = mstmt.compile(dialect=conn.dialect, column_keys=columns).string
+    head, values, tail = _around_values(sql)
+    # the order SQLAlchemy gave the columns (the table's), read from its placeholders `%(name)s`
+    order = re.findall(r"%\((\w+)\)s", values)
+    if sorted(order) != sorted(columns):  # pragma: no cover - pymysql's paramstyle is pyformat
+        raise RuntimeError(f"unexpected placeholders in {values!r}")
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    literal = _Literals(dbapi)
+    # column by column, so the common types convert in C (map) rather than value by value in Python
+    texts = [literal.column([r[n] for r in batch]) for n in order]
+    groups = list(map("({})".format, map(",".join, zip(*texts, strict=True))))
+    cursor = dbapi.cursor()
+    try:
+        first, size = 0, 0
+        for i, group in enumerate(groups):
+            if i > first and size + len(group) > MYSQL_STATEMENT_BYTES:
+                cursor.execute(head + ",".join(groups[first:i]) + tail)
+                first, size = i, 0
+            size += len(group) + 1
+        cursor.execute(head + ",".join(groups[first:]) + tail)
+    finally:
+        cursor.close()
+
+
+def _around_values(sql: str) -> tuple[str, str, str]:
+    """Split a compiled one-row INSERT into what precedes its row of placeholders, that row, and what
+    follows it (`ON DUPLICATE KEY UPDATE ...`, or MySQL 8's `AS new ...`)."""
+    start = sql.index(" VALUES (") + len(" VALUES ")
+    depth = 0
+    for i in range(start, len(sql)):
+        if sql[i] == "(":
+            depth += 1
+        elif sql[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return sql[:start], sql[start:i + 1], sql[i + 1:]
+    raise ValueError("no VALUES row in the compiled INSERT")  # pragma: no cover - SQLAlchemy renders one
+
+
+class _Literals:
+    """Values as MySQL SQL literals: a column of exact integers, naive datetimes or dates directly,
+    a column of strings by the driver's own escaping once per distinct string (vendor, kind, stage
+    names repeat), and any other column (floats, booleans, NULLs, bytes, aware datetimes, a mix) value
+    by value through the driver's escaping."""
+
+    def __init__(self, dbapi: Any) -> None:
+        self._escape: Callable[[Any], Any] = dbapi.escape
+
+    def column(self, values: list[Any]) -> list[str]:
+        kinds = set(map(type, values))
+        if kinds == {int}:
+            return list(map(str, values))
+        if kinds == {dt.datetime} and set(map(attrgetter("tzinfo"), values)) == {None}:
+            return list(map("'{}'".format, map(methodcaller("isoformat", " "), values)))
+        if kinds == {dt.date}:
+            return list(map("'{}'".format, map(methodcaller("isoformat"), values)))
+        if kinds == {str}:
+            text = {v: str(self._escape(v)) for v in set(values)}
+            return list(map(text.__getitem__, values))
+        return [self.one(v) for v in values]
+
+    def one(self, v: Any) -> str:
+        return "NULL" if v is None else str(self._escape(v))

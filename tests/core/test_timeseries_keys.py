@@ -94,7 +94,7 @@ def _rows(db: Database) -> dict[str, list[tuple[Any, ...]]]:
             table = sa.Table(t, sa.MetaData(), autoload_with=c)
             cols = [col for col in table.columns if col.name != "id"]
             rows = c.execute(sa.select(*cols)).all()
-            out[t] = sorted((tuple(str(v) for v in r) for r in rows))
+            out[t] = sorted(tuple(str(v) for v in r) for r in rows)
     return out
 
 
@@ -155,7 +155,8 @@ def test_upsert_on_the_new_keys_is_idempotent_and_updates(db_url: str) -> None:
                               "VALUES (1, 'KEY-1', '', '2026-01-01 00:00:00')")
         base = dt.datetime(2026, 5, 1)
         hr = [{"patient_id": 1, "vendor": "fitbit", "kind": k, "ts_utc": base + dt.timedelta(minutes=i),
-               "utc_offset_s": 0, "local_date": base.date(), "bpm": 60} for i in range(1500) for k in ("sample", "sleep")]
+               "utc_offset_s": 0, "local_date": base.date(), "bpm": 60}
+              for i in range(1500) for k in ("sample", "sleep")]
         steps = [{"patient_id": 1, "vendor": "fitbit", "start_utc": base + dt.timedelta(minutes=i),
                   "end_utc": base + dt.timedelta(minutes=i + 1), "utc_offset_s": 0, "local_date": base.date(),
                   "steps": 3} for i in range(1500)]

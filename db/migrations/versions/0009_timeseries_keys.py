@@ -18,6 +18,7 @@ Revision ID: 0009_timeseries_keys
 Revises: 0006_privileges
 """
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -30,7 +31,7 @@ depends_on = None
 
 @dataclass(frozen=True)
 class Spec:
-    columns: tuple[tuple[str, sa.types.TypeEngine[object]], ...]  # after id and patient_id, in order
+    columns: tuple[tuple[str, Any], ...]  # (name, SQLAlchemy type) after id and patient_id, in order
     key: tuple[str, ...]  # the new primary key
     unique: tuple[str, tuple[str, ...]]  # the old unique key
     old_indexes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # dropped
@@ -105,20 +106,20 @@ def _mysql_down(bind: sa.Connection, name: str, spec: Spec) -> None:
 
 def _sqlite_table(name: str, spec: Spec, *, clustered: bool) -> sa.Table:
     meta = sa.MetaData()
-    cols: list[sa.Column[object]] = []
+    cols: list[sa.Column[Any]] = []
     if not clustered:
         cols.append(sa.Column("id", sa.Integer(), nullable=False))
     cols.append(sa.Column("patient_id", sa.Integer(), nullable=False))
     cols += [sa.Column(c, t, nullable=False) for c, t in spec.columns]
     sa.Table("patients", meta, sa.Column("id", sa.Integer(), primary_key=True))
-    args: list[sa.SchemaItem] = [
+    args: list[Any] = [
         sa.ForeignKeyConstraint(["patient_id"], ["patients.id"], name=f"fk_{name}_patient_id_patients",
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint(*(spec.key if clustered else ("id",)), name=f"pk_{name}"),
     ]
     if not clustered:
         args.append(sa.UniqueConstraint(*spec.unique[1], name=spec.unique[0]))
-    kwargs = {"sqlite_with_rowid": False} if clustered else {}
+    kwargs: dict[str, Any] = {"sqlite_with_rowid": False} if clustered else {}
     return sa.Table(f"_new_{name}", meta, *cols, *args, **kwargs)
 
 
