@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from operator import attrgetter, methodcaller
 from typing import Any
 
@@ -24,6 +25,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session
 
 CHUNK = 5000
@@ -46,43 +48,37 @@ def upsert(
 ) -> int:
     """Insert rows, updating the non-key columns of rows whose `key` already exists.
 
-    `key` must be the columns of a unique constraint (or the primary key). Every row names the same
-    columns. Writing the same rows twice leaves the table exactly as after the first write. Returns
-    the number of rows submitted.
+    `key` must be the columns of a unique constraint (or the primary key); the rows of one batch
+    (CHUNK rows) name the same columns. Writing the same rows twice leaves the table exactly as after
+    the first write. Returns the number of rows submitted.
     """
     table = _table(model)
-    batch: list[Mapping[str, Any]] = []
-    total = 0
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= CHUNK:
-            total += _flush(session, table, batch, key)
-            batch = []
-    if batch:
-        total += _flush(session, table, batch, key)
-    return total
-
-
-def _flush(session: Session, table: Table, batch: list[Mapping[str, Any]], key: Sequence[str]) -> int:
+    data = rows if isinstance(rows, list) else list(rows)
+    if not data:
+        return 0
     conn = session.connection()
-    dialect = conn.dialect
-    columns = list(batch[0].keys())
-    update_cols = [c for c in columns if c not in key and c != "id"]
-    if dialect.name == "sqlite":
-        _sqlite(conn, table, batch, key, columns, update_cols)
-    elif dialect.name in ("mysql", "mariadb"):
-        _mysql(conn, table, batch, key, columns, update_cols)
+    batches = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)]
+    if conn.dialect.name == "sqlite":
+        for batch in batches:
+            _sqlite(conn, table, batch, key)
+    elif conn.dialect.name in ("mysql", "mariadb"):
+        _mysql(conn, table, batches, key)
     else:  # pragma: no cover - only the two supported dialects are used
-        raise RuntimeError(f"upsert is not implemented for the {dialect.name} dialect")
-    return len(batch)
+        raise RuntimeError(f"upsert is not implemented for the {conn.dialect.name} dialect")
+    return len(data)
+
+
+def _update_columns(columns: list[str], key: Sequence[str]) -> list[str]:
+    return [c for c in columns if c not in key and c != "id"]
 
 
 def _processors(table: Table, names: Sequence[str], dialect: Dialect) -> list[Callable[[Any], Any] | None]:
     return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
 
 
-def _sqlite(conn: Connection, table: Table, batch: list[Mapping[str, Any]], key: Sequence[str],
-            columns: list[str], update_cols: list[str]) -> None:
+def _sqlite(conn: Connection, table: Table, batch: list[Mapping[str, Any]], key: Sequence[str]) -> None:
+    columns = list(batch[0].keys())
+    update_cols = _update_columns(columns, key)
     stmt = sqlite_insert(table)
     if update_cols:
         stmt = stmt.on_conflict_do_update(index_elements=list(key),
@@ -99,11 +95,54 @@ def _sqlite(conn: Connection, table: Table, batch: list[Mapping[str, Any]], key:
     conn.exec_driver_sql(compiled.string, list(zip(*converted, strict=True)))
 
 
-def _mysql(conn: Connection, table: Table, batch: list[Mapping[str, Any]], key: Sequence[str],
-           columns: list[str], update_cols: list[str]) -> None:
+def _mysql(conn: Connection, table: Table, batches: list[list[Mapping[str, Any]]], key: Sequence[str]) -> None:
+    """Each batch as multi-row statements. With several batches, the next batch's statements are built
+    while the server works on the previous ones (a sender thread waits on the socket, which releases
+    the GIL), so the Python work and the server's overlap instead of adding up."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    literal = _Literals(dbapi)
+    compiled: dict[tuple[str, ...], tuple[str, list[str], str]] = {}
+    cursor = dbapi.cursor()
+    pool = ThreadPoolExecutor(1, thread_name_prefix="upsert") if len(batches) > 1 else None
+    pending: Future[None] | None = None
+    try:
+        for batch in batches:
+            columns = tuple(batch[0].keys())
+            if columns not in compiled:
+                compiled[columns] = _mysql_statement(conn, table, list(columns), key)
+            statements = _mysql_values(batch, *compiled[columns], literal)
+            if pending is not None:
+                pending.result()
+            if pool is None:
+                _execute_all(cursor, statements)
+            else:
+                pending = pool.submit(_execute_all, cursor, statements)
+        if pending is not None:
+            pending.result()
+    except conn.dialect.loaded_dbapi.Error as exc:
+        # as SQLAlchemy would raise it (IntegrityError, OperationalError...), naming the statement but
+        # not its values
+        statement = next(iter(compiled.values()))[0] + "..." if compiled else "INSERT"
+        raise DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error,
+                                  dialect=conn.dialect) from exc
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)  # never leave a statement running on the session's connection
+        cursor.close()
+
+
+def _execute_all(cursor: Any, statements: list[str]) -> None:
+    for statement in statements:
+        cursor.execute(statement)  # no parameters: the values are literals already, nothing is interpolated
+
+
+def _mysql_statement(conn: Connection, table: Table, columns: list[str],
+                     key: Sequence[str]) -> tuple[str, list[str], str]:
+    """(head, column order, tail) of `INSERT ... VALUES <rows> ON DUPLICATE KEY UPDATE ...`."""
     mstmt = mysql_insert(table)
     # with nothing to update, a self-assignment of the key keeps the statement idempotent
-    targets = update_cols or [key[0]]
+    targets = _update_columns(columns, key) or [key[0]]
     mstmt = mstmt.on_duplicate_key_update({c: mstmt.inserted[c] for c in targets})
     sql = mstmt.compile(dialect=conn.dialect, column_keys=columns).string
     head, values, tail = _around_values(sql)
@@ -111,23 +150,24 @@ def _mysql(conn: Connection, table: Table, batch: list[Mapping[str, Any]], key: 
     order = re.findall(r"%\((\w+)\)s", values)
     if sorted(order) != sorted(columns):  # pragma: no cover - pymysql's paramstyle is pyformat
         raise RuntimeError(f"unexpected placeholders in {values!r}")
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    literal = _Literals(dbapi)
-    # column by column, so the common types convert in C (map) rather than value by value in Python
+    return head, order, tail
+
+
+def _mysql_values(batch: list[Mapping[str, Any]], head: str, order: list[str], tail: str,
+                  literal: _Literals) -> list[str]:
+    """The batch as statements of up to MYSQL_STATEMENT_BYTES, converted column by column so the common
+    types convert in C (map) rather than value by value in Python."""
     texts = [literal.column([r[n] for r in batch]) for n in order]
     groups = list(map("({})".format, map(",".join, zip(*texts, strict=True))))
-    cursor = dbapi.cursor()
-    try:
-        first, size = 0, 0
-        for i, group in enumerate(groups):
-            if i > first and size + len(group) > MYSQL_STATEMENT_BYTES:
-                cursor.execute(head + ",".join(groups[first:i]) + tail)
-                first, size = i, 0
-            size += len(group) + 1
-        cursor.execute(head + ",".join(groups[first:]) + tail)
-    finally:
-        cursor.close()
+    statements = []
+    first, size = 0, 0
+    for i, group in enumerate(groups):
+        if i > first and size + len(group) > MYSQL_STATEMENT_BYTES:
+            statements.append(head + ",".join(groups[first:i]) + tail)
+            first, size = i, 0
+        size += len(group) + 1
+    statements.append(head + ",".join(groups[first:]) + tail)
+    return statements
 
 
 def _around_values(sql: str) -> tuple[str, str, str]:

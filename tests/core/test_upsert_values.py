@@ -59,3 +59,38 @@ def test_upsert_stores_what_the_orm_stores(db_url: str) -> None:
             assert got.start_utc.replace(microsecond=0) == dt.datetime(2026, 2, 2, 22, 0)
     finally:
         db.dispose()
+
+
+def test_many_batches_all_arrive_and_a_failing_batch_fails_the_write(db_url: str, monkeypatch) -> None:
+    """Batches are sent while the next is built (MariaDB): every batch lands, statements split at the
+    size limit, and an error in any batch — the last included — reaches the caller and nothing is kept."""
+    import pytest
+
+    import db.upsert as upsert_module
+
+    monkeypatch.setattr(upsert_module, "CHUNK", 70)
+    monkeypatch.setattr(upsert_module, "MYSQL_STATEMENT_BYTES", 700)
+    db = Database(db_url)
+    try:
+        upgrade(db)
+        base = dt.datetime(2026, 4, 1)
+        with db.session() as s:
+            s.add(Patient(id=1, code="BATCH-1", note="", created_at=base))
+        rows = [{"patient_id": 1, "vendor": "fitbit", "kind": "sample", "ts_utc": base + dt.timedelta(minutes=i),
+                 "utc_offset_s": 0, "local_date": base.date(), "bpm": 40 + i % 90} for i in range(1000)]
+        key = ("patient_id", "vendor", "kind", "ts_utc")
+        with db.session() as s:
+            assert upsert(s, HeartRateSample, rows, key) == 1000
+        with db.session() as s:
+            got = s.execute(sa.select(HeartRateSample.ts_utc, HeartRateSample.bpm)
+                            .order_by(HeartRateSample.ts_utc)).tuples().all()
+        assert got == [(r["ts_utc"], r["bpm"]) for r in rows]
+
+        changed = [{**r, "bpm": 200} for r in rows]
+        changed[-1] = {**changed[-1], "bpm": None}  # NOT NULL: the very last batch fails
+        with pytest.raises(sa.exc.DBAPIError), db.session() as s:
+            upsert(s, HeartRateSample, changed, key)
+        with db.session() as s:  # the whole write was rolled back
+            assert s.scalar(sa.select(sa.func.count()).where(HeartRateSample.bpm == 200)) == 0
+    finally:
+        db.dispose()
