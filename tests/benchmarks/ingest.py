@@ -1,6 +1,6 @@
 """Benchmark: the project's bulk upsert against the database's own ceiling, in the same run.
 
-    uv run python -m tests.benchmarks.ingest [--rows N] [--repeat R] [--mysql URL]
+    uv run python -m tests.benchmarks.ingest [--rows N] [--repeat R] [--mysql URL] [--revision REV]
 
 For heart rate and steps (1-minute rows, the bulk of every download), on SQLite and MariaDB, first
 write (an empty table) and re-write (the idempotent re-sync of the same rows), it times:
@@ -182,12 +182,12 @@ def _best(repeat: int, setup: Callable[[], None], work: Callable[[], None]) -> f
     return best
 
 
-def measure(url: str, n: int, repeat: int = 1) -> list[Figure]:
+def measure(url: str, n: int, repeat: int = 1, revision: str = "head") -> list[Figure]:
     db = Database(url)
     dialect = "sqlite" if db.dialect == "sqlite" else "mariadb"
     figures: list[Figure] = []
     try:
-        upgrade(db)
+        upgrade(db, revision=revision)
         with db.session() as s:
             for p in range(1, PATIENTS + 1):
                 s.add(Patient(id=p, code=f"BENCH-{p}", note="", created_at=BASE))
@@ -232,17 +232,17 @@ def measure(url: str, n: int, repeat: int = 1) -> list[Figure]:
     return figures
 
 
-def run_figures(n: int, mysql_admin: str | None, repeat: int = 1) -> list[Figure]:
+def run_figures(n: int, mysql_admin: str | None, repeat: int = 1, revision: str = "head") -> list[Figure]:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory() as tmp:
-        figures += measure(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", n, repeat)
+        figures += measure(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", n, repeat, revision)
     if mysql_admin:
         name = "wearsync_bench_" + uuid.uuid4().hex[:8]
         admin = sa.create_engine(mysql_admin, poolclass=sa.NullPool)
         with admin.connect() as c:
             c.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
         try:
-            figures += measure(mysql_admin.rstrip("/") + "/" + name, n, repeat)
+            figures += measure(mysql_admin.rstrip("/") + "/" + name, n, repeat, revision)
         finally:
             with admin.connect() as c:
                 c.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
@@ -250,8 +250,8 @@ def run_figures(n: int, mysql_admin: str | None, repeat: int = 1) -> list[Figure
     return figures
 
 
-def run(n: int, mysql_admin: str | None, repeat: int = 1) -> list[str]:
-    return [f.line() for f in run_figures(n, mysql_admin, repeat)]
+def run(n: int, mysql_admin: str | None, repeat: int = 1, revision: str = "head") -> list[str]:
+    return [f.line() for f in run_figures(n, mysql_admin, repeat, revision)]
 
 
 def main() -> None:
@@ -260,8 +260,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="runs per figure; the best counts (default 2)")
     ap.add_argument("--mysql", default="mysql+pymysql://root@127.0.0.1:3306/",
                     help="admin URL of a MariaDB/MySQL server ('' to skip)")
+    ap.add_argument("--revision", default="head",
+                    help="schema revision to measure, e.g. 0006_privileges for the schema before the "
+                         "clustered time-series keys (default: the current one)")
     a = ap.parse_args()
-    for line in run(a.rows, a.mysql or None, a.repeat):
+    for line in run(a.rows, a.mysql or None, a.repeat, a.revision):
         print(line, flush=True)
 
 
