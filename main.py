@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.headless:
             from services.headless import run_headless
 
-            return run_headless()
+            return run_headless(exit_when_stuck=True)
         from gui.application import run_gui
 
         return run_gui(sandbox=args.sandbox, minimized=args.minimized)

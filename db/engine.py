@@ -65,6 +65,25 @@ def make_engine(url: str, **kw: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kw)
 
 
+# MySQL/MariaDB client errors that mean "the server went away or cannot be reached right now":
+# can't connect (2003), gone away (2006), lost during a query (2013), server shutting down (1053)
+_LOST_CODES = frozenset({1053, 2003, 2006, 2013})
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """`exc` says the database server went away (restart, failover, network), not that the statement
+    was wrong: the transaction was rolled back whole, and the same work may be tried again once the
+    server answers. A full disk, a locked file or a constraint violation is not such an error."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    args: tuple[object, ...] = tuple(getattr(exc.orig, "args", None) or ())
+    return bool(args) and isinstance(args[0], int) and args[0] in _LOST_CODES
+
+
 class Database:
     """Owns the engine and hands out sessions; one per process."""
 

@@ -245,6 +245,15 @@ class SleepSession(Base):
     snoring_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
     snoring_episodes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     apnea_hypopnea_index: Mapped[float | None] = mapped_column(Double, nullable=True)
+    # more of Withings' summary, in its own units (migration 0008_vendor_fields)
+    time_in_bed_s: Mapped[int | None] = mapped_column(Integer, nullable=True)  # total_timeinbed
+    duration_to_sleep_s: Mapped[int | None] = mapped_column(Integer, nullable=True)  # durationtosleep
+    duration_to_wakeup_s: Mapped[int | None] = mapped_column(Integer, nullable=True)  # durationtowakeup
+    wakeup_latency_s: Mapped[int | None] = mapped_column(Integer, nullable=True)  # wakeup_latency
+    waso_s: Mapped[int | None] = mapped_column(Integer, nullable=True)  # wake after sleep onset
+    out_of_bed_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rem_episodes: Mapped[int | None] = mapped_column(Integer, nullable=True)  # nb_rem_episodes
+    breathing_disturbances_intensity: Mapped[float | None] = mapped_column(Double, nullable=True)
 
 
 class SleepStage(Base):
@@ -309,6 +318,13 @@ class Exercise(Base):
     calories: Mapped[int | None] = mapped_column(Integer, nullable=True)
     distance_m: Mapped[float | None] = mapped_column(Double, nullable=True)
     device: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # more of Polar's exercise summary (migration 0008_vendor_fields)
+    sport_detail: Mapped[str | None] = mapped_column(String(64), nullable=True)  # detailed_sport_info
+    training_load: Mapped[float | None] = mapped_column(Double, nullable=True)
+    running_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    fat_percentage: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    carbohydrate_percentage: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    protein_percentage: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class DailyActivity(Base):
@@ -324,6 +340,13 @@ class DailyActivity(Base):
     steps: Mapped[int | None] = mapped_column(Integer, nullable=True)
     calories: Mapped[int | None] = mapped_column(Integer, nullable=True)
     active_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # more of Polar's daily activity (migration 0008_vendor_fields)
+    active_duration_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    inactive_duration_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    active_calories: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    daily_activity_pct: Mapped[float | None] = mapped_column(Double, nullable=True)  # daily_activity
+    inactivity_alert_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    distance_from_steps_m: Mapped[float | None] = mapped_column(Double, nullable=True)
 
 
 class BodyMeasure(Base):

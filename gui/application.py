@@ -67,6 +67,7 @@ def open_facade(sandbox: bool) -> Started:
         from services.app import WearSync
 
         app = WearSync.open()
+    app.interruptions()  # downloads the last run of WearSync left unfinished: the Sync page says so
     app.attach_flow()  # daily download, catch-up, alert digest: started with the background services
     return Started(app, str(app.settings.get("close_to_tray")), bool(app.settings.get("start_tunnel_with_app")))
 

@@ -3,6 +3,11 @@
 Built by `gui.application.run_gui` after the facade is open, and directly by the tests (with tray
 availability, dialogs and the quit function injected).
 
+Ending (quit, SIGTERM, the session logging off, the computer shutting down): `shutdown()` runs once,
+from Qt's commitDataRequest (log-off) or aboutToQuit, within SHUTDOWN_S seconds: the scheduler stops,
+the running download stops between two requests (recorded as interrupted if it had to be cut short;
+the next start says so and resumes it), the bridge's calls end, and the database is closed.
+
 Closing the window:
 - no system tray: the window is the app, so closing it quits;
 - with a tray: the first close asks once (tray or quit) and remembers the answer in the
@@ -17,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QObject
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QSessionManager
 
 from gui.bridge import Bridge
 from gui.context import Events, PageContext
@@ -32,6 +37,9 @@ if TYPE_CHECKING:
     from services.app import WearSync
 
 log = logging.getLogger(__name__)
+
+SHUTDOWN_S = 5.0  # the whole shutdown; the UI thread is never blocked longer
+SYNC_STOP_S = 3.0  # of which the running download gets this much to stop between two requests
 
 
 class Shell(QObject):
@@ -54,6 +62,7 @@ class Shell(QObject):
         self.close_to_tray = close_to_tray if close_to_tray in ("ask", "tray", "quit") else "ask"
         self._quit_fn = quit_fn or QCoreApplication.quit
         self.quitting = False
+        self.shut_down = False
         self.restart_requested = False  # run_gui starts WearSync again after a clean shutdown
         self._told_about_tray = False
         events = Events(self)
@@ -81,6 +90,11 @@ class Shell(QObject):
         from gui.sync_notify import FlowNotifier  # alert digest -> tray message or window banner
 
         self.flow = FlowNotifier(self)
+        qapp = QCoreApplication.instance()
+        if isinstance(qapp, QGuiApplication):
+            qapp.commitDataRequest.connect(self.end_session)  # log-off, shutdown (Windows, X11 sessions)
+        if qapp is not None:
+            qapp.aboutToQuit.connect(self.shutdown)
 
     # -- window ---------------------------------------------------------------------------
     def show_window(self) -> None:
@@ -151,12 +165,29 @@ class Shell(QObject):
         self.restart_requested = True
         self.quit()
 
+    def end_session(self, _manager: QSessionManager | None = None) -> None:
+        """The session is ending (log-off, power-off): the system may end the process right after
+        this returns, so stop cleanly now, then leave the event loop."""
+        log.info("the session is ending")
+        self.shutdown()
+        self.quit()
+
     def shutdown(self) -> None:
-        """After the event loop ends: stop what runs in the background and close the database."""
+        """Stop what runs in the background and close the database, once, within SHUTDOWN_S seconds
+        (aboutToQuit, the session ending, or after the event loop ends)."""
+        if self.shut_down:
+            return
+        self.shut_down = True
+        import time
+
+        deadline = time.monotonic() + SHUTDOWN_S
         self.flow.detach()
-        self.bridge.shutdown()
-        self.ctx.tunnel.shutdown()
+        self.ctx.tunnel.stop_polling()
         try:
-            self.app.stop_background()
+            # the scheduler first, then the download (bounded): the bridge's calls waiting on it end too
+            self.app.stop_background(timeout=SYNC_STOP_S)
         finally:
+            self.bridge.shutdown(timeout_ms=max(0, int(min(1.0, deadline - time.monotonic() - 1.0) * 1000)))
+            self.ctx.tunnel.shutdown()
             self.app.close()
+        log.info("stopped in %.1f s", SHUTDOWN_S - (deadline - time.monotonic()))

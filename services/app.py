@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from services.data.compliance import ComplianceService
     from services.data.deletion import DeletionService
     from services.data.report import ReportService
+    from services.sync.interrupted import RunLeases
     from services.sync.scheduler import SchedulerEvent, SyncScheduler
     from services.sync.service import SyncService
     from services.vendors import VendorRegistry
@@ -60,10 +61,14 @@ class WearSync:
         self.patients = PatientService(db, self.audit, self.clock)
         self.keys = KeyService(db, self.audit, self.clock)
         self.accounts = AccountService(db, self.audit, self.keys, self.clock)
-        self._background_starters: list[Callable[[], None]] = [self._start_callback_listener,
+        self._background_starters: list[Callable[[], None]] = [self._reopen_sync, self._start_callback_listener,
                                                                 self._start_first_downloads]
         self._background_stoppers: list[Callable[[], None]] = [self._stop_connect_and_sync]
         self.scheduler: SyncScheduler | None = None  # set by attach_flow()
+        #: until when (time.monotonic()) stopping waits for a running download (None: until it ends)
+        self._stop_deadline: float | None = None
+        #: plain sentences about downloads interrupted when WearSync last ended (see interruptions())
+        self.interrupted_notes: list[str] = []
         #: existing patient IDs outside the allowed characters, found at start: to be renamed
         self.codes_to_rename: list[str] = []
 
@@ -112,6 +117,17 @@ class WearSync:
         self._stop_connect_and_sync()
         self.db.dispose()
 
+    def shutdown(self, timeout: float = 4.0) -> None:
+        """The end of the session or the process (SIGTERM, log-off, quit): stop the scheduler, stop
+        the running downloads between two requests waiting at most `timeout` seconds (one still busy
+        then is recorded as interrupted; its uncommitted chunk is fetched again at the next start),
+        and close the database."""
+        self._set_stop_deadline(timeout)
+        try:
+            self.stop_background()
+        finally:
+            self.close()
+
     # Connecting vendor accounts and downloading (issue 3), built on first use so that commands
     # which need neither stay fast. `environ` may carry the sandbox overlay (services/sandbox/mode.py).
     @cached_property
@@ -136,7 +152,27 @@ class WearSync:
     def sync(self) -> SyncService:
         from services.sync.service import SyncService
 
-        return SyncService(self, self.vendors, self.tokens)
+        return SyncService(self, self.vendors, self.tokens, leases=self.run_leases)
+
+    @cached_property
+    def run_leases(self) -> RunLeases:
+        """A locked file per running download, so one cut short by a crash is found at the next start."""
+        from services.sync.interrupted import RunLeases
+
+        return RunLeases(self.paths.state / "sync-runs", self.db.safe_url())
+
+    def interruptions(self) -> list[str]:
+        """At start (window, --headless): record the downloads a dead process left "running" as
+        interrupted, and return (and keep in `interrupted_notes`) the plain sentences about what was
+        interrupted since the last download that ended normally. The catch-up resumes them."""
+        from services.sync import interrupted
+
+        try:
+            interrupted.recover(self.db, self.run_leases, self.clock.utcnow())
+            self.interrupted_notes = interrupted.notes(self.db)
+        except Exception:  # never stops the app from starting
+            log.exception("checking for interrupted downloads failed")
+        return self.interrupted_notes
 
     @cached_property
     def deletions(self) -> DeletionService:
@@ -236,14 +272,30 @@ class WearSync:
         threading.Thread(target=run, name="first-download", daemon=True).start()
 
     def _stop_connect_and_sync(self) -> None:
-        if "connections" in self.__dict__:
-            self.connections.stop_listener()
-            if self._download_after_connect in self.connections.on_change:
-                self.connections.on_change.remove(self._download_after_connect)
-        if "sync" in self.__dict__:
+        import time
+
+        deadline = self._stop_deadline
+        if "sync" in self.__dict__:  # first: the download is what the time bound is for
             shutdown = getattr(self.sync, "shutdown", None)  # tests may stand a fake in
             if shutdown is not None:
-                shutdown()
+                shutdown() if deadline is None else shutdown(timeout=max(0.0, deadline - time.monotonic() - 0.5))
+        if "connections" in self.__dict__:
+            grace = None if deadline is None else min(1.0, max(0.0, deadline - time.monotonic()))
+            self.connections.stop_listener() if grace is None else self.connections.stop_listener(grace)
+            if self._download_after_connect in self.connections.on_change:
+                self.connections.on_change.remove(self._download_after_connect)
+
+    def _set_stop_deadline(self, timeout: float) -> None:
+        import time
+
+        self._stop_deadline = time.monotonic() + timeout
+
+    def _reopen_sync(self) -> None:
+        self._stop_deadline = None
+        if "sync" in self.__dict__:  # started again after a stop (e.g. a database move)
+            reopen = getattr(self.sync, "reopen", None)
+            if reopen is not None:
+                reopen()
 
     # Background work (scheduler, callback listener, tunnel) is attached by later services;
     # the GUI and --headless both call these two.
@@ -251,7 +303,10 @@ class WearSync:
         for start in self._background_starters:
             start()
 
-    def stop_background(self) -> None:
+    def stop_background(self, timeout: float | None = None) -> None:
+        """`timeout`: how long a running download may take to stop (None: until it ends; see shutdown())."""
+        if timeout is not None:
+            self._set_stop_deadline(timeout)
         for stop in reversed(self._background_stoppers):
             try:
                 stop()

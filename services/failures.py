@@ -18,6 +18,10 @@ _DB_URL_HINT = ("it must look like sqlite:///path/to/file.sqlite3 or mysql+pymys
                 "(WEARSYNC_DATABASE_URL, or Settings → Database)")
 
 
+# MySQL/MariaDB: "the table is full" (1114: InnoDB found no room in its files), "disk full" (1021)
+_MYSQL_FULL = frozenset({1021, 1114})
+
+
 def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -92,6 +96,10 @@ def describe(exc: BaseException) -> str | None:
             known = _sqlite_text(text, _safe_url(url).removeprefix("sqlite:///"))
             if known:
                 return known
+        code = args[0] if args and isinstance(args[0], int) else None
+        if code in _MYSQL_FULL and url and url.startswith("mysql"):
+            return one_line(f"The database server {_safe_url(url)} ran out of space ({text[:120]}). Free space on "
+                            "its disk (or ask its administrator to), then try again; what was already saved is kept.")
         if isinstance(exc, sa_exc.OperationalError) and url and url.startswith("mysql"):
             return one_line(f"Cannot use the database {_safe_url(url)}: {text[:160]}. Check that the server "
                             "is running, the address, user and password are right, and the database exists.")

@@ -4,7 +4,8 @@ Dates are patient-local days, inclusive; without dates the daily incremental syn
 line per connection; exit 0 when every download succeeded (days without data are not failures).
 A range is a backfill: days already complete are skipped, so a run that was killed or cancelled is
 resumed by running the same command again. `--estimate` prints the requests and time it would take
-(under each vendor's quota) and downloads nothing.
+(under each vendor's quota) and downloads nothing. A download that a shutdown or a crash cut short is
+recorded as interrupted; the next `sync` says so first (as the window and `--headless` do at start).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def _sync(args: argparse.Namespace) -> int:
         return _estimate(vendor, args.patient.strip() if args.patient else None, start, end)
     setup_logging(config.paths().ensure().logs)
     with opened_app() as app:
+        for note in app.interruptions():  # a download the last WearSync process left unfinished
+            out(note.replace("; it was resumed.", "; the next download of those days fetches what it left."))
         run = app.sync.sync_all(vendor=vendor, patient=args.patient.strip() if args.patient else None,
                                 start=start, end=end, trigger="cli")
     if not run.results:

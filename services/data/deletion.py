@@ -93,6 +93,13 @@ class DeletionResult:
         return text + f" You can undo this for {int(UNDO_WINDOW.total_seconds() // 3600)} hours."
 
 
+@dataclass(frozen=True)
+class UndoableDeletion:
+    id: int
+    description: str
+    created_at: dt.datetime
+
+
 def _encode(model: type[DeclarativeBase], rows: list[Any]) -> list[dict[str, Any]]:
     cols = [c for c in model.__table__.columns if c.name != "id"]
     out = []
@@ -239,6 +246,20 @@ class DeletionService:
             return s.scalar(select(DatasetDeletion).where(
                 DatasetDeletion.undone_at.is_(None), DatasetDeletion.purged_at.is_(None),
                 DatasetDeletion.created_at > since).order_by(DatasetDeletion.id.desc()).limit(1))
+
+    def undoable(self) -> UndoableDeletion | None:
+        """The last deletion that can still be undone, in words (the window's Undo banner)."""
+        row = self.last_undoable()
+        if row is None:
+            return None
+        with self.db.session() as s:
+            code = s.scalar(select(Patient.code).where(Patient.id == row.patient_id)) or "?"
+        sel = json.loads(row.selection)
+        desc = Selection(code, sel["vendor"], sel["metric"],
+                         dt.date.fromisoformat(sel["start"]) if sel["start"] else None,
+                         dt.date.fromisoformat(sel["end"]) if sel["end"] else None).describe()
+        total = sum(int(n) for n in json.loads(row.counts).values())
+        return UndoableDeletion(int(row.id), f"Deleted {total:,} rows: {desc}", row.created_at)
 
     def undo(self, actor: Actor, deletion_id: int | None = None) -> str:
         """Put back the rows of the last deletion (or `deletion_id`) inside the undo window."""

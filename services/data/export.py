@@ -55,17 +55,33 @@ class Metric:
         return [h for h, _ in self.columns] + [local_header(h) for h, _ in self.instants()]
 
 
+# stored in every measurement row but not exported as a column of its own: the row id, the patient and
+# device type (the file is one patient and vendor), and the offset (each instant's local time shows it)
+NOT_EXPORTED = frozenset({"id", "patient_id", "vendor", "utc_offset_s"})
+
+
+def every_field(model: type[DeclarativeBase], order: tuple[str, ...], leading: tuple[tuple[str, str], ...]
+                ) -> Metric:
+    """A metric whose CSV has the `leading` columns (DESIGN.md's contract first, in its order), then every
+    other stored column of `model` under its own name, in the model's order — a column added to the model
+    is exported without a change here."""
+    named = {a for _, a in leading}
+    rest = tuple((c.key, c.key) for c in model.__table__.columns
+                 if c.key not in named and c.key not in NOT_EXPORTED)
+    return Metric(model, order, leading + rest)
+
+
 def local_header(header: str) -> str:
     return "local_time" if header == "timestamp" else f"{header}_local"
 
 
 METRICS: dict[str, Metric] = {
-    "heart_rate": Metric(HeartRateSample, ("ts_utc", "kind"),
-                         (("timestamp", "ts_utc"), ("bpm", "bpm"), ("kind", "kind"), ("date", "local_date"))),
-    "steps": Metric(StepInterval, ("start_utc",),
-                    (("timestamp", "start_utc"), ("steps", "steps"), ("end", "end_utc"), ("date", "local_date"))),
-    "resting_heart_rate": Metric(RestingHeartRate, ("local_date",), (("date", "local_date"), ("bpm", "bpm"))),
-    "sleep": Metric(SleepSession, ("start_utc",), (
+    "heart_rate": every_field(HeartRateSample, ("ts_utc", "kind"),
+                              (("timestamp", "ts_utc"), ("bpm", "bpm"), ("kind", "kind"), ("date", "local_date"))),
+    "steps": every_field(StepInterval, ("start_utc",),
+                         (("timestamp", "start_utc"), ("steps", "steps"), ("end", "end_utc"), ("date", "local_date"))),
+    "resting_heart_rate": every_field(RestingHeartRate, ("local_date",), (("date", "local_date"), ("bpm", "bpm"))),
+    "sleep": every_field(SleepSession, ("start_utc",), (
         ("start", "start_utc"), ("end", "end_utc"), ("minutes_asleep", "minutes_asleep"),
         ("minutes_awake", "minutes_awake"), ("deep_minutes", "deep_minutes"), ("light_minutes", "light_minutes"),
         ("rem_minutes", "rem_minutes"), ("date", "local_date"), ("main_sleep", "is_main"), ("score", "score"),
@@ -74,19 +90,19 @@ METRICS: dict[str, Metric] = {
         ("wakeup_count", "wakeup_count"), ("sleep_latency_s", "sleep_latency_s"), ("hr_min", "hr_min"),
         ("hr_max", "hr_max"), ("rr_min", "rr_min"), ("rr_max", "rr_max"), ("snoring_episodes", "snoring_episodes"),
         ("external_id", "external_id"))),
-    "sleep_stages": Metric(SleepStage, ("start_utc",),
-                           (("start", "start_utc"), ("end", "end_utc"), ("stage", "stage"), ("date", "local_date"))),
-    "respiratory_rate": Metric(RespiratorySample, ("ts_utc",), (
+    "sleep_stages": every_field(SleepStage, ("start_utc",), (
+        ("start", "start_utc"), ("end", "end_utc"), ("stage", "stage"), ("date", "local_date"))),
+    "respiratory_rate": every_field(RespiratorySample, ("ts_utc",), (
         ("timestamp", "ts_utc"), ("breaths_per_minute", "breaths_per_minute"), ("date", "local_date"))),
-    "exercises": Metric(Exercise, ("start_utc",), (
+    "exercises": every_field(Exercise, ("start_utc",), (
         ("start", "start_utc"), ("end", "end_utc"), ("sport", "sport"), ("avg_hr", "avg_hr"), ("max_hr", "max_hr"),
         ("calories", "calories"), ("distance_m", "distance_m"), ("date", "local_date"), ("device", "device"),
         ("external_id", "external_id"))),
-    "snoring": Metric(SnoringSample, ("ts_utc",), (("timestamp", "ts_utc"), ("value", "value"),
-                                                   ("date", "local_date"))),
-    "daily_activity": Metric(DailyActivity, ("local_date",), (
+    "snoring": every_field(SnoringSample, ("ts_utc",), (
+        ("timestamp", "ts_utc"), ("value", "value"), ("date", "local_date"))),
+    "daily_activity": every_field(DailyActivity, ("local_date",), (
         ("date", "local_date"), ("steps", "steps"), ("calories", "calories"), ("active_minutes", "active_minutes"))),
-    "body_measures": Metric(BodyMeasure, ("ts_utc", "measure_type"), (
+    "body_measures": every_field(BodyMeasure, ("ts_utc", "measure_type"), (
         ("timestamp", "ts_utc"), ("measure_type", "measure_type"), ("value", "value"), ("date", "local_date"))),
 }
 

@@ -7,12 +7,21 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .core import Request, Response, rfc3339
-from .model import Exercise, SandboxUser, day_data, polar_exercise, to_local, utc_offset_seconds
+from .model import (
+    Exercise,
+    SandboxUser,
+    day_data,
+    polar_exercise,
+    stable_int,
+    to_local,
+    utc_offset_seconds,
+)
 
 if TYPE_CHECKING:
     from .server import SandboxServer
 
 EXERCISE_WINDOW_DAYS = 30
+DETAILED_SPORT = {"RUNNING": "RUNNING_ROAD", "CYCLING": "CYCLING_ROAD", "WALKING": "WALKING"}
 
 
 def error(sb: SandboxServer, status: int, error_type: str, message: str) -> Response:
@@ -44,6 +53,8 @@ def exercise_json(
 ) -> dict[str, Any]:
     tz = user.timezone
     valid = [v for v in ex.hr_samples if v > 0]
+    fat = 35 + stable_int(ex.id, "fat", modulo=30)
+    protein = 1 + stable_int(ex.id, "protein", modulo=4)
     out: dict[str, Any] = {
         "id": ex.id,
         "upload_time": rfc3339(ex.upload),
@@ -62,8 +73,13 @@ def exercise_json(
         "training_load": round(ex.duration / 60 * 1.4, 1),
         "sport": ex.sport,
         "has_route": ex.sport in ("RUNNING", "CYCLING"),
-        "detailed_sport_info": ex.sport,
+        "detailed_sport_info": DETAILED_SPORT.get(ex.sport, ex.sport),
+        "fat_percentage": fat,
+        "carbohydrate_percentage": 100 - fat - protein,
+        "protein_percentage": protein,
     }
+    if ex.sport == "RUNNING":
+        out["running_index"] = 38 + stable_int(ex.id, "running index", modulo=20)
     if samples:
         out["samples"] = [
             {"recording_rate": 1, "sample_type": "0", "data": ",".join(map(str, ex.hr_samples))}

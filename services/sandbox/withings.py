@@ -35,6 +35,10 @@ SUMMARY_FIELDS = (
     "sleep_score",
     "apnea_hypopnea_index",
     "breathing_disturbances_intensity",
+    "wakeup_latency",
+    "waso",
+    "out_of_bed_count",
+    "nb_rem_episodes",
 )
 DETAIL_FIELDS = ("hr", "rr", "snoring")
 SLEEP_ANALYZER_MODEL = 32
@@ -66,6 +70,14 @@ def _summary_data(night: WithingsNight) -> dict[str, Any]:
     latency = (
         sess.stages[0].end - sess.stages[0].start if sess.stages and sess.stages[0].kind == "AWAKE" else 0
     )
+    # awake at the end of the night (between waking up and getting out of bed): the last stage when it
+    # is awake, else a few invented minutes
+    trailing = (
+        sess.stages[-1].end - sess.stages[-1].start
+        if len(sess.stages) > 1 and sess.stages[-1].kind == "AWAKE"
+        else 0
+    )
+    wake_latency = trailing or 60 * (1 + stable_int(sess.start, "wake-up latency", modulo=12))
     hrs = [v for _, v in night.hr] or [0]
     rrs = [v for _, v in night.rr] or [0]
     snore = [v for _, v in night.snoring]
@@ -78,7 +90,11 @@ def _summary_data(night: WithingsNight) -> dict[str, Any]:
         "wakeupduration": awake,
         "wakeupcount": sum(1 for s in sess.stages[1:] if s.kind == "AWAKE"),
         "durationtosleep": latency,
-        "durationtowakeup": 0,
+        "durationtowakeup": wake_latency,
+        "wakeup_latency": wake_latency,
+        "waso": max(0, awake - latency - trailing),
+        "out_of_bed_count": stable_int(sess.start, "out of bed", modulo=3),
+        "nb_rem_episodes": sum(1 for s in sess.stages if s.kind == "REM"),
         "sleep_efficiency": round(tst / max(1, sess.end - sess.start), 2),
         "sleep_latency": latency,
         "hr_average": round(sum(hrs) / len(hrs)),

@@ -4,6 +4,8 @@ After the machine slept, was switched off or the app was closed, the days to fet
 after the connection's last complete day up to today, plus any day in the look-back window that
 is not yet done (partial, missing or failed: a watch that synced to the vendor two days late).
 A day is done when the ledger holds rows for it and all of them are `complete` or `not_worn`.
+A day a download reserved and never fetched ("missing", no attempt: the download was interrupted by a
+shutdown or a crash) is fetched whatever its age within the cap, so an interrupted download resumes.
 Because the plan comes from what is stored, running the catch-up twice fetches nothing twice.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 
 from db.engine import Database
 from db.models import Connection, Coverage, Patient
@@ -43,16 +45,20 @@ def missing_days(db: Database, today: dt.date, lookback_days: int, max_days: int
         if not conns:
             return {}
         done_rows = func.sum(case((Coverage.status.in_(DONE), 1), else_=0))
+        reserved_rows = func.sum(case((and_(Coverage.status == "missing", Coverage.attempts == 0), 1), else_=0))
         ledger = s.execute(
-            select(Coverage.connection_id, Coverage.local_date, func.count(), done_rows)
+            select(Coverage.connection_id, Coverage.local_date, func.count(), done_rows, reserved_rows)
             .where(Coverage.local_date >= floor, Coverage.local_date <= today,
                    Coverage.connection_id.in_([c for c, _ in conns]))
             .group_by(Coverage.connection_id, Coverage.local_date)
         ).tuples()
         done: dict[int, set[dt.date]] = defaultdict(set)
         tried: dict[int, set[dt.date]] = defaultdict(set)  # days with ledger rows, done or not
-        for conn_id, day, n, n_done in ledger:
+        reserved: dict[int, set[dt.date]] = defaultdict(set)  # reserved by a download that was cut short
+        for conn_id, day, n, n_done, n_reserved in ledger:
             tried[conn_id].add(day)
+            if int(n_reserved or 0):
+                reserved[conn_id].add(day)
             if n and int(n_done or 0) == int(n):
                 done[conn_id].add(day)
         # a connection last complete before the window: every day in the window is after it
@@ -73,12 +79,15 @@ def missing_days(db: Database, today: dt.date, lookback_days: int, max_days: int
         days_done = done.get(conn_id, set())
         last_done = max(days_done) if days_done else earlier.get(conn_id)
         # a day before the consent that a backfill tried and did not finish is retried in the look-back
-        retry = sorted(d for d in tried.get(conn_id, set()) - days_done if recheck_from <= d < start)
+        cut_short = reserved.get(conn_id, set())
+        retry = sorted(d for d in tried.get(conn_id, set()) - days_done
+                       if (recheck_from <= d or d in cut_short) and d < start)
         days = list(retry)
         day = start
         while day <= today:
             after_last = last_done is None or day > last_done
-            if day not in days_done and (day >= recheck_from or (after_last and last_done is not None)):
+            if day not in days_done and (day >= recheck_from or (after_last and last_done is not None)
+                                         or day in cut_short):
                 days.append(day)
             day += dt.timedelta(days=1)
         if days:

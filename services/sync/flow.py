@@ -45,8 +45,13 @@ def sync_days(svc: SyncService, trigger: str, days: list[dt.date] | None,
     if days is None:
         return svc.sync_rows(rows, None, None, trigger=trigger)
     ranges = contiguous_ranges(days)
-    run_id = svc.store.start_run(trigger, len(rows), svc.clock.utcnow())
+    if svc.stopping.is_set():
+        from services.sync.service import SyncStopped
+
+        raise SyncStopped("WearSync is stopping; the download continues at the next start.")
+    run_id = svc.start_run(trigger, len(rows))
     results: list[SyncResult] = []
+    complete = dropped = False
     try:
         for cid, code, vendor, status in rows:
             if status == "needs_reconsent":
@@ -60,11 +65,13 @@ def sync_days(svc: SyncService, trigger: str, days: list[dt.date] | None,
                 try:
                     results.append(fut.result())
                 except CancelledError:
-                    pass  # the app is stopping
+                    dropped = True  # the app is stopping
             if svc.stopping.is_set():
-                break
+                break  # no new work: the ranges left are fetched at the next start
+        else:
+            complete = True
     finally:
-        svc._finish_run(run_id, results)
+        svc._finish_run(run_id, results, complete=complete and not dropped)
     return SyncRunResult(run_id, results)
 
 

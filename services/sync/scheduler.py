@@ -151,6 +151,7 @@ class SyncScheduler:
                                      EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
 
         self._state = threading.Lock()
+        self._closing = False  # stop() was called: a pass under way queues nothing more
         self._busy = False
         self._pending = False
         self._current: str | None = None
@@ -168,6 +169,7 @@ class SyncScheduler:
     def start(self) -> None:
         if self._scheduler.state != STATE_STOPPED:
             return
+        self._closing = False
         self._last_beat = self._clock.local_now()
         self._add_daily_job()
         self._scheduler.add_job(self.heartbeat, IntervalTrigger(seconds=self._heartbeat_s, timezone=self._tz),
@@ -184,6 +186,7 @@ class SyncScheduler:
         log.info("scheduler started; daily download at %s", self._sync_time)
 
     def stop(self) -> None:
+        self._closing = True  # a pass under way ends after its current group (no new work)
         if self._scheduler.state == STATE_STOPPED:
             return
         # a running download is not waited for here: the sync service stops its own workers
@@ -315,6 +318,8 @@ class SyncScheduler:
         while True:
             plan = self._plan(requested)
             for days, conn_ids in group_by_days(plan):
+                if self._closing:
+                    break  # WearSync is stopping: the next start's catch-up fetches the rest
                 try:
                     results.append(self._run_sync(trigger, days, conn_ids))
                 except Exception as exc:
@@ -324,11 +329,11 @@ class SyncScheduler:
                 for cid in conn_ids:
                     requested.setdefault(cid, []).extend(days)
             with self._state:
-                if not self._pending:
+                if not self._pending or self._closing:
                     break
                 self._pending = False
             trigger = "catchup"  # the merged follow-up pass
-        digest = self._alerts()
+        digest = None if self._closing else self._alerts()  # no digest from a pass cut short
         finished = self._clock.local_now()
         with self._state:
             self._last_finished = finished

@@ -13,7 +13,8 @@ Days already done in the coverage ledger (complete / not worn) are skipped per d
 backfill that was killed or cancelled resumes where it stopped; `refetch=True` downloads them again.
 Every request passes the process-wide quota limiter (services/sync/quota.py).
 Faults follow DESIGN.md: a failed chunk is recorded (coverage "failed") and the rest goes on; a
-withdrawn consent marks the connection "needs re-consent" and stops, without retry loops.
+withdrawn consent marks the connection "needs re-consent" and stops, without retry loops; a
+database server that goes away mid-write (restart, failover) is waited for and the chunk written again.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from db.engine import Database
+from sqlalchemy.exc import DBAPIError
+
+from db.engine import Database, connection_lost
 from db.models import Connection
 from services.accounts.actor import Actor
 from services.accounts.audit import AuditLog
@@ -36,6 +39,9 @@ from services.connect.oauth.base import ConsentRevoked
 from services.connect.tokens import TokenManager
 from services.errors import InvalidInput, NotFound, WearSyncError
 from services.settings import Settings
+from services.sync.interrupted import INTERRUPTED, STOPPED, RunLeases
+from services.sync.interrupted import describe as describe_interrupted
+from services.sync.interrupted import record as record_interrupted
 from services.sync.quota import QuotaLimiter, shared_limiter
 from services.sync.store import DayStatus, SyncStore
 from services.vendors import VendorRegistry
@@ -193,6 +199,7 @@ class SyncService:
         sleep: Callable[[float], None] = time.sleep,
         http_timeout: float = 30.0,
         max_workers: int | None = None,
+        leases: RunLeases | None = None,
     ) -> None:
         self.app = app
         self.vendors = vendors
@@ -208,7 +215,12 @@ class SyncService:
         self._slots: dict[int, _Slot] = {}
         self._guard = threading.Lock()
         self._conn_locks: dict[int, threading.Lock] = {}
+        # set by shutdown(): no new work, running downloads stop between requests; reopen() clears it
         self.stopping = threading.Event()
+        self.leases = leases  # a lock file per running run, so a crash is found at the next start
+        self._runs: dict[int, dt.datetime] = {}  # runs of this process still running -> started at
+        self._given_up: set[int] = set()  # runs shutdown() recorded as interrupted before they ended
+        self._runs_changed = threading.Condition(threading.Lock())
         # test seam: called after each committed chunk (fault injection "killed mid-way")
         self.after_chunk: Callable[[int, str, dt.date, dt.date], None] | None = None
         # None: the process-wide limiter (real time), or a private one on virtual time when a
@@ -278,7 +290,7 @@ class SyncService:
     ) -> SyncResult:
         self.started_by(actor, "one connection", f"connection {connection_id}")
         lo, hi = self.plan(connection_id, start, end)
-        run_id = self.store.start_run(trigger, 1, self.clock.utcnow())
+        run_id = self.start_run(trigger, 1)
         result = self._run(connection_id, lo, hi, [progress] if progress else [], cancel, refetch)
         self._finish_run(run_id, [result])
         return result
@@ -295,6 +307,10 @@ class SyncService:
         """
         self.started_by(actor, "one connection", f"connection {connection_id}")
         lo, hi = self.plan(connection_id, start, end)
+        if self.stopping.is_set():  # shutting down: no new work; the waiter gets a CancelledError
+            dropped: Future[SyncResult] = Future()
+            dropped.cancel()
+            return dropped
         with self._guard:
             slot = self._slots.setdefault(connection_id, _Slot())
             if slot.queued is not None:
@@ -330,7 +346,7 @@ class SyncService:
                     job.future.set_exception(exc)
         finally:
             with self._guard:
-                slot = self._slots[job.connection_id]
+                slot = self._slots.setdefault(job.connection_id, _Slot())
                 slot.running, slot.queued = slot.queued, None
                 follow = slot.running
                 if follow is not None and not self.stopping.is_set():
@@ -369,7 +385,9 @@ class SyncService:
                   trigger: str = "manual", report_all: bool = False, join_any: bool = False,
                   refetch: bool = False) -> SyncRunResult:
         """Queue these (id, patient code, vendor, status) connections and wait; one SyncRun."""
-        run_id = self.store.start_run(trigger, len(rows), self.clock.utcnow())
+        if self.stopping.is_set():
+            raise SyncStopped("WearSync is stopping; the download continues at the next start.")
+        run_id = self.start_run(trigger, len(rows))
         results: list[SyncResult] = []
         futures: list[Future[SyncResult]] = []
         try:
@@ -454,19 +472,70 @@ class SyncService:
             total += sum(1 for d in days(start, end) if d not in done or d >= today)
         return total
 
-    def shutdown(self) -> None:
-        """Stop the workers: running syncs end at their next chunk (a quota wait ends at once),
-        queued ones are dropped; whoever waits on them gets a CancelledError, never a hang."""
+    def start_run(self, trigger: str, total: int) -> int:
+        """Record a run as "running" (with a lease, so a crash is found at the next start)."""
+        now = self.clock.utcnow()
+        run_id = self.store.start_run(trigger, total, now)
+        with self._runs_changed:
+            self._runs[run_id] = now
+        if self.leases is not None:
+            self.leases.take(run_id)
+        return run_id
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Stop taking work (until `reopen()`): running syncs stop between two requests (a chunk
+        commits whole or not at all, so the ledger stays true) and a quota wait ends at once; queued
+        ones are dropped, and whoever waits on them gets a CancelledError, never a hang.
+
+        Waits for the running ones at most `timeout` seconds (None: until they end). A run that has
+        not ended by then is recorded "interrupted" with what it left undone: the next start says so
+        and its catch-up fetches those days."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
         self.stopping.set()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
         with self._guard:
+            running: list[Future[SyncResult]] = []
             for slot in self._slots.values():
-                for job in (slot.running, slot.queued):
-                    if job is not None and not job.future.done():
-                        job.future.cancel()
-            self._slots.clear()
+                if slot.queued is not None:
+                    slot.queued.future.cancel()
+                    slot.queued = None
+                job = slot.running
+                if job is not None and not job.future.cancel():  # cancel() drops one not yet started
+                    running.append(job.future)
+            self._slots = {cid: slot for cid, slot in self._slots.items()
+                           if slot.running is not None and not slot.running.future.cancelled()}
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+        wait(running, timeout=left())
+        if executor is not None and deadline is None:
+            executor.shutdown(wait=True)
+        # the runs' own threads record how they ended; what is still open at the deadline is interrupted
+        with self._runs_changed:
+            # (the workers are done: the threads waiting on them record their runs at once)
+            self._runs_changed.wait_for(lambda: not self._runs, timeout=5.0 if deadline is None else left())
+            still = dict(self._runs)
+            self._runs.clear()
+            self._given_up.update(still)
+        for run_id, started in still.items():
+            try:
+                record_interrupted(self.app.db, run_id, started, STOPPED, self.clock.utcnow())
+            except Exception:
+                log.exception("recording an interrupted download failed")
+            if self.leases is not None:
+                self.leases.release(run_id)
+        if still:
+            log.info("%d download(s) interrupted by the shutdown; they resume at the next start", len(still))
+        if timeout is not None and (running or still):
+            busy = sum(1 for f in running if not f.done())
+            log.info("downloads stopped after %.1f s%s", timeout - (left() or 0.0),
+                     f"; {busy} still waiting for a vendor's answer" if busy else "")
+
+    def reopen(self) -> None:
+        """Take work again after `shutdown()` (the background services started again)."""
         self.stopping.clear()
 
     def _not_syncable(self, cid: int, code: str, vendor: str, status: str) -> SyncResult:
@@ -481,20 +550,37 @@ class SyncService:
                           errors=[reason[:1].upper() + reason[1:] + "."])
 
     def _finish_run(self, run_id: int, results: list[SyncResult], total: int | None = None,
-                    cancelled: bool = False) -> None:
+                    cancelled: bool = False, complete: bool = True) -> None:
         """Recorded as it happened: a cancelled run says "cancelled" and counts only the connections
-        it finished; the ones it stopped in the middle of are neither ok nor failed."""
-        finished = [r for r in results if not r.cancelled]
-        ok = sum(1 for r in finished if r.ok)
-        failed = sum(1 for r in results if not r.ok)
-        rows = sum(r.rows_written for r in results)
-        if cancelled or any(r.cancelled for r in results):
-            status = "cancelled"
-        else:
-            status = "ok" if failed == 0 else ("failed" if ok == 0 else "partial")
-        self.store.finish_run(run_id, status=status, ok=ok, failed=failed, rows=rows,
-                              summary="\n".join(r.summary for r in results), now=self.clock.utcnow(),
-                              total=max(total or 0, len(results)))
+        it finished; the ones it stopped in the middle of are neither ok nor failed. A run that the
+        app's shutdown stopped before it was done is "interrupted", with what it left undone.
+        `complete`: False when the caller stopped before queueing everything it planned."""
+        with self._runs_changed:
+            started = self._runs.pop(run_id, None)
+            self._runs_changed.notify_all()
+            if run_id in self._given_up:
+                self._given_up.discard(run_id)
+                return  # already recorded as interrupted by shutdown()
+        try:
+            finished = [r for r in results if not r.cancelled]
+            ok = sum(1 for r in finished if r.ok)
+            failed = sum(1 for r in results if not r.ok)
+            rows = sum(r.rows_written for r in results)
+            summary = "\n".join(r.summary for r in results)
+            undone = cancelled or not complete or any(r.cancelled for r in results) or len(results) < (total or 0)
+            if self.stopping.is_set() and undone:
+                status = INTERRUPTED
+                since = started or self.store.run_started_at(run_id)
+                summary = describe_interrupted(self.app.db, since, STOPPED) + ("\n" + summary if summary else "")
+            elif cancelled or any(r.cancelled for r in results):
+                status = "cancelled"
+            else:
+                status = "ok" if failed == 0 else ("failed" if ok == 0 else "partial")
+            self.store.finish_run(run_id, status=status, ok=ok, failed=failed, rows=rows, summary=summary,
+                                  now=self.clock.utcnow(), total=max(total or 0, len(results)))
+        finally:
+            if self.leases is not None:
+                self.leases.release(run_id)
 
     # ------------------------------------------------------------------ the work
     def _conn_lock(self, cid: int) -> threading.Lock:
@@ -513,6 +599,8 @@ class SyncService:
             return slot is not None and (slot.running is not None or slot.queued is not None)
 
 
+# waits before storing a chunk again when the database server went away (about a minute in all)
+DB_WAITS_S = (2, 4, 8, 16, 30)
 FIRST_DOWNLOAD_DAYS = 7  # a new connection's first download: at most this many recent days
 
 
@@ -551,6 +639,7 @@ class _ConnectionSync:
         self.cancel = cancel
         self.refetch = refetch
         self.tz: str | None = None
+        self.wait: Callable[[float], None] = svc.sleep  # replaced in run() by the cancellable one
 
     def run(self) -> SyncResult:
         svc = self.svc
@@ -572,7 +661,8 @@ class _ConnectionSync:
         limiter, wait = svc.quota()
         if vendor.registers_users:  # such a vendor's quota grows with its registered users
             limiter.set_users(vendor.name, self.store.registered_users(vendor.name))
-        api = ApiClient(vendor, svc.tokens.provider(self.cid), timeout=svc.http_timeout, sleep=self._sleeper(wait),
+        self.wait = self._sleeper(wait)
+        api = ApiClient(vendor, svc.tokens.provider(self.cid), timeout=svc.http_timeout, sleep=self.wait,
                         limiter=limiter, user_key=str(self.cid), should_stop=self._cancelled)
         try:
             tz = self._refresh_account(vendor, api, tz)
@@ -724,8 +814,7 @@ class _ConnectionSync:
             if records.timezone and not ctx.timezone:
                 ctx.timezone = records.timezone
             statuses = self._statuses(dtype, records, lo, hi, ctx.timezone, device_sync)
-            n = self.store.write_chunk(self.cid, self.patient_id, vendor.name, dtype.name, records, statuses,
-                                       self.svc.clock.utcnow())
+            n = self._write_chunk(vendor.name, dtype.name, records, statuses)
             tr.rows += n
             tr.days_ok += len(statuses)
             result.rows_written += n
@@ -733,6 +822,22 @@ class _ConnectionSync:
                 self.svc.after_chunk(self.cid, dtype.name, lo, hi)
             self._report(SyncProgress(self.cid, result.patient_code, result.vendor, dtype.name, i, len(parts),
                                       result.rows_written, (hi - lo).days + 1))
+
+    def _write_chunk(self, vendor: str, data_type: str, records: Records, statuses: list[DayStatus]) -> int:
+        """Store one downloaded chunk. When the database server goes away mid-write (a restart, a
+        failover, the network to it), the chunk's transaction was rolled back whole: wait for the
+        server and write the chunk again (the upserts are idempotent), instead of losing the download."""
+        for attempt in range(len(DB_WAITS_S) + 1):
+            try:
+                return self.store.write_chunk(self.cid, self.patient_id, vendor, data_type, records, statuses,
+                                              self.svc.clock.utcnow())
+            except DBAPIError as exc:
+                if attempt == len(DB_WAITS_S) or not connection_lost(exc):
+                    raise
+                log.warning("the database went away while storing %s; trying again in %d s (attempt %d)",
+                            data_type, DB_WAITS_S[attempt], attempt + 1)
+                self.wait(DB_WAITS_S[attempt])
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _chunk_failed(self, dtype: DataType, lo: dt.date, hi: dt.date, message: str, tr: TypeResult,
                       result: SyncResult) -> None:

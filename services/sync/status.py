@@ -79,6 +79,8 @@ class RunInfo:
                  or "must connect" in ln]
         if self.status == "running" and self.finished_at is None:
             return "Still running, or stopped before it could finish (its days are fetched again)."
+        if self.status == "interrupted" and self.summary:
+            lines.insert(0, self.summary.splitlines()[0])  # what was cut short, and that it resumes
         return " · ".join(lines)
 
 

@@ -161,11 +161,17 @@ class SyncStore:
         return min(best)
 
     def reserve_days(self, connection_id: int, days_by_type: dict[str, list[dt.date]], now: dt.datetime) -> None:
-        """Enter days about to be fetched as "missing" where the ledger has no row for them yet."""
+        """Enter days about to be fetched as "missing" where the ledger has no row for them yet; days
+        an earlier download reserved and never fetched are reserved again by this one (their time is
+        when it started: services/sync/interrupted.py tells what a download left undone by it)."""
         with self.db.session() as s:
             for data_type, wanted in days_by_type.items():
                 if not wanted:
                     continue
+                s.execute(update(Coverage).where(
+                    Coverage.connection_id == connection_id, Coverage.data_type == data_type,
+                    Coverage.local_date.in_(sorted(set(wanted))), Coverage.status == "missing",
+                    Coverage.attempts == 0).values(last_attempt_at=now))
                 have = set(s.scalars(select(Coverage.local_date).where(
                     Coverage.connection_id == connection_id, Coverage.data_type == data_type,
                     Coverage.local_date >= min(wanted), Coverage.local_date <= max(wanted))))
@@ -237,6 +243,13 @@ class SyncStore:
             s.add(run)
             s.flush()
             return int(run.id)
+
+    def run_started_at(self, run_id: int) -> dt.datetime:
+        with self.db.session() as s:
+            started = s.scalar(select(SyncRun.started_at).where(SyncRun.id == run_id))
+        if started is None:
+            raise KeyError(run_id)
+        return started
 
     def finish_run(self, run_id: int, *, status: str, ok: int, failed: int, rows: int, summary: str,
                    now: dt.datetime, total: int | None = None) -> None:

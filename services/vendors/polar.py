@@ -189,17 +189,27 @@ class Polar(Vendor):
         for a in body:
             try:
                 day = dt.date.fromisoformat(str(field(a, "start_time"))[:10])
-                active = field(a, "active_duration")
+                active = _duration_or_none(field(a, "active_duration"))
                 rec.daily_activity.append({
                     "local_date": day,
                     "steps": as_int(field(a, "steps")),
                     "calories": as_int(field(a, "calories")),
-                    "active_minutes": iso_duration_s(active) // 60 if active else None,
+                    "active_minutes": active // 60 if active is not None else None,
+                    "active_duration_s": active,
+                    "inactive_duration_s": _duration_or_none(field(a, "inactive_duration")),
+                    "active_calories": as_int(field(a, "active_calories")),
+                    "daily_activity_pct": as_float(field(a, "daily_activity")),
+                    "inactivity_alert_count": as_int(field(a, "inactivity_alert_count")),
+                    "distance_from_steps_m": as_float(field(a, "distance_from_steps")),
                 })
             except (KeyError, TypeError, ValueError, AttributeError):
                 log.warning("polar: skipped a daily activity entry that could not be read")
         rec.daily_activity = [r for r in rec.daily_activity if start <= r["local_date"] <= end]
         return rec
+
+
+def _duration_or_none(raw: Any) -> int | None:
+    return iso_duration_s(raw) if raw else None
 
 
 def _numbers(raw: str | None) -> list[float]:
@@ -235,6 +245,12 @@ def _exercise(item: dict[str, Any]) -> Record:
         "calories": as_int(field(item, "calories")),
         "distance_m": as_float(field(item, "distance")),
         "device": str(field(item, "device") or "")[:128] or None,
+        "sport_detail": str(field(item, "detailed_sport_info") or "")[:64] or None,
+        "training_load": as_float(field(item, "training_load")),
+        "running_index": as_int(field(item, "running_index")),
+        "fat_percentage": as_int(field(item, "fat_percentage")),
+        "carbohydrate_percentage": as_int(field(item, "carbohydrate_percentage")),
+        "protein_percentage": as_int(field(item, "protein_percentage")),
     }
 
 

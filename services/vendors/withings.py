@@ -49,6 +49,7 @@ SUMMARY_FIELDS = (
     "wakeupduration", "wakeupcount", "durationtosleep", "durationtowakeup", "sleep_efficiency",
     "sleep_latency", "hr_average", "hr_min", "hr_max", "rr_average", "rr_min", "rr_max", "snoring",
     "snoringepisodecount", "sleep_score", "apnea_hypopnea_index", "breathing_disturbances_intensity",
+    "wakeup_latency", "waso", "out_of_bed_count", "nb_rem_episodes",
 )
 STATES = {0: "wake", 1: "light", 2: "deep", 3: "rem"}
 MAX_DETAIL_S = 86400
@@ -354,6 +355,14 @@ def _summary(item: dict[str, Any], ctx: FetchContext) -> Record:
         "snoring_s": as_int(data.get("snoring")),
         "snoring_episodes": as_int(data.get("snoringepisodecount")),
         "apnea_hypopnea_index": as_float(data.get("apnea_hypopnea_index")),
+        "time_in_bed_s": as_int(data.get("total_timeinbed")),
+        "duration_to_sleep_s": as_int(data.get("durationtosleep")),
+        "duration_to_wakeup_s": as_int(data.get("durationtowakeup")),
+        "wakeup_latency_s": as_int(data.get("wakeup_latency", data.get("durationtowakeup"))),
+        "waso_s": as_int(data.get("waso")),
+        "out_of_bed_count": as_int(data.get("out_of_bed_count")),
+        "rem_episodes": as_int(data.get("nb_rem_episodes")),
+        "breathing_disturbances_intensity": as_float(data.get("breathing_disturbances_intensity")),
     }
 
 

@@ -85,6 +85,11 @@ def test_killed_backfill_resumes_without_gap_duplicate_or_refetch(cli: Any, srv:
         srv.clear_calls()
         resumed = cli.run("sync", "--start", START, "--end", END)
         assert resumed.returncode == 0, resumed.stderr
+        # the next start records the killed run as interrupted, and says what it left (issue 13)
+        assert resumed.stdout.startswith("The download of ") and "P-KILL (Fitbit) was interrupted when " \
+            "WearSync ended unexpectedly" in resumed.stdout.splitlines()[0], resumed.stdout
+        with db.session() as s:
+            assert s.scalars(select(SyncRun.status).order_by(SyncRun.id)).all() == ["interrupted", "ok"]
         resume_calls = api_calls(srv)
         requested = requested_days(srv)
         after = done_rows(db)

@@ -26,12 +26,17 @@ COLUMNS = {
     "resting_heart_rate": "date,bpm",
     "sleep": "start,end,minutes_asleep,minutes_awake,deep_minutes,light_minutes,rem_minutes,date,main_sleep,score,"
              "efficiency,hr_average,rr_average,snoring_s,apnea_hypopnea_index,wakeup_count,sleep_latency_s,hr_min,"
-             "hr_max,rr_min,rr_max,snoring_episodes,external_id,start_local,end_local",
+             "hr_max,rr_min,rr_max,snoring_episodes,external_id,time_in_bed_s,duration_to_sleep_s,"
+             "duration_to_wakeup_s,wakeup_latency_s,waso_s,out_of_bed_count,rem_episodes,"
+             "breathing_disturbances_intensity,start_local,end_local",
     "sleep_stages": "start,end,stage,date,start_local,end_local",
     "respiratory_rate": "timestamp,breaths_per_minute,date,local_time",
-    "exercises": "start,end,sport,avg_hr,max_hr,calories,distance_m,date,device,external_id,start_local,end_local",
+    "exercises": "start,end,sport,avg_hr,max_hr,calories,distance_m,date,device,external_id,sport_detail,"
+                 "training_load,running_index,fat_percentage,carbohydrate_percentage,protein_percentage,"
+                 "start_local,end_local",
     "snoring": "timestamp,value,date,local_time",
-    "daily_activity": "date,steps,calories,active_minutes",
+    "daily_activity": "date,steps,calories,active_minutes,active_duration_s,inactive_duration_s,active_calories,"
+                      "daily_activity_pct,inactivity_alert_count,distance_from_steps_m",
     "body_measures": "timestamp,measure_type,value,date,local_time",
 }
 SOURCE = {"heart_rate": "fitbit", "steps": "fitbit", "resting_heart_rate": "fitbit", "sleep": "withings",

@@ -152,3 +152,21 @@ def test_data_delete_cli(run_cli) -> None:  # type: ignore[no-untyped-def]
         assert "Traceback" not in r.stderr
     nothing = run_cli("data", "undo")
     assert nothing.returncode == 1 and "no data deletion to undo" in nothing.stderr
+
+
+def test_undoable_names_the_last_deletion_inside_its_window(app: Any) -> None:
+    """What the Patients page's Undo banner offers: the last deletion, in words, until undone or too old."""
+    populate(app.db, NOW)
+    app.deletions.clock = lambda: NOW
+    assert app.deletions.undoable() is None
+    first = app.deletions.delete(Selection("P001", metric="sleep"), HOST)
+    last = app.deletions.delete(Selection("P002", vendor="polar", start=D17, end=D20), HOST)
+    item = app.deletions.undoable()
+    assert item is not None and item.id == last.id != first.id
+    assert item.description == f"Deleted {last.preview.total:,} rows: all data from polar of patient P002, " \
+                               f"{D17} to {D20}"
+    app.deletions.undo(HOST, item.id)
+    item = app.deletions.undoable()
+    assert item is not None and item.id == first.id
+    app.deletions.clock = lambda: NOW + dt.timedelta(hours=24, minutes=1)
+    assert app.deletions.undoable() is None

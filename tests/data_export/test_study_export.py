@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from db.models import AuditEntry, Exercise, Patient
+from db.models import AuditEntry, DailyActivity, Exercise, Patient
+from db.upsert import upsert
 from services.accounts.actor import HOST, Actor
 from services.data.export import METRICS
 from services.data.study_export import MANIFEST, MANIFEST_HEADER, export_study
@@ -54,9 +55,26 @@ def _stored(app: Any, metric: str, code: str, vendor: str, start: dt.date, end: 
                                                      model.local_date.between(start, end)))]
 
 
+# stored in every row but not a column of the file: the row id, the patient and device type (the file is one
+# patient and vendor), the offset (the local times show it)
+NOT_A_COLUMN = {"id", "patient_id", "vendor", "utc_offset_s"}
+
+
+def _polar_days(app: Any, start: dt.date) -> None:
+    """Polar daily activity with every field the vendor gives (invented values)."""
+    with app.db.session() as s:
+        pid = s.scalar(select(Patient.id).where(Patient.code == "P002"))
+        upsert(s, DailyActivity, [
+            {"patient_id": pid, "vendor": "polar", "local_date": start + dt.timedelta(days=d), "steps": 9100 + d,
+             "calories": 2230, "active_minutes": 184, "active_duration_s": 11070 + d, "inactive_duration_s": 36300,
+             "active_calories": 612, "daily_activity_pct": 82.53125 + d, "inactivity_alert_count": d,
+             "distance_from_steps_m": 8425.123456789} for d in range(2)], ["patient_id", "vendor", "local_date"])
+
+
 def test_folder_round_trips_to_the_stored_rows(app: Any, tmp_path: Path) -> None:
     populate(app.db, NOW)
     start, end = dt.date(2026, 11, 17), dt.date(2026, 11, 20)
+    _polar_days(app, start)
     out = tmp_path / "study"
     result = export_study(app.db, app.audit, HOST, out, ["P001", "P002"], list(METRICS), start, end)
 
@@ -79,6 +97,8 @@ def test_folder_round_trips_to_the_stored_rows(app: Any, tmp_path: Path) -> None
         header, body = got_rows[0], got_rows[1:]
         # DESIGN.md's contract columns lead, in order; then the rest; then a local time per instant column
         assert header[: len(spec.columns)] == [h for h, _ in spec.columns]
+        # every stored field is a column of the file
+        assert {a for _, a in spec.columns} == {c.key for c in table.columns} - NOT_A_COLUMN, m["file"]
         assert len(body) == int(m["rows"])
         stored = _stored(app, m["metric"], m["patient"], m["vendor"], start, end)
         parsed = []
@@ -100,6 +120,15 @@ def test_folder_round_trips_to_the_stored_rows(app: Any, tmp_path: Path) -> None
 
     audit = [e for e in app.audit.entries() if e.action == "export.study"]
     assert len(audit) == 1 and "2 patients" in audit[0].target
+    # the vendors' extra fields are in the files, exactly as stored
+    sleep = list(csv.DictReader((out / "P001_withings_sleep.csv").open(encoding="utf-8")))
+    assert sleep and {r["breathing_disturbances_intensity"] for r in sleep} >= {"7.123456789", "8.25"}
+    assert all(r["time_in_bed_s"].startswith("297") and r["wakeup_latency_s"] == "360" for r in sleep)
+    [ex] = csv.DictReader((out / "P002_polar_exercises.csv").open(encoding="utf-8"))
+    assert (ex["training_load"], ex["sport_detail"], ex["distance_m"]) == ("143.2234567", "RUNNING_ROAD", "5012.345678")
+    days = list(csv.DictReader((out / "P002_polar_daily_activity.csv").open(encoding="utf-8")))
+    assert [(r["daily_activity_pct"], r["distance_from_steps_m"]) for r in days] == [
+        ("82.53125", "8425.123456789"), ("83.53125", "8425.123456789")]
 
 
 def test_zip_holds_the_same_files_and_manifest(app: Any, tmp_path: Path) -> None:

@@ -71,3 +71,22 @@ def test_a_failed_day_before_the_consent_is_retried_in_the_lookback(app):
     write_coverage(app, conn, [D(2026, 11, 16)], status="failed", data_type="sleep", error="HTTP 503")
     assert missing_days(app.db, TODAY, lookback_days=3)[conn] == [D(2026, 11, 17), D(2026, 11, 18),
                                                                   D(2026, 11, 19), D(2026, 11, 20)]
+
+
+def test_days_an_interrupted_download_reserved_are_fetched_whatever_their_age(app):
+    from db.models import Coverage
+    from db.upsert import upsert
+
+    conn = add_connection(app, "P-001", "fitbit")  # connected on 1 Nov, nothing complete yet
+    reserved = days(D(2026, 11, 2), D(2026, 11, 12))
+    # a first download reserved these days for heart rate and was cut short (shutdown, crash) before
+    # fetching them; steps of the first days did arrive
+    rows = [{"connection_id": conn, "data_type": "heart_rate", "local_date": d, "status": "missing", "rows": 0,
+             "attempts": 0, "last_attempt_at": dt.datetime(2026, 11, 12, 8, 0), "error": None} for d in reserved]
+    with app.db.session() as s:
+        upsert(s, Coverage, rows, key=["connection_id", "data_type", "local_date"])
+    write_coverage(app, conn, days(D(2026, 11, 2), D(2026, 11, 5)))
+    # a day the vendor was asked for and had nothing yet (an attempt was made) is not "cut short"
+    write_coverage(app, conn, [D(2026, 11, 14)], status="missing", data_type="sleep")
+    plan = missing_days(app.db, TODAY, lookback_days=3)
+    assert plan == {conn: [*reserved, *days(D(2026, 11, 17), TODAY)]}

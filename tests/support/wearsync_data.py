@@ -176,7 +176,9 @@ def _measurements(s: Any, pid: int, vendors: tuple[str, ...], start: dt.datetime
         upsert(s, Exercise, [
             {**base, "vendor": "polar", "external_id": f"ex-{pid}", "start_utc": ex_start, "end_utc": ex_end,
              "local_date": _local(ex_start), "sport": "RUNNING", "avg_hr": 142, "max_hr": 171, "calories": 350,
-             "distance_m": 5012.345678, "device": "Polar H10"}], ["patient_id", "vendor", "start_utc"])
+             "distance_m": 5012.345678, "device": "Polar H10", "sport_detail": "RUNNING_ROAD",
+             "training_load": 143.2234567, "running_index": 51, "fat_percentage": 60, "carbohydrate_percentage": 38,
+             "protein_percentage": 2}], ["patient_id", "vendor", "start_utc"])
         upsert(s, HeartRateSample, [
             {**base, "vendor": "polar", "kind": "exercise", "ts_utc": t, "local_date": _local(t),
              "bpm": 120 + (t.minute * 3 + t.second) % 50}
@@ -201,6 +203,10 @@ def _nights(s: Any, pid: int, vendor: str, start: dt.datetime, now: dt.datetime)
             "rr_average": 14.1 if vendor == "withings" else None, "rr_min": 12.0, "rr_max": 17.5,
             "snoring_s": 900 if vendor == "withings" else None, "snoring_episodes": 4 if vendor == "withings" else None,
             "apnea_hypopnea_index": 2.5 if vendor == "withings" else None,
+            **{k: (v if vendor == "withings" else None) for k, v in {
+                "time_in_bed_s": 29700 + night, "duration_to_sleep_s": 720, "duration_to_wakeup_s": 300,
+                "wakeup_latency_s": 360, "waso_s": 1380 - night, "out_of_bed_count": night % 2, "rem_episodes": 4,
+                "breathing_disturbances_intensity": (7.123456789, 8.25, 0.1)[night]}.items()},
         }], ["patient_id", "vendor", "start_utc"])
         upsert(s, SleepStage, [
             {"patient_id": pid, "vendor": vendor, "start_utc": t, "end_utc": t + dt.timedelta(minutes=30),

@@ -90,7 +90,18 @@ class PatientDetail(Card):
         self.withdraw_button.setToolTip("The patient withdrew consent: revoke vendor access, then delete or keep "
                                         "their data.")
         self.withdraw_button.setProperty("tip", self.withdraw_button.toolTip())
-        self.body.addWidget(self.withdraw_button)
+        # part of the data (issue 11): one device type, one kind of data, some days; undo for 24 hours
+        self.delete_data_button = button("Delete data…", danger=True)
+        self.delete_data_button.setObjectName("deleteDataOpen")
+        self.delete_data_button.setProperty("tip", "Delete one device type's data, one kind of data or some days "
+                                            "of this patient (administrators; undo for 24 hours).")
+        self.delete_data_button.setToolTip(str(self.delete_data_button.property("tip")))
+        more = QHBoxLayout()
+        more.setSpacing(6)
+        more.addWidget(self.delete_data_button)
+        more.addStretch(1)
+        more.addWidget(self.withdraw_button)
+        self.body.addLayout(more)
         self.placeholder = label("Select a patient to see their devices and last download.", "muted", wrap=True)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.body.insertWidget(0, self.placeholder)
@@ -104,7 +115,7 @@ class PatientDetail(Card):
                      syncing: set[str] | None = None) -> None:
         self.patient = patient
         for w in (self.code, self.enrolled, self.devices_title, self.devices_area, self.rename_button,
-                  self.delete_button, self.withdraw_button):
+                  self.delete_button, self.delete_data_button, self.withdraw_button):
             w.setVisible(patient is not None)
         self.placeholder.setVisible(patient is None)
         self._clear_devices()
@@ -194,7 +205,8 @@ class PatientDetail(Card):
     def focus_order(self) -> list[QWidget]:
         """Tab order inside the panel: each device type's actions top to bottom, then the patient's."""
         order: list[QWidget] = [b for buttons in self.action_buttons.values() for b in buttons.values()]
-        return [*order, self.grafana_button, self.rename_button, self.delete_button, self.withdraw_button]
+        return [*order, self.grafana_button, self.rename_button, self.delete_button, self.delete_data_button,
+                self.withdraw_button]
 
     def _clear_devices(self) -> None:
         while self.devices.count():

@@ -1,6 +1,8 @@
 """Patients: the enrolled IDs with their device types and connection status; add, rename
 (one device type or all), delete with a confirmation that says what goes, and undo; connect each
-vendor account (here, or by enrolment link), sync one patient now, and export to CSV.
+vendor account (here, or by enrolment link), sync one patient now, and export to CSV. Administrators
+delete part of a patient's data (with its own 24-hour Undo banner); anyone who may export writes a
+study's selection of patients × kinds of data to a folder or ZIP.
 
 The table refreshes by itself when a consent arrives at the callback listener (gui/connect_events.py).
 """
@@ -29,7 +31,7 @@ from PySide6.QtWidgets import (
 from gui import theme
 from gui.connect_events import ConnectEvents, sync_words
 from gui.context import PageContext
-from gui.format import ago, vendor_label
+from gui.format import ago, now_utc, vendor_label
 from gui.pages.base import Page
 from gui.pages.patients.connect_dialog import (
     ConnectChoiceDialog,
@@ -37,12 +39,15 @@ from gui.pages.patients.connect_dialog import (
     EnrolmentLinkDialog,
     open_in_browser,
 )
+from gui.pages.patients.delete_data_dialog import DeleteDataDialog
 from gui.pages.patients.detail import PatientDetail
 from gui.pages.patients.dialogs import AddPatientDialog, RenamePatientDialog
 from gui.pages.patients.export_dialog import ExportDialog, ask_save_path
+from gui.pages.patients.study_export_dialog import StudyExportDialog, ask_study_place
 from gui.widgets import BadgeDelegate, Banner, EmptyState, button
 from services.config import VENDORS
 from services.connect.service import ConnectOutcome
+from services.data.deletion import DeletionResult, UndoableDeletion
 from services.patients.service import CODE_RULE, DeletionPreview, PatientInfo, UndoInfo, is_valid_code
 from services.sync.devices import DeviceInfo, devices_by_patient
 
@@ -60,6 +65,7 @@ class PatientsView:
     devices: dict[str, list[DeviceInfo]] = field(default_factory=dict)
     listener_problem: str | None = None  # why consent answers cannot be received (busy port)
     now: dt.datetime | None = None  # one "now" for every "… ago" on the page (the app's clock)
+    data_undoable: UndoableDeletion | None = None  # the last deletion of part of a patient's data
 
 
 class PatientTableModel(QAbstractTableModel):
@@ -140,7 +146,11 @@ class PatientsPage(Page):
         self.search.textChanged.connect(lambda _t: self._apply_filter())
         self.add_button = button("Add patient", "add", primary=True, on_click=self.open_add_dialog)
         self.add_button.setObjectName("addPatientButton")
+        self.study_button = button("Export for a study…", "import", on_click=self.open_study_export)
+        self.study_button.setObjectName("studyExportOpen")
+        self.study_button.setProperty("tip", "Several patients and kinds of data at once, to a folder or a ZIP.")
         self.header.action_row.addWidget(self.search)
+        self.header.action_row.addWidget(self.study_button)
         self.header.action_row.addWidget(self.add_button)
 
         self.error_banner = Banner("error")
@@ -163,6 +173,13 @@ class PatientsPage(Page):
         self._dismissed_undo: int | None = None
         self.layout_.addWidget(self.undo_bar)
         self.last_undo: UndoInfo | None = None
+        self.data_undo_bar = Banner("info", closable=True)
+        self.data_undo_bar.setObjectName("dataUndoBar")
+        self.data_undo_bar.action_clicked.connect(self.undo_data_deletion)
+        self.data_undo_bar.dismissed.connect(self._data_undo_dismissed)
+        self.layout_.addWidget(self.data_undo_bar)
+        self.data_undo: UndoableDeletion | None = None
+        self._dismissed_data_undo: int | None = None
 
         self.model = PatientTableModel()
         self.table = QTableView()
@@ -216,6 +233,7 @@ class PatientsPage(Page):
         # seams for tests: how a consent page is opened, where an export is saved
         self.open_url = open_in_browser
         self.ask_path = ask_save_path
+        self.ask_study_place = ask_study_place
         self.connect_events = ConnectEvents(ctx.app, ctx.bridge, ctx.tunnel, parent=self)
         self.connect_events.connection_changed.connect(self._connection_changed)
         self.connect_events.sync_started.connect(lambda _c, _v: self._show_syncing())
@@ -226,6 +244,7 @@ class PatientsPage(Page):
         self.detail.rename_button.clicked.connect(lambda: self.open_rename_dialog())
         self.detail.delete_button.clicked.connect(lambda: self.delete_selected())
         self.detail.withdraw_button.clicked.connect(lambda: self.open_withdraw_dialog())
+        self.detail.delete_data_button.clicked.connect(lambda: self.open_delete_data_dialog())
         self.detail.export_requested.connect(lambda v: self.open_export_dialog(v))
         self.detail.connect_requested.connect(lambda v: self.connect_here(self.selected_code(), v))
         self.detail.link_requested.connect(lambda v: self.send_link(self.selected_code(), v))
@@ -256,7 +275,8 @@ class PatientsPage(Page):
         app = self.ctx.app
         svc = app.patients
         self.ctx.bridge.submit(lambda: PatientsView(svc.list_patients(), svc.undoable(), devices_by_patient(app.db),
-                                                    listener_problem(app), app.clock.utcnow()),
+                                                    listener_problem(app), app.clock.utcnow(),
+                                                    app.deletions.undoable()),
                                on_result=self._loaded, on_error=self._load_failed, context=self)
 
     def _loaded(self, view: PatientsView) -> None:
@@ -281,6 +301,7 @@ class PatientsPage(Page):
         else:
             self.ids_banner.hide()
         self._show_undo(view.undoable[0] if view.undoable else None)
+        self._show_data_undo(view.data_undoable)
         # "yet" only on a fresh start: after a deletion the list is empty, not new
         deleted = self.last_undo is not None and not view.patients
         self.empty.title.setText("No patients enrolled" if deleted else "No patients yet")
@@ -364,12 +385,15 @@ class PatientsPage(Page):
         self.guard(self.detail.rename_button, "patients.edit")
         self.guard(self.detail.delete_button, "patients.delete")
         self.guard(self.detail.withdraw_button, "patients.delete")
+        self.guard(self.detail.delete_data_button, "patients.delete")
+        self.guard(self.study_button, "export")
         for buttons in self.detail.action_buttons.values():
             for action, b in buttons.items():
                 permission = {"sync": "sync.run", "export": "export"}.get(action, "connections.edit")
                 if b.isEnabled() or not self.ctx.session.can(permission):  # "Syncing…" stays disabled
                     self.guard(b, permission)
         self.undo_bar.button.setEnabled(self.ctx.session.can("patients.edit"))
+        self.data_undo_bar.button.setEnabled(self.ctx.session.can("patients.delete"))
 
     # -- actions --------------------------------------------------------------------------
     def open_add_dialog(self) -> AddPatientDialog | None:
@@ -465,6 +489,15 @@ class PatientsPage(Page):
         dlg.open()
         return dlg
 
+    def open_study_export(self) -> StudyExportDialog | None:
+        if not self.ctx.session.can("export"):
+            return None
+        dlg = StudyExportDialog(self.ctx, self.all_rows, self.selected_code(), ask_place=self.ask_study_place,
+                                parent=self)
+        self._keep("study_dialog", dlg)
+        dlg.open()
+        return dlg
+
     def open_rename_dialog(self) -> RenamePatientDialog | None:
         patient = self.selected_patient()
         if patient is None or not self.ctx.session.can("patients.edit"):
@@ -489,6 +522,16 @@ class PatientsPage(Page):
             return None
         dlg = WithdrawDialog(self.ctx, patient.code, self)
         dlg.withdrawn.connect(lambda _r: self.ctx.events.patients_changed.emit())
+        dlg.open()
+        return dlg
+
+    def open_delete_data_dialog(self) -> DeleteDataDialog | None:
+        patient = self.selected_patient()
+        if patient is None or not self.ctx.session.can("patients.delete"):
+            return None
+        dlg = DeleteDataDialog(self.ctx, patient, self)
+        dlg.deleted.connect(self._data_deleted)
+        self._keep("delete_data_dialog", dlg)
         dlg.open()
         return dlg
 
@@ -519,6 +562,50 @@ class PatientsPage(Page):
                                    "info", "Undo")
         self.undo_bar.button.setIcon(theme.icon("undo"))
         self.undo_bar.button.setIconSize(QSize(16, 16))
+
+
+    # -- undoing a deletion of part of the data ----------------------------------------------------
+    def _data_deleted(self, result: DeletionResult) -> None:
+        self._dismissed_data_undo = None
+        text = f"Deleted {result.preview.total:,} rows: {result.preview.selection.describe()}"
+        if result.excluded_days:
+            text += f". Those {result.excluded_days} days will not be downloaded again"
+        self._show_data_undo(UndoableDeletion(result.id, text, now_utc()))
+        self.ctx.events.patients_changed.emit()
+
+    def _show_data_undo(self, item: UndoableDeletion | None) -> None:
+        """Offer Undo for the last deletion of part of the data; a "Restored …" line is left to go by itself."""
+        offering = not self.data_undo_bar.isHidden() and not self.data_undo_bar.button.isHidden()
+        self.data_undo = item
+        if item is None or item.id == self._dismissed_data_undo:
+            if offering:
+                self.data_undo_bar.hide()
+            return
+        self.data_undo_bar.show_message(f"{item.description}. You can undo this for 24 hours.", "info", "Undo")
+        self.data_undo_bar.button.setIcon(theme.icon("undo"))
+        self.data_undo_bar.button.setIconSize(QSize(16, 16))
+        self.data_undo_bar.button.setEnabled(self.ctx.session.can("patients.delete"))
+
+    def _data_undo_dismissed(self) -> None:
+        self._dismissed_data_undo = self.data_undo.id if self.data_undo else None
+
+    def undo_data_deletion(self) -> None:
+        item = self.data_undo
+        if item is None or not self.ctx.session.can("patients.delete"):
+            return
+        self.data_undo_bar.button.setEnabled(False)
+        self.ctx.bridge.submit(self.ctx.app.deletions.undo, self.ctx.session.actor, item.id,
+                               on_result=self._data_undone, on_error=self._data_undo_failed, context=self)
+
+    def _data_undone(self, description: str) -> None:
+        self.data_undo = None
+        self.data_undo_bar.show_message(description, "info", hide_after_s=RESULT_SHOWN_S)
+        self.ctx.events.patients_changed.emit()
+
+    def _data_undo_failed(self, error: Exception) -> None:
+        from gui.errors import advice_for
+
+        self.data_undo_bar.show_message(advice_for(error).message, "warning")
 
 
 def listener_problem(app: Any) -> str | None:

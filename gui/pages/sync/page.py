@@ -59,6 +59,7 @@ theme.BADGES.update({
     "run:failed": ("Failed", "#fee2e2", "#991b1b"),
     "run:running": ("Running / stopped", "#e0ecff", "#1e40af"),
     "run:cancelled": ("Cancelled", "#eef1f4", "#374151"),
+    "run:interrupted": ("Interrupted", "#fef3c7", "#92400e"),
 })
 TRIGGERS = {"schedule": "Daily schedule", "catchup": "Catch-up", "manual": "Update now", "backfill": "Backfill",
             "cli": "Command line", "sandbox": "Sandbox demo", "first": "New connection"}
@@ -107,6 +108,13 @@ class SyncPage(Page):
         self.notice = Banner("info", closable=True)
         self.notice.setObjectName("syncNotice")
         self.layout_.addWidget(self.notice)
+        # downloads cut short when WearSync last ended (shut down, log-off, crash): said once, at start
+        self.interrupted = Banner("info", closable=True)
+        self.interrupted.setObjectName("interruptedNotice")
+        self.layout_.addWidget(self.interrupted)
+        notes = list(getattr(ctx.app, "interrupted_notes", None) or [])
+        if notes:
+            self.interrupted.show_message("\n".join(notes), "info")
         self.layout_.addWidget(self._scheduler_card())
         self.layout_.addWidget(self._progress_row())
 
@@ -283,7 +291,7 @@ class SyncPage(Page):
         t.setRowCount(len(runs))
         for i, r in enumerate(runs):
             result = QTableWidgetItem("")
-            known = ("ok", "partial", "failed", "cancelled")
+            known = ("ok", "partial", "failed", "cancelled", "interrupted")
             result.setData(STATUS_ROLE, f"run:{r.status}" if r.status in known else "run:running")
             started = QTableWidgetItem(when(r.started_at))
             started.setToolTip(f"Finished: {when(r.finished_at, never='not finished')}")
