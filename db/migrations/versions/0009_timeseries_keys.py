@@ -15,7 +15,7 @@ table is created anew, filled, and renamed over the old one, in the migration's 
 The Grafana views (0006) read patients, connections and settings only: nothing to recreate.
 
 Revision ID: 0009_timeseries_keys
-Revises: 0006_privileges
+Revises: 0008_vendor_fields
 """
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_timeseries_keys"
-down_revision = "0006_privileges"
+down_revision = "0008_vendor_fields"
 branch_labels = None
 depends_on = None
 
