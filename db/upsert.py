@@ -123,9 +123,13 @@ def _mysql(conn: Connection, table: Table, batches: list[list[Mapping[str, Any]]
     except conn.dialect.loaded_dbapi.Error as exc:
         # as SQLAlchemy would raise it (IntegrityError, OperationalError...), naming the statement but
         # not its values
+        # not its values; a lost connection is handed back to the pool as lost, as SQLAlchemy does
         statement = next(iter(compiled.values()))[0] + "..." if compiled else "INSERT"
+        lost = conn.dialect.is_disconnect(exc, dbapi, cursor)
+        if lost:
+            conn.invalidate(exc)
         raise DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error,
-                                  dialect=conn.dialect) from exc
+                                  connection_invalidated=lost, dialect=conn.dialect) from exc
     finally:
         if pool is not None:
             pool.shutdown(wait=True)  # never leave a statement running on the session's connection
