@@ -16,7 +16,7 @@ def test_ingest_benchmark_runs_through_the_one_command(capsys, mysql_url) -> Non
     out = capsys.readouterr().out
     with capsys.disabled():
         print("\n" + out)
-    lines = [line for line in out.splitlines() if line.startswith(("sqlite ", "mariadb "))]
+    lines = [line.rstrip() for line in out.splitlines() if line.startswith(("sqlite ", "mariadb "))]
     # heart rate and steps, first write and re-write, on both dialects, each beside its ceiling
     assert len(lines) == 8 and all("raw executemany" in line for line in lines[:4])
     assert all("LOAD DATA" in line and ("ok" in line or "MISS" in line) for line in lines[4:])
