@@ -17,6 +17,7 @@ from gui.bridge import Bridge
 from gui.dialogs import Dialogs
 from gui.format import use_clock
 from gui.session import UserSession
+from services.autostart import Autostart, for_this_computer
 
 if TYPE_CHECKING:
     from gui.tunnel_controller import TunnelController
@@ -43,6 +44,8 @@ class PageContext:
     log_path: Path | None = None
     navigate: Callable[[str], Any] = field(default=lambda _key: None)
     restart: Callable[[], Any] = field(default=lambda: None)  # Shell.restart: quit cleanly, start again
+    # start at sign-in on this computer (Settings → General); tests hand in a writer on a temporary home
+    autostart: Callable[[], Autostart] = field(default=lambda: for_this_computer())
 
     def __post_init__(self) -> None:
         clock = getattr(self.app, "clock", None)  # the window reads time through the app's clock

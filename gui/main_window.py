@@ -37,7 +37,7 @@ class MainWindow(QMainWindow):
         self.ctx = ctx
         self.close_handler = close_handler
         self.setWindowTitle("WearSync — sandbox (demo data)" if ctx.sandbox else "WearSync")
-        self.setWindowIcon(theme.app_icon())
+        self.setWindowIcon(theme.app_icon(sandbox=ctx.sandbox))
         self.resize(1200, 760)
         self.setMinimumSize(900, 560)
 

@@ -148,6 +148,16 @@ class Form(QWidget):
         self.links.setSpacing(4)
         self.col.addLayout(self.links)
         self.busy = False
+        self.new_password: NewPassword | None = None
+
+    def add_new_password(self, caption: str, widget: NewPassword) -> None:
+        """The new-password pair: its live feedback and the red error are one message at a time (the error
+        replaces the feedback line, not repeats it), and editing either box clears a stale error."""
+        self.fields.addRow(label(caption, "section"), widget)
+        self.new_password = widget
+        for edit in (widget.first, widget.second):
+            edit.returnPressed.connect(self.enter_pressed)
+            edit.textChanged.connect(lambda _t: self.clear_error())
 
     def add_link(self, text: str, name: str) -> QPushButton:
         link = button(text, link=True)
@@ -160,7 +170,7 @@ class Form(QWidget):
         self.fields.addRow(label(caption, "section"), widget)
         if isinstance(widget, QLineEdit):
             widget.returnPressed.connect(self.enter_pressed)
-            widget.textEdited.connect(lambda _t: self.error.hide())
+            widget.textEdited.connect(lambda _t: self.clear_error())
 
     def enter_pressed(self) -> None:
         """Enter moves on to the next empty field, and submits once all are filled."""
@@ -173,13 +183,20 @@ class Form(QWidget):
     def show_error(self, text: str) -> None:
         self.error.setText(text)
         self.error.show()
+        if self.new_password is not None:
+            self.new_password.feedback.hide()  # it would say the same thing again
+
+    def clear_error(self) -> None:
+        self.error.hide()
+        if self.new_password is not None:
+            self.new_password.feedback.show()
 
     def run(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
         """Run the check on a worker; the button stays disabled until the answer is back."""
         if self.busy:
             return
         self.busy = True
-        self.error.hide()
+        self.clear_error()
         self.submit_button.setEnabled(False)
         task = self.ctx.bridge.submit(fn, *args, on_result=self.done.emit, on_error=self.failed, context=self)
         task.finished.connect(self._idle)
@@ -198,7 +215,7 @@ class Form(QWidget):
         """Forget what was typed (passwords above all)."""
         for edit in self.findChildren(QLineEdit):
             edit.clear()
-        self.error.hide()
+        self.clear_error()
 
     def focus_first(self) -> None:
         for edit in self.findChildren(QLineEdit):
@@ -218,9 +235,7 @@ class FirstAdminForm(Form):
         self.username.setPlaceholderText("for example anna.smith")
         self.add_field("Username", self.username)
         self.password = NewPassword(self.username)
-        self.fields.addRow(label("Password", "section"), self.password)
-        self.password.first.returnPressed.connect(self.enter_pressed)
-        self.password.second.returnPressed.connect(self.enter_pressed)
+        self.add_new_password("Password", self.password)
 
     def submit(self) -> None:
         if not self.username.text().strip():
@@ -272,9 +287,7 @@ class RegisterForm(Form):
         self.username.setPlaceholderText("for example anna.smith")
         self.add_field("Username", self.username)
         self.password = NewPassword(self.username)
-        self.fields.addRow(label("Password", "section"), self.password)
-        self.password.first.returnPressed.connect(self.enter_pressed)
-        self.password.second.returnPressed.connect(self.enter_pressed)
+        self.add_new_password("Password", self.password)
         self.back_link = self.add_link("Back to sign in", "backLink")
         self.links.addStretch(1)
 
@@ -305,9 +318,7 @@ class ChangePasswordForm(Form):
         if forced:
             self.fields.setRowVisible(self.current, False)
         self.password = NewPassword()
-        self.fields.addRow(label("New password", "section"), self.password)
-        self.password.first.returnPressed.connect(self.enter_pressed)
-        self.password.second.returnPressed.connect(self.enter_pressed)
+        self.add_new_password("New password", self.password)
 
     def prepare(self, actor: Actor, known_current: str = "") -> None:
         self.reset()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtCore import QByteArray, QRect, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QApplication
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
@@ -77,7 +77,36 @@ def nav_icon(name: str) -> QIcon:
 
 
 @cache
-def app_icon() -> QIcon:
+def app_icon(sandbox: bool = False) -> QIcon:
+    """WearSync's icon; the sandbox's carries an amber "S" disc in its corner, so its tray icon is never
+    taken for the real one."""
     pix = QPixmap()
     pix.loadFromData(QByteArray((ICONS / "app.svg").read_bytes()), "SVG")
-    return QIcon(pix) if not pix.isNull() else QIcon()
+    if pix.isNull():
+        return QIcon()
+    if sandbox:
+        pix = _sandbox_mark(pix)
+    return QIcon(pix)
+
+
+SANDBOX_MARK = "#d97706"  # the sandbox banner's amber
+
+
+def _sandbox_mark(pix: QPixmap) -> QPixmap:
+    marked = QPixmap(pix)
+    size = min(marked.width(), marked.height())
+    disc = max(8, size * 11 // 20)
+    painter = QPainter(marked)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(QColor("white"), max(1, size // 32)))
+    painter.setBrush(QColor(SANDBOX_MARK))
+    rect = QRect(marked.width() - disc, marked.height() - disc, disc - 1, disc - 1)
+    painter.drawEllipse(rect)
+    font = QFont()
+    font.setBold(True)
+    font.setPixelSize(max(6, disc * 2 // 3))
+    painter.setFont(font)
+    painter.setPen(QColor("white"))
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "S")
+    painter.end()
+    return marked

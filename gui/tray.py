@@ -20,7 +20,7 @@ class Tray(QObject):
     def __init__(self, ctx: PageContext, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.icon = QSystemTrayIcon(theme.app_icon(), self)
+        self.icon = QSystemTrayIcon(theme.app_icon(sandbox=ctx.sandbox), self)  # never mistaken for the real one
         self._base_tip = "WearSync" + (" (sandbox)" if ctx.sandbox else "")
         self.icon.setToolTip(self._base_tip)
         ctx.tunnel.error_changed.connect(self.show_tunnel_error)
@@ -45,7 +45,7 @@ class Tray(QObject):
         self.icon.setToolTip(tip)
 
     def notify(self, title: str, text: str) -> None:
-        self.icon.showMessage(title, text, theme.app_icon(), 5000)
+        self.icon.showMessage(title, text, theme.app_icon(sandbox=self.ctx.sandbox), 5000)
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):

@@ -134,7 +134,9 @@ class WearSync:
     def vendors(self) -> VendorRegistry:
         from services.vendors import VendorRegistry
 
-        return VendorRegistry(self.environ, self.secrets, self.clock)
+        registry = VendorRegistry(self.environ, self.secrets, self.clock)
+        registry.register_client_checks(self.secrets, lambda: config.redirect_uri(self.environ))
+        return registry
 
     @cached_property
     def tokens(self) -> TokenManager:

@@ -55,14 +55,18 @@ def import_secrets(app: SecretsHost, actor: Actor, names: list[str] | None = Non
 class _SecretsWithAlerts(SecretsHost, Protocol):
     @property
     def alerts(self) -> object: ...  # built on first use; building it registers the mail checker
+    @property
+    def vendors(self) -> object: ...  # likewise the vendors' client checks
 
 
 def test_secret(app: _SecretsWithAlerts, actor: Actor, name: str) -> str:
-    """Check one secret with its registered checker (the mail login for the sender password, ...) or
+    """Check one secret with its registered checker (the mail login for the sender password, a token request
+    with a made-up code for a vendor's client ID or secret) or
     that it reads back; the result in one sentence. The alert service registers its checkers when it is
     built, so it is built first."""
     actor.require("secrets")
     _ = app.alerts
+    _ = app.vendors
     result = app.secrets.test(name)
     app.audit.record(actor, "secret.tested", name)
     return result

@@ -29,6 +29,9 @@ from services.errors import InvalidInput, MissingSecret, SecretsLocked, SecretsU
 log = logging.getLogger(__name__)
 
 SERVICE = "WearSync"
+# sandbox mode reads its own (empty) namespace: the real keyring's ngrok token, vendor clients or mail
+# password are never used by a demo window (and it writes nowhere, see _refuse_in_sandbox)
+SANDBOX_SERVICE = "WearSync (sandbox)"
 
 NO_KEYRING = (
     "WearSync keeps passwords and tokens in the computer's secure password store, and none "
@@ -99,6 +102,18 @@ SECRETS: tuple[SecretSpec, ...] = (
 )
 SPEC_BY_NAME: dict[str, SecretSpec] = {s.name: s for s in SECRETS}
 
+# Where each secret comes from: the section (anchor) of docs/vendor-setup.md that says how to get it.
+GUIDE_SECTIONS: dict[str, str] = {
+    "FITBIT_CLIENT_ID": "fitbit", "FITBIT_CLIENT_SECRET": "fitbit",
+    "WITHINGS_CLIENT_ID": "withings", "WITHINGS_CLIENT_SECRET": "withings",
+    "POLAR_CLIENT_ID": "polar", "POLAR_CLIENT_SECRET": "polar",
+    "SECRET_USER": "database", "SECRET_PASSWORD": "database",
+    "GRAFANA_DB_USER": "database", "GRAFANA_DB_PASSWORD": "database",
+    "DATA_PLATFORM_EMAIL": "email", "DATA_PLATFORM_PASSWORD": "email", "EMAIL_LIST": "email",
+    "NGROK_AUTHTOKEN": "tunnel", "GRAFANA_TUNNEL_PASSWORD": "tunnel", "DATAPLATFORM_URL": "tunnel",
+    "GRAFANA_URL": "grafana", "GRAFANA_API_TOKEN": "grafana",
+}
+
 # Internal secrets: not shown on the Settings page, never imported from the seed's variables.
 TOKEN_KEY = "WEARSYNC_TOKEN_KEY"
 # The MySQL owner (schema changes only), kept apart from the writer: no admin can reveal it in the window.
@@ -135,6 +150,7 @@ class SecretStore:
         self._lock = threading.Lock()
         self._backend: KeyringBackend | None = None
         self.checkers: dict[str, Callable[[str], str]] = {}
+        self.service = SANDBOX_SERVICE if self._environ.get("WEARSYNC_SANDBOX") == "1" else SERVICE
 
     # -- backend
     def backend(self) -> KeyringBackend:
@@ -217,14 +233,14 @@ class SecretStore:
             raise InvalidInput(
                 "A secret cannot be empty, start or end with spaces, or contain line breaks."
             )
-        self._call(lambda b: b.set_password(SERVICE, name, value))
+        self._call(lambda b: b.set_password(self.service, name, value))
         log.info("secret %s stored in the keyring", name)
 
     def delete(self, name: str) -> bool:
         self._check_name(name)
         self._refuse_in_sandbox()
         try:
-            self._call(lambda b: b.delete_password(SERVICE, name))
+            self._call(lambda b: b.delete_password(self.service, name))
         except keyring.errors.PasswordDeleteError:
             return False
         log.info("secret %s removed from the keyring", name)
@@ -277,7 +293,7 @@ class SecretStore:
             raise InvalidInput(f"{name!r} is not a WearSync secret.")
 
     def _read(self, name: str) -> str | None:
-        value = self._call(lambda b: b.get_password(SERVICE, name))
+        value = self._call(lambda b: b.get_password(self.service, name))
         return value if isinstance(value, str) else None
 
     def _call(self, fn: Callable[[KeyringBackend], Any]) -> Any:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from services.errors import WearSyncError
+
 ROOT = Path(__file__).resolve().parents[2]
 APP_ID = "org.wearsync.WearSync"
 MINIMIZED = "--minimized"
@@ -65,3 +67,35 @@ def for_this_computer(platform: str | None = None, home: Path | None = None) -> 
     from services.autostart.linux import XdgAutostart
 
     return XdgAutostart.from_environment(home)
+
+
+class AutostartError(WearSyncError):
+    title = "Start at sign-in not changed"
+
+
+def switch(auto: Autostart, on: bool, command: list[str] | None = None) -> AutostartStatus:
+    """Turn start-at-sign-in on or off and return the state read back afterwards. A failure (a folder or
+    registry key that cannot be written) becomes an AutostartError in plain words; nothing half-done stays."""
+    try:
+        if on:
+            auto.enable(command if command is not None else launch_command())
+        else:
+            auto.disable()
+        return auto.status()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        where = exc.filename or "the place where this computer keeps the programs that start at sign-in"
+        raise AutostartError(
+            f"WearSync could not {'turn on' if on else 'turn off'} starting when you sign in: {where} could not "
+            f"be changed ({reason}). Check that your user may write there, then try again."
+        ) from None
+
+
+def read_status(auto: Autostart) -> AutostartStatus:
+    """The current state; an unreadable entry is reported in plain words, not as a crash."""
+    try:
+        return auto.status()
+    except OSError as exc:
+        raise AutostartError(
+            f"WearSync could not tell whether it starts when you sign in ({exc.strerror or type(exc).__name__}).",
+            title="Start at sign-in unknown") from None

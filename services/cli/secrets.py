@@ -38,7 +38,7 @@ def register(sub: Any) -> None:
                        "for without showing what you type. It is never taken from the command line.")
     st.add_argument("name", metavar="NAME", help="one of: " + ", ".join(NAMES))
     st.set_defaults(func=_set)
-    te = ps.add_parser("test", help="check a secret (e.g. log in to the mail server with it)")
+    te = ps.add_parser("test", help="check a secret: ask the vendor about a client ID, or log in to the mail server")
     te.add_argument("name", metavar="NAME")
     te.set_defaults(func=_test)
     rm = ps.add_parser("remove", help="remove a secret from the password store")

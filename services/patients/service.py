@@ -119,6 +119,7 @@ class UndoInfo:
     id: int
     description: str
     created_at: dt.datetime
+    kind: str = ""  # rename_all | move_vendor | delete
 
 
 class PatientService:
@@ -337,7 +338,7 @@ class PatientService:
                 .where(UndoAction.undone_at.is_(None), UndoAction.created_at >= since)
                 .order_by(UndoAction.id.desc())
             ).all()
-        return [UndoInfo(r.id, r.description, r.created_at) for r in rows]
+        return [UndoInfo(r.id, r.description, r.created_at, r.kind) for r in rows]
 
     def undo(self, actor: Actor, action_id: int | None = None) -> str:
         actor.require("patients.edit")

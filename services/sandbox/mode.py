@@ -11,7 +11,8 @@ One design, used by the GUI and the tests alike (`open_sandbox`):
   the real listener's or tunnel's traffic;
 - the demo client credentials and a per-run token key live only in the app's environment overlay;
   `WEARSYNC_SANDBOX=1` makes the secret store refuse every keyring write, so nothing from the
-  sandbox reaches the OS keyring;
+  sandbox reaches the OS keyring, and read its own namespace ("WearSync (sandbox)"), so the real
+  ngrok token and other real secrets (keyring or environment variables) are never used by the demo;
 - the sandbox server stops with the app's background services (quit) or `SandboxSession.close()`.
 """
 
@@ -36,7 +37,7 @@ from services.app import WearSync
 from services.clock import Clock
 from services.errors import WearSyncError
 from services.sandbox import SandboxServer
-from services.secrets import TOKEN_KEY
+from services.secrets import SECRETS, TOKEN_KEY
 from services.sync.service import SyncResult
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,10 @@ def prepare_environ(base: Mapping[str, str] | None = None) -> dict[str, str]:
         # the real instance may be listening on the configured port, or a tunnel may point at it
         env["WEARSYNC_CALLBACK_PORT"] = str(_free_port())
         env.pop("WEARSYNC_PUBLIC_URL", None)
+        # nor the real secrets given as environment variables (the ngrok token, vendor clients, mail):
+        # the sandbox brings its own demo clients and reads its own keyring namespace
+        for spec in SECRETS:
+            env.pop(spec.name, None)
     env["WEARSYNC_DATABASE_URL"] = sandbox_database_url(env)  # never a production database
     return env
 

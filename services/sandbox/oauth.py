@@ -331,7 +331,9 @@ class AuthState:
         with self.lock:
             client = self._client_auth(req)
             if client is None:
-                return err("invalid_client", "Unauthorized", 401)
+                # as Google answers: an unknown client ID, or a known one with the wrong secret
+                known = ("fitbit", req.param("client_id") or "") in self.clients
+                return err("invalid_client", "Unauthorized" if known else "The OAuth client was not found.", 401)
             grant = req.param("grant_type")
             if grant == "authorization_code":
                 code, reason = self._take_code(req, client)

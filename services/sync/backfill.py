@@ -38,6 +38,10 @@ class BackfillHost(Protocol):
     def clock(self) -> Clock: ...
 
 
+# what the estimate and the progress bar both count: one data type of one device on one day
+UNIT = "days of data"
+
+
 @dataclass(frozen=True)
 class BackfillPlan:
     start: dt.date
@@ -46,6 +50,7 @@ class BackfillPlan:
     vendor: str | None  # None: every vendor
     connections: tuple[tuple[int, str, str, str], ...]  # (id, patient code, vendor, status)
     estimate: Estimate
+    units: int = 0  # days of data to download (each data type's day counts), the progress bar's unit
 
     def describe_target(self) -> str:
         who = ", ".join(self.patient_codes) if self.patient_codes is not None else "all patients"
@@ -54,7 +59,8 @@ class BackfillPlan:
     def describe(self) -> str:
         n = sum(1 for c in self.connections if c[3] in ("connected", "error"))
         days = (self.end - self.start).days + 1
-        return (f"{n} patient device{'s' if n != 1 else ''}, {days} day{'s' if days != 1 else ''}. "
+        todo = f": {self.units:,} {UNIT} to download" if self.units else ""
+        return (f"{n} patient device{'s' if n != 1 else ''}, {days} day{'s' if days != 1 else ''}{todo}. "
                 f"{self.estimate.describe()}")
 
 
@@ -79,8 +85,9 @@ def plan_backfill(app: BackfillHost, start: dt.date, end: dt.date, *, patient_co
         raise InvalidInput("None of the chosen patients has a connected device"
                            + (f" from {vendor.capitalize()}" if vendor else "") + ".")
     est = estimate_range(app.db, start, end, patient_codes=patient_codes, vendor=vendor)
+    units = sum(app.sync.pending_days(cid, start, end) for cid, *_ in rows)  # as run_backfill counts them
     return BackfillPlan(start, end, tuple(patient_codes) if patient_codes is not None else None, vendor,
-                        tuple(rows), est)
+                        tuple(rows), est, units)
 
 
 def run_backfill(app: BackfillHost, plan: BackfillPlan, *, on_progress: Callable[[Progress], None] | None = None,
@@ -90,7 +97,7 @@ def run_backfill(app: BackfillHost, plan: BackfillPlan, *, on_progress: Callable
     app.sync.started_by(actor, f"backfill {plan.start}..{plan.end}", who)
     cancel = cancel or threading.Event()
     total = sum(app.sync.pending_days(cid, plan.start, plan.end) for cid, *_ in plan.connections)
-    tracker = ProgressTracker(total, estimate_s=plan.estimate.seconds, on_change=on_progress)
+    tracker = ProgressTracker(total, estimate_s=plan.estimate.seconds, on_change=on_progress, unit=UNIT)
     labels = {"fitbit": "Fitbit", "withings": "Withings", "polar": "Polar"}
 
     def step(p: SyncProgress) -> None:

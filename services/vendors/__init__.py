@@ -7,7 +7,7 @@ endpoints and payload parsers. Everything else asks this registry by vendor name
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from services.clock import Clock
@@ -44,6 +44,15 @@ class VendorRegistry:
 
     def label(self, name: str) -> str:
         return VENDOR_CLASSES[check_vendor(name)].label
+
+    def register_client_checks(self, secrets: SecretStore, redirect_uri: Callable[[], str]) -> None:
+        """Settings → Secrets → Test on a vendor's client ID or secret asks that vendor (Vendor.check_client)."""
+        def checker(vendor: str, tested: str) -> Callable[[str], str]:
+            return lambda value: self.get(vendor).check_client(tested, value, redirect_uri())
+
+        for name in self.names():
+            for secret_name in self.get(name).client_secret_names():
+                secrets.checkers[secret_name] = checker(name, secret_name)
 
 
 __all__ = ["VENDOR_CLASSES", "Vendor", "VendorRegistry"]

@@ -154,6 +154,9 @@ class Vendor:
     registers_users: ClassVar[bool] = False
     # plain names for the OAuth scopes, for "what the patient did not share" messages
     scope_labels: ClassVar[dict[str, str]] = {}
+    # who issues the OAuth client and where it is managed, for Settings → Secrets → Test
+    client_owner: ClassVar[str] = ""
+    client_portal: ClassVar[str] = ""
 
     @classmethod
     def scope_label(cls, scope: str) -> str:
@@ -204,6 +207,35 @@ class Vendor:
     def oauth(self, session: requests.Session | None = None, timeout: float = 30.0) -> OAuth2Implementation:
         cid, secret = self.credentials()
         return self.oauth_class(cid, secret, self.endpoints, session=session, timeout=timeout, clock=self.clock)
+
+    def client_secret_names(self) -> tuple[str, str]:
+        return f"{self.env_prefix}_CLIENT_ID", f"{self.env_prefix}_CLIENT_SECRET"
+
+    def check_client(self, name: str, value: str, redirect_uri: str, timeout: float = 15.0) -> str:
+        """Settings → Secrets → Test for this vendor's client ID or secret (`name`, tested with `value` and
+        the other one as stored): the vendor's token endpoint is asked whether it knows the pair. Returns
+        the sentence for a known client; raises ClientNotKnown, MissingSecret or OAuthError (unreachable,
+        unexpected answer) otherwise, so nothing but a real answer reads as success."""
+        from services.connect.oauth.base import ClientNotKnown
+        from services.errors import MissingSecret
+
+        id_name, secret_name = self.client_secret_names()
+        testing_id = name == id_name
+        other_name = secret_name if testing_id else id_name
+        other = self.environ.get(other_name) or (self.secrets.get(other_name) if self.secrets else None)
+        owner, portal = self.client_owner or self.label, self.client_portal or f"{self.label}'s developer site"
+        if not other:
+            raise MissingSecret(f"Set the {self.label} client {'secret' if testing_id else 'ID'} too: {owner} "
+                                "can only check the client ID and secret together.")
+        cid, secret = (value, other) if testing_id else (other, value)
+        oauth = self.oauth_class(cid, secret, self.endpoints, timeout=timeout, clock=self.clock)
+        if oauth.knows_client(redirect_uri):
+            return (f"{owner} knows this client ID." if testing_id else
+                    f"{owner} knows the client ID and accepts this secret.")
+        raise ClientNotKnown(
+            f"{owner} does not know this client ID, or the secret does not belong to it: check both in {portal}."
+            if testing_id else
+            f"{owner} does not accept this client secret with the client ID: check both in {portal}.")
 
     def data_type(self, name: str) -> DataType:
         for t in self.data_types:

@@ -69,6 +69,8 @@ class Fitbit(Vendor):
     scope_labels = SCOPE_LABELS
     label = "Fitbit"
     env_prefix = "FITBIT"
+    client_owner = "Google"
+    client_portal = "the Google Cloud console (APIs & Services → Credentials)"
     default_endpoints = Endpoints(
         "https://accounts.google.com/o/oauth2/v2/auth",
         "https://oauth2.googleapis.com/token",

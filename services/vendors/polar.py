@@ -105,6 +105,8 @@ class Polar(Vendor):
     name = "polar"
     label = "Polar"
     env_prefix = "POLAR"
+    client_owner = "Polar"
+    client_portal = "admin.polaraccesslink.com"
     default_endpoints = Endpoints(
         "https://flow.polar.com/oauth2/authorization",
         "https://polarremote.com/v2/oauth2/token",

@@ -89,10 +89,16 @@ def unwrap_token_envelope(resp: requests.Response, *, refreshing: bool) -> reque
         if token.get("userid") is not None:
             token["user_id"] = str(token["userid"])
         token.setdefault("token_type", "Bearer")
-    elif status in AUTH_FAILED:
-        token = {"error": "invalid_client" if status == 100 and not refreshing else "invalid_grant"}
     else:
-        token = {"error": f"status {status}"}
+        # the status says what kind of refusal; the `error` text names what was refused (Withings numbers
+        # are not documented one by one): a client it does not know, or a code that is wrong or too old
+        said = str(envelope.get("error") or "").lower() if isinstance(envelope, dict) else ""
+        if not refreshing and (status == 100 or "client" in said):
+            token = {"error": "invalid_client"}
+        elif status in AUTH_FAILED or (not refreshing and "code" in said):
+            token = {"error": "invalid_grant"}
+        else:
+            token = {"error": f"status {status}"}
     resp._content = json.dumps(token).encode("utf-8")
     return resp
 
@@ -162,6 +168,8 @@ class Withings(Vendor):
     name = "withings"
     label = "Withings"
     env_prefix = "WITHINGS"
+    client_owner = "Withings"
+    client_portal = "the Withings developer dashboard"
     default_endpoints = Endpoints(
         "https://account.withings.com/oauth2_user/authorize2",
         "https://wbsapi.withings.net/v2/oauth2",

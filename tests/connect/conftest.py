@@ -54,7 +54,8 @@ def _wire(app: Any, srv: SandboxServer) -> Any:
     app.environ.update(srv.credentials_environ())
     app.environ["WEARSYNC_CALLBACK_PORT"] = str(free_port())
     app.sync.sleep = Sleeps()
-    app.sync.http_timeout = 2.0
+    # long enough for a 10,000-sample page on a loaded 2-core machine; tests of timeouts set their own
+    app.sync.http_timeout = 15.0
     return app
 
 

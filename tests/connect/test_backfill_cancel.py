@@ -58,3 +58,16 @@ def test_cancel_stops_between_requests_within_two_seconds_and_is_recorded(lapp: 
         assert row.status == "cancelled"
         assert row.connections_ok == 0 and row.connections_total == 1
         assert "cancelled" in row.summary
+
+
+def test_estimate_and_progress_count_the_same_thing(lapp: Any, srv: SandboxServer) -> None:
+    """Issue 14 (low): the estimate before the start and the progress bar use one unit, "days of data",
+    and the same total, so "N of M" is the number the estimate announced."""
+    connect(lapp, srv, "P-UNIT", "fitbit", "anna")
+    plan = plan_backfill(lapp, TODAY - dt.timedelta(days=4), TODAY - dt.timedelta(days=1), today=TODAY)
+    assert plan.units > 0
+    assert f"{plan.units} days of data to download" in plan.describe()
+    steps: list[Progress] = []
+    run_backfill(lapp, plan, on_progress=steps.append)
+    assert steps and {p.total for p in steps} == {plan.units}
+    assert steps[0].describe().startswith(f"{steps[0].done} of {plan.units} days of data")

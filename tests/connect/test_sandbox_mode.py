@@ -88,3 +88,32 @@ def requests_fail(url: str) -> bool:
     except requests.ConnectionError:
         return True
     return False
+
+
+def test_sandbox_keeps_its_administrator_and_never_sees_the_real_secrets(tmp_path: Path) -> None:
+    """The administrator made at the sandbox's first start is still there at the next start (its own data
+    folder, not a new one each time); the real keyring's ngrok token, and a real token given as an
+    environment variable, are invisible to the sandbox."""
+    import keyring
+
+    from services.secrets import SERVICE
+
+    keyring.set_password(SERVICE, "NGROK_AUTHTOKEN", "invented-real-ngrok-token")
+    real = {**os.environ, "WEARSYNC_HOME": str(tmp_path / "real"), "MAIL_UNRELATED": "x",
+            "DATA_PLATFORM_PASSWORD": "invented-real-mail-password"}
+    first = open_sandbox(real, today=TODAY, connect_demo=False)
+    try:
+        assert first.app.accounts.needs_first_admin()
+        first.app.accounts.create_first_admin("sandbox.admin", "amber falcon quietly sings")
+        for name in ("NGROK_AUTHTOKEN", "DATA_PLATFORM_PASSWORD"):
+            assert first.app.secrets.get(name) is None and first.app.secrets.source(name) == "missing"
+    finally:
+        first.close()
+    assert keyring.get_password(SERVICE, "NGROK_AUTHTOKEN") == "invented-real-ngrok-token"  # untouched
+
+    again = open_sandbox(real, today=TODAY, connect_demo=False)
+    try:
+        assert not again.app.accounts.needs_first_admin()
+        assert again.app.accounts.authenticate("sandbox.admin", "amber falcon quietly sings").role == "admin"
+    finally:
+        again.close()

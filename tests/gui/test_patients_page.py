@@ -281,3 +281,29 @@ def test_undo_bar_and_confirmation_show_html_looking_ids_literally(qtbot, make_s
     assert "<b>x</b>" in shell.dialogs.confirms[0][1]
     assert page.undo_bar.text.textFormat() == Qt.TextFormat.PlainText
     assert "Delete <b>x</b>" in page.undo_bar.text.text()
+
+
+def test_rename_undo_is_not_offered_again_after_a_restart(qtbot, make_shell) -> None:
+    """Undo for a rename belongs to the window it was made in; after a restart (a new window, minutes
+    later) it is gone. A deleted patient's Undo stays: it is the only way back."""
+    shell = make_shell()
+    shell.app.patients.add("P-1", ["withings"], HOST)
+    shell.app.patients.add("P-2", ["fitbit"], HOST)
+    page = open_patients(qtbot, shell)
+    page.select("P-1")
+    dlg = page.open_rename_dialog()
+    dlg.code.setText("P-7")
+    qtbot.mouseClick(dlg.ok_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, shell)
+    assert page.undo_bar.isVisible() and "Rename P-1 → P-7" in page.undo_bar.text.text()
+
+    shell.app.clock.advance(minutes=5)  # quit, start again
+    again = open_patients(qtbot, make_shell())
+    assert not again.undo_bar.isVisible()
+
+    again.select("P-2")
+    qtbot.mouseClick(again.detail.delete_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, shell)
+    shell.app.clock.advance(minutes=5)
+    third = open_patients(qtbot, make_shell())
+    assert third.undo_bar.isVisible() and "Delete P-2" in third.undo_bar.text.text()

@@ -252,3 +252,22 @@ def test_enter_moves_to_the_next_empty_field_then_signs_in(qtbot, make_shell, sq
     form.password.setText(ADMIN_PASSWORD)
     QTest.keyClick(form.password, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not gate.gated, timeout=5000)
+
+
+def test_password_problem_is_said_once_and_goes_when_the_password_is_edited(qtbot, make_shell) -> None:
+    """The red error does not repeat the feedback line under the boxes, and it does not stay behind
+    (stale) once the password is changed."""
+    shell = make_shell(signed_in=False)
+    gate = gate_of(qtbot, shell, "firstAdminForm")
+    form = gate.screen.first_admin
+    form.username.setText("anna.admin")
+    form.password.first.setText(ADMIN_PASSWORD)
+    form.password.second.setText(ADMIN_PASSWORD + "x")
+    assert "differ" in form.password.feedback.text()
+    form.submit_button.click()
+    assert form.error.isVisible() and "differ" in form.error.text()
+    assert not form.password.feedback.isVisible()  # one message, not the same one twice
+
+    form.password.second.setText(ADMIN_PASSWORD)  # fixed: the old error must not linger
+    assert not form.error.isVisible()
+    assert form.password.feedback.isVisible() and form.password.feedback.text().startswith("✓")

@@ -173,6 +173,9 @@ class PatientsPage(Page):
         self._dismissed_undo: int | None = None
         self.layout_.addWidget(self.undo_bar)
         self.last_undo: UndoInfo | None = None
+        # a rename's Undo is offered in the window it was made in, not after a restart (a delete's stays:
+        # the patient is gone and Undo is the way back); to the second, as the database keeps it
+        self.opened_at = self.ctx.app.clock.utcnow().replace(microsecond=0)
         self.data_undo_bar = Banner("info", closable=True)
         self.data_undo_bar.setObjectName("dataUndoBar")
         self.data_undo_bar.action_clicked.connect(self.undo_data_deletion)
@@ -300,7 +303,8 @@ class PatientsPage(Page):
                 "Select the patient and choose Rename.", "warning")
         else:
             self.ids_banner.hide()
-        self._show_undo(view.undoable[0] if view.undoable else None)
+        offered = [u for u in view.undoable if u.kind == "delete" or u.created_at >= self.opened_at]
+        self._show_undo(offered[0] if offered else None)
         self._show_data_undo(view.data_undoable)
         # "yet" only on a fresh start: after a deletion the list is empty, not new
         deleted = self.last_undo is not None and not view.patients

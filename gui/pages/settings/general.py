@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLineEdit, QSpinBox, QWidget
@@ -9,6 +10,9 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QL
 from gui.context import PageContext
 from gui.errors import advice_for
 from gui.widgets import Card, button, label
+from services.accounts.actor import Actor
+from services.accounts.audit import AuditLog
+from services.autostart import Autostart, AutostartStatus, launch_command, read_status, switch
 from services.settings import SPECS, SettingSpec
 
 # Settings whose values are a fixed set of words get a drop-down (the specs only know "str").
@@ -26,6 +30,7 @@ class GeneralBox(Card):
         super().__init__(parent)
         self.ctx = ctx
         self.body.addWidget(label("General", "section"))
+        self._build_autostart()
         self.form = QFormLayout()
         self.form.setHorizontalSpacing(18)
         self.form.setVerticalSpacing(10)
@@ -59,6 +64,58 @@ class GeneralBox(Card):
         self.body.addLayout(row)
         self.values: dict[str, Any] = {}
 
+    # -- start at sign-in: applied at once (it is this computer's setting, not the database's) ----------
+    def _build_autostart(self) -> None:
+        self.autostart = QCheckBox("Start WearSync when I sign in")
+        self.autostart.setObjectName("autostart")
+        self.autostart.setToolTip("WearSync starts in the tray when you sign in to this computer, so the daily "
+                                  "downloads run without anyone opening it. Changed at once, no Save needed.")
+        self.autostart.setEnabled(False)  # until its state is known
+        self.autostart.clicked.connect(self._autostart_clicked)  # clicks only: showing the state is no change
+        self.autostart_note = label("Checking…", "help", wrap=True)
+        self.autostart_note.setObjectName("autostartNote")
+        self.autostart_error = label("", "error", wrap=True)
+        self.autostart_error.setObjectName("autostartError")
+        self.autostart_error.hide()
+        self.autostart_state: AutostartStatus | None = None
+        self.body.addWidget(self.autostart)
+        self.body.addWidget(self.autostart_note)
+        self.body.addWidget(self.autostart_error)
+
+    def _autostart_allowed(self) -> bool:
+        return self.ctx.session.can("settings") and not self.ctx.sandbox
+
+    def refresh_autostart(self) -> None:
+        writer = self.ctx.autostart
+        self.ctx.bridge.submit(lambda: read_status(writer()), on_result=self._autostart_loaded,
+                               on_error=self._autostart_failed, context=self)
+
+    def _autostart_loaded(self, status: AutostartStatus) -> None:
+        self.autostart_state = status
+        self.autostart.setChecked(status.enabled)
+        self.autostart_note.setText(status.describe())
+        self.autostart.setEnabled(self._autostart_allowed())
+        if self.ctx.sandbox:
+            self.autostart.setToolTip("The sandbox never changes how the real WearSync starts.")
+
+    def _autostart_clicked(self, on: bool) -> None:
+        self.autostart.setEnabled(False)  # one change at a time
+        self.autostart_error.hide()
+        self.autostart_note.setText("Turning on…" if on else "Turning off…")
+        writer = self.ctx.autostart
+        actor = self.ctx.session.actor
+        command = launch_command()
+        self.ctx.bridge.submit(change_autostart, writer, on, command, actor, self.ctx.app.audit,
+                               on_result=self._autostart_loaded, on_error=self._autostart_failed, context=self)
+
+    def _autostart_failed(self, error: Exception) -> None:
+        state = self.autostart_state
+        self.autostart.setChecked(bool(state and state.enabled))  # what is really on, not what was clicked
+        self.autostart.setEnabled(state is not None and self._autostart_allowed())
+        self.autostart_note.setText(state.describe() if state else "")
+        self.autostart_error.setText(advice_for(error).message)
+        self.autostart_error.show()
+
     @staticmethod
     def _field(spec: SettingSpec) -> QWidget:
         if spec.key in CHOICES:
@@ -80,6 +137,7 @@ class GeneralBox(Card):
 
     def refresh(self) -> None:
         self.ctx.bridge.submit(self.ctx.app.settings.all, on_result=self._loaded, context=self)
+        self.refresh_autostart()
 
     def _loaded(self, values: dict[str, Any]) -> None:
         self.values = values
@@ -117,6 +175,7 @@ class GeneralBox(Card):
         for field in self.fields.values():
             field.setEnabled(allowed)
         self.save_button.setEnabled(allowed)
+        self.autostart.setEnabled(self.autostart_state is not None and self._autostart_allowed())
 
     def save(self) -> None:
         changed = {k: v for k, v in self.current().items() if self.values.get(k) != v}
@@ -147,3 +206,12 @@ class GeneralBox(Card):
             self.error.show()
         else:
             self.ctx.dialogs.error(self, error)
+
+
+def change_autostart(writer: Callable[[], Autostart], on: bool, command: list[str], actor: Actor,
+                     audit: AuditLog) -> AutostartStatus:
+    """Worker side of the toggle: the role check, the change read back, and who did it."""
+    actor.require("settings")
+    status = switch(writer(), on, command)
+    audit.record(actor, "autostart.enabled" if on else "autostart.disabled", status.where)
+    return status

@@ -4,18 +4,30 @@ Test / Remove. Every keyring call runs on a worker (a locked keyring can block f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QWidget
+from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from gui.context import PageContext
 from gui.errors import advice_for
-from gui.widgets import Badge, Banner, Card, ElidedLabel, button, label
+from gui.widgets import Badge, Banner, Card, CopyTargetDialog, ElidedLabel, button, label, open_or_show
 from services import secret_admin
 from services.errors import SecretsLocked, SecretsUnavailable, WearSyncError
-from services.secrets import SECRETS, SecretState, SecretStore
+from services.secrets import GUIDE_SECTIONS, SECRETS, SecretState, SecretStore
 
 REVEAL_SECONDS = 20
+# the set-up guide the "How do I get this?" links open (shipped beside resources/ in the bundle too)
+GUIDE = Path(__file__).resolve().parents[3] / "docs" / "vendor-setup.md"
+
+
+def guide_address(name: str, guide: Path = GUIDE) -> str:
+    """The guide's section for one secret, as a file address with its anchor (file:///…/vendor-setup.md#polar)."""
+    url = QUrl.fromLocalFile(str(guide))
+    section = GUIDE_SECTIONS.get(name, "")
+    if section:
+        url.setFragment(section)
+    return url.toString()
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,17 @@ class SecretRow:
         self.name = state.spec.name
         name = label(state.spec.label, wrap=True)  # two lines rather than a page that scrolls sideways
         name.setToolTip(f"{state.spec.help}\nEnvironment variable: {self.name}")
+        self.guide = label('<a href="guide">How do I get this?</a>', "help")
+        self.guide.setObjectName(f"guide_{self.name}")
+        self.guide.setToolTip(f"{state.spec.help}\nOpens the set-up guide at the part about this.")
+        self.guide.setTextFormat(Qt.TextFormat.RichText)
+        self.guide.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                           | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.guide.linkActivated.connect(lambda _link: box.open_guide(self.name))
+        name_cell = QVBoxLayout()
+        name_cell.setSpacing(0)
+        name_cell.addWidget(name)
+        name_cell.addWidget(self.guide)
         self.value = ElidedLabel("", "mono", mode=Qt.TextElideMode.ElideMiddle)  # long IDs never widen the page
         self.value.setObjectName(f"value_{self.name}")
         self.value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -60,7 +83,7 @@ class SecretRow:
         actions.setSpacing(6)
         for b in self.buttons:
             actions.addWidget(b)
-        grid.addWidget(name, row, 0)
+        grid.addLayout(name_cell, row, 0)
         grid.addWidget(self.value, row, 1)
         grid.addWidget(self.badge, row, 2, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         grid.addLayout(actions, row, 3)
@@ -195,8 +218,13 @@ class SecretsBox(Card):
 
     def test(self, name: str) -> None:
         label_ = self.rows[name].state.spec.label
-        self.ctx.bridge.submit(self.ctx.app.secrets.test, name,
+        # asks the vendor or the mail server itself; an answer it did not get is an error, never an "OK"
+        self.ctx.bridge.submit(secret_admin.test_secret, self.ctx.app, self.ctx.session.actor, name,
                                on_result=lambda msg: self.ctx.dialogs.info(self, label_, str(msg)), context=self)
+
+    def open_guide(self, name: str) -> CopyTargetDialog | None:
+        """The guide at this secret's section; without a browser, its address with Copy."""
+        return open_or_show(self, guide_address(name))
 
     def remove(self, name: str) -> None:
         row = self.rows[name]

@@ -38,10 +38,20 @@ from services.errors import WearSyncError
 log = logging.getLogger(__name__)
 
 
+# the made-up authorization code `knows_client` exchanges: no vendor ever issued it
+CHECK_CODE = "wearsync-client-check-not-a-real-code"
+
+
 class OAuthError(WearSyncError):
     """The vendor refused a sign-in step (bad code, bad client, unreachable)."""
 
     title = "Connection failed"
+
+
+class ClientNotKnown(OAuthError):
+    """The vendor does not know WearSync's client ID, or the secret does not match it."""
+
+    title = "Client not known"
 
 
 class TermsNotAccepted(OAuthError):
@@ -282,6 +292,41 @@ class OAuth2Implementation:
 
     def revoke(self, tokens: TokenSet) -> None:
         """Withdraw the grant at the vendor; subclasses implement what the vendor offers."""
+
+    def knows_client(self, redirect_uri: str) -> bool:
+        """Ask the token endpoint whether it knows this client ID and secret, without a patient: exchange a
+        made-up authorization code (through the vendor's hooks, as a real exchange). A known client gets
+        "invalid_grant" (only the code is wrong): True. An unknown client ID or a secret that does not match
+        gets "invalid_client" or HTTP 401: False. No answer, or any other answer, is an OAuthError — never
+        a guess either way."""
+        statuses: list[int] = []
+        session = self.oauth_session(redirect_uri=redirect_uri)
+        session.hooks["response"].insert(0, lambda resp, *_a, **_k: statuses.append(resp.status_code))
+        try:
+            session.fetch_token(_as_https(self.endpoints.token_url), code=CHECK_CODE, include_client_id=True,
+                                client_secret=self._client_secret, timeout=self.timeout)
+        except InsecureTransportError:
+            self._insecure(self.endpoints.token_url)
+        except requests.RequestException as exc:
+            raise OAuthError(f"WearSync could not reach {self.label} to check the client ({type(exc).__name__}). "
+                             "Check the internet connection and try again.") from None
+        except (_Refused, OAuth2Error) as exc:
+            error = exc.error if isinstance(exc, _Refused) else str(exc.error or "")
+            log.info("%s client check: the token endpoint answered %s", self.vendor, error or statuses[-1:])
+            if error == "invalid_grant":
+                return True
+            if error in ("invalid_client", "401") or (statuses and statuses[-1] == 401):
+                return False
+            raise OAuthError(f"{self.label} answered the check in a way WearSync does not know ({error}), so it "
+                             "cannot say whether the client is right. Try again later.") from None
+        except OAuthError:
+            if statuses and statuses[-1] == 401:  # refused the client before anything else, with no JSON
+                return False
+            raise
+        except Exception as exc:
+            self._failed(exc, refreshing=False)
+        raise OAuthError(f"{self.label} accepted a made-up sign-in code, so the address it was asked at does not "
+                         "behave like its token endpoint. Check the address settings.")
 
     def parse_token(self, body: Mapping[str, Any], previous: TokenSet | None, now: dt.datetime) -> TokenSet:
         access = body.get("access_token")
