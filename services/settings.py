@@ -127,11 +127,38 @@ def _check_day_minutes(raw: Any) -> int:
     return minutes
 
 
+CATCHUP_DAYS_RANGE = (1, 365)
+NOT_RUN_DAYS_RANGE = (1, 60)
+
+
+def _check_catchup_days(raw: Any) -> int:
+    days = int(raw)
+    low, high = CATCHUP_DAYS_RANGE
+    if not low <= days <= high:
+        raise InvalidInput(f"The daily download can go back between {low} and {high} days, not {days}. "
+                           "Days further back are fetched with Backfill on the Sync page.")
+    return days
+
+
+def _check_not_run_days(raw: Any) -> int:
+    days = int(raw)
+    low, high = NOT_RUN_DAYS_RANGE
+    if not low <= days <= high:
+        raise InvalidInput(f"Choose between {low} and {high} days for the \"WearSync did not run\" alert, not {days}.")
+    return days
+
+
 SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("sync_time", "00:00", str, "Daily download time", "Local time, HH:MM.", check=_check_hhmm),
     SettingSpec("lookback_days", 3, int, "Re-check the last N days",
                 "Devices that sync late are re-downloaded for this many days."),
+    SettingSpec("catchup_max_days", 31, int, "Daily download goes back at most (days)",
+                "After WearSync was off, it fetches up to this many past days by itself; the Sync page "
+                "asks you to backfill any older days. 1 to 365.", check=_check_catchup_days),
     SettingSpec("alert_after_days", 3, int, "Alert when a device has not synced for (days)"),
+    SettingSpec("not_run_alert_days", 2, int, "Alert when WearSync did not download for (days)",
+                "An e-mail says so when WearSync was off or closed this long. 1 to 60.",
+                check=_check_not_run_days),
     SettingSpec("close_to_tray", "ask", str, "When the window is closed", "ask, tray or quit.",
                 check=_check_close),
     SettingSpec("start_tunnel_with_app", False, bool, "Start the tunnel with WearSync"),

@@ -53,9 +53,10 @@ class AlertsPage(Page):
 
         card = Card()
         card.body.addWidget(label("Recipients", "section"))
+        days = ctx.app.settings.get("alert_after_days")
         card.body.addWidget(label("One e-mail a day lists every new problem (devices not synced for "
-                                  f"{ctx.app.settings.get('alert_after_days')} days, patients who must reconnect, "
-                                  "failed downloads). It is sent from the e-mail account set in "
+                                  f"{days} days, Polar accounts with no new data for {days} days, patients "
+                                  "who must reconnect, failed downloads). It is sent from the e-mail account set in "
                                   "Settings → Secrets (E-mail).",
                                   "muted", wrap=True))
         self.recipients = QListWidget()

@@ -3,10 +3,15 @@
 What is wrong (checked after each download pass):
 - a device not synced to its vendor for `alert_after_days` days — only where the vendor reports a
   device sync time, and only the device in use (not retired, most recently seen), so a patient
-  who swapped watches is not reported for the old one;
+  who swapped watches is not reported for the old one (Fitbit's paired devices, Withings' getdevice);
+- a Polar account with no new exercise or daily activity for `alert_after_days` days: Polar reports
+  no device sync time, so the newest data downloaded stands in for it;
 - a connection that needs the patient's consent again;
-- downloads that failed in the last day.
-The digest holds only alerts not already e-mailed today (AlertSent); everything wrong is also
+- downloads that failed in the last day;
+- against a silent outage (services/alerts/outage.py): a Polar connection not downloaded for 21 days
+  (Polar keeps 30), and WearSync itself not having run its daily download for `not_run_alert_days`.
+The digest holds only alerts not already e-mailed today (AlertSent; "WearSync did not run" once per
+outage); everything wrong is also
 returned, for the tray notification and the status view. A mail failure is reported, never raised:
 it must not break the sync. Patients appear by their study code only; no tokens, no health data.
 """
@@ -22,14 +27,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from db.engine import Database
-from db.models import AlertRecipient, AlertSent, Connection, Coverage, Device, Patient
+from db.models import AlertRecipient, AlertSent, Connection, Coverage, DailyActivity, Device, Exercise, Patient
 from db.upsert import upsert
 from services.accounts.actor import Actor
 from services.accounts.audit import AuditLog
 from services.alerts.mail import Mailer, register_checker
+from services.alerts.outage import DATA_AT_RISK, WEARSYNC_NOT_RUN, data_at_risk, wearsync_not_run
 from services.clock import Clock
 from services.errors import Conflict, InvalidInput, NotFound, WearSyncError
 from services.logging_setup import redact
@@ -39,9 +46,11 @@ from services.settings import Settings
 log = logging.getLogger(__name__)
 
 DEVICE_NOT_SYNCED = "device_not_synced"
+NO_NEW_DATA = "no_new_data"
 NEEDS_RECONSENT = "needs_reconsent"
 DOWNLOAD_FAILED = "download_failed"
-KIND_ORDER = (DEVICE_NOT_SYNCED, NEEDS_RECONSENT, DOWNLOAD_FAILED)
+KIND_ORDER = (WEARSYNC_NOT_RUN, DATA_AT_RISK, DEVICE_NOT_SYNCED, NO_NEW_DATA, NEEDS_RECONSENT, DOWNLOAD_FAILED)
+ONCE_KINDS = (WEARSYNC_NOT_RUN,)  # about a past outage: e-mailed once, not every day
 VENDOR_LABELS = {"fitbit": "Fitbit", "withings": "Withings", "polar": "Polar"}
 FAILED_WITHIN = dt.timedelta(hours=24)
 
@@ -63,7 +72,7 @@ def validate_email(raw: object) -> str:
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # device_not_synced | needs_reconsent | download_failed
+    kind: str  # see KIND_ORDER
     patient_code: str
     vendor: str
     subject_key: str  # what the alert is about, for "already sent today"
@@ -95,8 +104,11 @@ class DigestResult:
 def _count_phrase(counts: dict[str, int]) -> str:
     words = {
         DEVICE_NOT_SYNCED: ("device not synced", "devices not synced"),
+        NO_NEW_DATA: ("account with no new data", "accounts with no new data"),
         NEEDS_RECONSENT: ("connection needs re-consent", "connections need re-consent"),
         DOWNLOAD_FAILED: ("failed download", "failed downloads"),
+        DATA_AT_RISK: ("connection about to lose data", "connections about to lose data"),
+        WEARSYNC_NOT_RUN: ("WearSync outage", "WearSync outages"),
     }
     parts = [f"{counts[k]} {words[k][counts[k] != 1]}" for k in KIND_ORDER if counts.get(k)]
     return ", ".join(parts)
@@ -177,6 +189,9 @@ class AlertService:
                 .where(Coverage.status == "failed", Coverage.last_attempt_at >= now - FAILED_WITHIN)
                 .order_by(Coverage.local_date)
             ).tuples().all()
+            failing = {cid for cid, _, _ in failed}
+            no_new_data = polar_no_new_data(
+                s, [(c, code) for c, code in conns if c.id not in failing], now_local.date(), after_days)
         in_use: dict[tuple[int, str], Device] = {}
         for d in devices:
             key = (d.patient_id, d.vendor)
@@ -206,8 +221,9 @@ class AlertService:
                     out.append(Alert(
                         DEVICE_NOT_SYNCED, code, conn.vendor, f"device:{device.id}",
                         f"{who}{name}: the device last synced to {label} on {when:%Y-%m-%d %H:%M}, "
-                        f"{age.days} days ago. Ask the patient to open the {label} app and sync it.",
+                        f"{age.days} days ago. {sync_advice(conn.vendor, label)}",
                     ))
+            out.extend(a for a in no_new_data if a.subject_key == f"nodata:{conn.id}")
             failures = failed_by_conn.get(conn.id, [])
             if failures or conn.status == "error":
                 days = sorted({d for d, _ in failures})
@@ -219,7 +235,14 @@ class AlertService:
                 out.append(Alert(DOWNLOAD_FAILED, code, conn.vendor, f"conn:{conn.id}",
                                  f"{who}: {what}{': ' + reason.rstrip('.') if reason else ''}. "
                                  "WearSync tries again at the next run."))
-        return out
+        return self._outage_alerts(now) + out
+
+    def _outage_alerts(self, now_utc: dt.datetime) -> list[Alert]:
+        """WearSync did not run; a Polar connection about to lose data (services/alerts/outage.py)."""
+        days = int(self._settings.get("not_run_alert_days"))
+        found = wearsync_not_run(self._db, now_utc, days, self._clock.local_now().tzinfo)
+        found += data_at_risk(self._db, now_utc)
+        return [Alert(*f) for f in found]
 
     # ------------------------------------------------------------------ the digest
     def compose(self, alerts: list[Alert], today: dt.date) -> tuple[str, str]:
@@ -230,8 +253,11 @@ class AlertService:
         after_days = int(self._settings.get("alert_after_days"))
         headings = {
             DEVICE_NOT_SYNCED: f"Devices that have not synced for {after_days} days or more",
+            NO_NEW_DATA: f"Accounts with no new data for {after_days} days or more",
             NEEDS_RECONSENT: "Connections that need the patient's consent again",
             DOWNLOAD_FAILED: "Downloads that failed",
+            DATA_AT_RISK: "Connections whose data will soon be lost for good",
+            WEARSYNC_NOT_RUN: "WearSync was not running",
         }
         lines = [f"WearSync alert digest for {today:%A %d %B %Y}.", ""]
         for kind in KIND_ORDER:
@@ -256,6 +282,7 @@ class AlertService:
             sent_today = set(s.execute(select(AlertSent.kind, AlertSent.subject_key)
                                        .where(AlertSent.day == today)).tuples())
         new = [a for a in alerts if (a.kind, a.subject_key) not in sent_today]
+        new = self._not_sent_before(new)
         result = DigestResult(tuple(alerts), tuple(new))
         if not new:
             return result
@@ -290,6 +317,16 @@ class AlertService:
         return len(old)
 
     # -- internals
+    def _not_sent_before(self, alerts: list[Alert]) -> list[Alert]:
+        """Alerts of ONCE_KINDS already e-mailed on any day are left out."""
+        once = [a for a in alerts if a.kind in ONCE_KINDS]
+        if not once:
+            return alerts
+        with self._db.session() as s:
+            sent = set(s.execute(select(AlertSent.kind, AlertSent.subject_key).where(
+                AlertSent.kind.in_(ONCE_KINDS), AlertSent.subject_key.in_([a.subject_key for a in once]))).tuples())
+        return [a for a in alerts if (a.kind, a.subject_key) not in sent]
+
     def _legacy_recipients(self) -> list[str]:
         """Until recipients are managed in the app, the seed's EMAIL_LIST still works."""
         try:
@@ -301,6 +338,53 @@ class AlertService:
 
     def _utcnow(self) -> dt.datetime:
         return self._clock.utcnow()
+
+
+def sync_advice(vendor: str, label: str) -> str:
+    """What the coordinator asks the patient to do about a device that has not synced."""
+    if vendor == "withings":  # the Sleep Analyzer syncs itself over Wi-Fi; there is no app step
+        return ("Ask the patient to check that the mat is plugged in and on Wi-Fi "
+                "(the Withings app shows the mat's status under Devices).")
+    return f"Ask the patient to open the {label} app and sync it."
+
+
+def polar_no_new_data(s: Session, conns: list[tuple[Connection, str]], today: dt.date,
+                      after_days: int) -> list[Alert]:
+    """Polar reports no device sync time: a connected Polar account whose newest exercise or daily
+    activity (with any steps or active time) is `after_days` days old or more. An account with no
+    data at all counts from the day it was connected. Connections whose downloads fail are left out:
+    the failed-download alert covers them, and their newest data is not known."""
+    polar = [(c, code) for c, code in conns if c.vendor == "polar" and c.status == "connected"]
+    if not polar:
+        return []
+    pids = [c.patient_id for c, _ in polar]
+    newest: dict[int, dt.date] = {}
+    queries = (
+        select(Exercise.patient_id, func.max(Exercise.local_date))
+        .where(Exercise.vendor == "polar", Exercise.patient_id.in_(pids)).group_by(Exercise.patient_id),
+        select(DailyActivity.patient_id, func.max(DailyActivity.local_date))
+        .where(DailyActivity.vendor == "polar", DailyActivity.patient_id.in_(pids),
+               or_(DailyActivity.steps > 0, DailyActivity.active_minutes > 0))
+        .group_by(DailyActivity.patient_id),
+    )
+    for query in queries:
+        for pid, day in s.execute(query).tuples():
+            if day is not None and (pid not in newest or day > newest[pid]):
+                newest[pid] = day
+    out = []
+    for conn, code in polar:
+        since = newest.get(conn.patient_id) or (conn.connected_at.date() if conn.connected_at else None)
+        if since is None:
+            continue
+        quiet = (today - since).days
+        if quiet < after_days:
+            continue
+        out.append(Alert(
+            NO_NEW_DATA, code, conn.vendor, f"nodata:{conn.id}",
+            f"{code}'s Polar account has had no new exercise or daily activity for {quiet} days: "
+            "check the strap is worn and synced with the Polar Flow app.",
+        ))
+    return out
 
 
 def parse_email_list(raw: str) -> list[str]:

@@ -64,15 +64,19 @@ def _sync(args: argparse.Namespace) -> int:
 
 def _estimate(vendor: str | None, patient: str | None, start: dt.date | None, end: dt.date | None) -> int:
     from services.errors import InvalidInput
-    from services.sync.backfill_estimate import estimate_range
+    from services.sync.backfill_estimate import estimate_range, history_warnings
     from services.sync.quota import format_duration
 
     if start is None:
         raise InvalidInput("Give the days to estimate: --start YYYY-MM-DD (and --end, default today).")
     with opened_app() as app:
         end = end or app.clock.today()
-        est = estimate_range(app.db, start, end, patient_codes=[patient] if patient else None, vendor=vendor)
+        codes = [patient] if patient else None
+        est = estimate_range(app.db, start, end, patient_codes=codes, vendor=vendor)
+        warnings = history_warnings(app.db, start, app.clock.today(), patient_codes=codes, vendor=vendor)
     out(est.describe())
+    for warning in warnings:
+        out(f"Warning: {warning}")
     for v in est.vendors:
         out(f"  {v.vendor}: {v.connections} connection(s), {v.requests:,} requests, "
             f"about {format_duration(v.seconds)}")

@@ -532,7 +532,7 @@ class SandboxServer:
         if v == "withings":
             if req.path == "/v2/signature":
                 return self.auth.signature_withings(req)
-            if req.path not in ("/v2/sleep", "/measure"):
+            if req.path not in ("/v2/sleep", "/measure", "/v2/user"):
                 return withings.envelope(2555, error=f"Unknown service {req.path}")
             return withings.handle_api(self, req)
         return polar.handle_api(self, req)

@@ -1,12 +1,12 @@
-"""Withings: sleep summary/detail and measures, HTTP 200 with a ``status`` envelope."""
+"""Withings: sleep summary/detail, measures and the account's devices, HTTP 200 with a ``status`` envelope."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .core import Request, Response
-from .model import SandboxUser, WithingsNight, stable_int, to_local, withings_measure, withings_night
+from .model import SandboxUser, WithingsNight, stable_int, to_local, withings_measure, withings_night, zone
 
 if TYPE_CHECKING:
     from .server import SandboxServer
@@ -42,6 +42,11 @@ SUMMARY_FIELDS = (
 )
 DETAIL_FIELDS = ("hr", "rr", "snoring")
 SLEEP_ANALYZER_MODEL = 32
+# getdevice: (type, model, model_id) as Withings' reference lists them, by the sandbox's device name
+DEVICE_MODELS = {
+    "Sleep Analyzer": ("Sleep Monitor", "Aura Sensor V2", 63),
+    "Body+": ("Scale", "Body+", 5),
+}
 
 
 def envelope(status: int, body: dict[str, Any] | None = None, error: str | None = None) -> Response:
@@ -180,6 +185,10 @@ def _dispatch(sb: SandboxServer, req: Request, user: SandboxUser, scopes: tuple[
             if "user.metrics" not in scopes:
                 return envelope(214, error="Unauthorized: scope")
             return _getmeas(sb, req, user)
+        if req.path == "/v2/user" and action == "getdevice":
+            if "user.info" not in scopes:
+                return envelope(214, error="Unauthorized: scope")
+            return _getdevice(user)
     except ValueError as exc:
         return envelope(293, error=f"Invalid params: {exc}")
     return envelope(2555, error=f"Unknown service or action {req.path} {action}")
@@ -302,3 +311,26 @@ def _getmeas(sb: SandboxServer, req: Request, user: SandboxUser) -> Response:
             "offset": offset_ + len(page) if more else 0,
         },
     )
+
+
+def battery_word(level: int) -> str:
+    """Withings reports the battery as a word: high (> 75 %), medium (> 30 %) or low."""
+    return "high" if level > 75 else "medium" if level > 30 else "low"
+
+
+def _getdevice(user: SandboxUser) -> Response:
+    """User v2 - Getdevice: the account's one device; `last_session_date` is its last sync
+    (`srv.set_device_sync()` moves it, and nothing after it is visible in the data calls)."""
+    kind, model, model_id = DEVICE_MODELS.get(user.device, ("Sleep Monitor", user.device, 63))
+    first = datetime.combine(user.first_day, time(21, 0), zone(user.timezone))
+    return envelope(0, {"devices": [{
+        "type": kind,
+        "model": model,
+        "model_id": model_id,
+        "battery": battery_word(user.battery_level),
+        "deviceid": _device_hash(user),
+        "hash_deviceid": _device_hash(user),
+        "timezone": user.timezone,
+        "first_session_date": int(first.timestamp()),
+        "last_session_date": user.last_sync_epoch,
+    }]})

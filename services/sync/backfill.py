@@ -19,7 +19,7 @@ from db.engine import Database
 from services.accounts.actor import Actor
 from services.clock import Clock
 from services.errors import InvalidInput
-from services.sync.backfill_estimate import estimate_range
+from services.sync.backfill_estimate import estimate_range, history_warnings
 from services.sync.progress import Progress, ProgressTracker
 from services.sync.quota import Estimate
 
@@ -51,17 +51,19 @@ class BackfillPlan:
     connections: tuple[tuple[int, str, str, str], ...]  # (id, patient code, vendor, status)
     estimate: Estimate
     units: int = 0  # days of data to download (each data type's day counts), the progress bar's unit
+    warnings: tuple[str, ...] = ()  # e.g. Polar no longer keeps the first days asked for
 
     def describe_target(self) -> str:
         who = ", ".join(self.patient_codes) if self.patient_codes is not None else "all patients"
         return f"{who} ({self.vendor})" if self.vendor else who
 
-    def describe(self) -> str:
+    def describe(self, *, warnings: bool = True) -> str:
         n = sum(1 for c in self.connections if c[3] in ("connected", "error"))
         days = (self.end - self.start).days + 1
         todo = f": {self.units:,} {UNIT} to download" if self.units else ""
-        return (f"{n} patient device{'s' if n != 1 else ''}, {days} day{'s' if days != 1 else ''}{todo}. "
+        text = (f"{n} patient device{'s' if n != 1 else ''}, {days} day{'s' if days != 1 else ''}{todo}. "
                 f"{self.estimate.describe()}")
+        return " ".join((text, *self.warnings)) if warnings else text
 
 
 def validate_range(start: dt.date, end: dt.date, today: dt.date) -> None:
@@ -74,7 +76,8 @@ def validate_range(start: dt.date, end: dt.date, today: dt.date) -> None:
 
 def plan_backfill(app: BackfillHost, start: dt.date, end: dt.date, *, patient_codes: list[str] | None = None,
                   vendor: str | None = None, today: dt.date | None = None) -> BackfillPlan:
-    validate_range(start, end, today or app.clock.today())
+    today = today or app.clock.today()
+    validate_range(start, end, today)
     if patient_codes is not None and not patient_codes:
         raise InvalidInput("Choose at least one patient, or tick \"All patients\".")
     rows = app.sync.store.connections(vendor)
@@ -86,8 +89,9 @@ def plan_backfill(app: BackfillHost, start: dt.date, end: dt.date, *, patient_co
                            + (f" from {vendor.capitalize()}" if vendor else "") + ".")
     est = estimate_range(app.db, start, end, patient_codes=patient_codes, vendor=vendor)
     units = sum(app.sync.pending_days(cid, start, end) for cid, *_ in rows)  # as run_backfill counts them
+    warnings = history_warnings(app.db, start, today, patient_codes=patient_codes, vendor=vendor)
     return BackfillPlan(start, end, tuple(patient_codes) if patient_codes is not None else None, vendor,
-                        tuple(rows), est, units)
+                        tuple(rows), est, units, tuple(warnings))
 
 
 def run_backfill(app: BackfillHost, plan: BackfillPlan, *, on_progress: Callable[[Progress], None] | None = None,

@@ -1,6 +1,7 @@
 """The estimate a backfill shows before it starts: which connections, how many days each still
 lacks (days already complete are skipped, so a resumed backfill is estimated for what is left),
-and the requests and time that costs under each vendor's quota."""
+and the requests and time that costs under each vendor's quota; and a warning where a vendor no longer
+keeps the first days asked for (Polar keeps 30 days)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from db.models import Connection, Coverage, Patient
 from services.errors import InvalidInput
 from services.sync.catchup import DONE, SYNCABLE
 from services.sync.quota import Estimate, combine, requests_for, vendor_estimate
+from services.vendors import VENDOR_CLASSES
 
 MAX_RANGE_DAYS = 3 * 366
 
@@ -52,3 +54,26 @@ def estimate_range(db: Database, start: dt.date, end: dt.date, *, patient_codes:
         per_vendor[v].append(requests_for(v, span - done_days[conn_id]))
     return combine([vendor_estimate(v, counts, users=max(polar_users, len(counts)) if v == "polar" else None)
                     for v, counts in per_vendor.items()])
+
+
+def history_warnings(db: Database, start: dt.date, today: dt.date, *, patient_codes: list[str] | None = None,
+                     vendor: str | None = None) -> list[str]:
+    """Plain sentences for each chosen vendor that no longer keeps the range's first days."""
+    with db.session() as s:
+        q = (select(Connection.vendor).join(Patient, Patient.id == Connection.patient_id)
+             .where(Patient.deleted_at.is_(None), Connection.status.in_(SYNCABLE)).distinct())
+        if patient_codes is not None:
+            q = q.where(Patient.code.in_(patient_codes))
+        if vendor is not None:
+            q = q.where(Connection.vendor == vendor)
+        vendors = sorted(s.scalars(q))
+    out = []
+    for name in vendors:
+        cls = VENDOR_CLASSES.get(name)
+        if cls is None or cls.keeps_days is None:
+            continue
+        oldest = today - dt.timedelta(days=cls.keeps_days - 1)
+        if start < oldest:
+            out.append(f"{cls.label} keeps only the last {cls.keeps_days} days: the days before "
+                       f"{oldest:%d %b %Y} cannot be downloaded from {cls.label} any more.")
+    return out

@@ -7,21 +7,39 @@ A day is done when the ledger holds rows for it and all of them are `complete` o
 A day a download reserved and never fetched ("missing", no attempt: the download was interrupted by a
 shutdown or a crash) is fetched whatever its age within the cap, so an interrupted download resumes.
 Because the plan comes from what is stored, running the catch-up twice fetches nothing twice.
+
+The catch-up goes back at most `catchup_max_days` (a setting, default 31). Older days it did not
+fetch are never skipped silently: `gaps_beyond()` finds them per connection, and the Sync page shows
+each as a warning with a Backfill button (the scheduler also reports them after its pass).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy import and_, case, func, select
 
 from db.engine import Database
 from db.models import Connection, Coverage, Patient
+from services.settings import BY_KEY, Settings
+from services.vendors import VENDOR_CLASSES
+from services.vendors.times import local_today
 
 DONE = ("complete", "not_worn", "excluded")  # services/sync/store.py SETTLED
 SYNCABLE = ("connected", "error")  # an error may be transient; re-consent and withdrawal are not
-MAX_DAYS = 31  # a longer gap is a backfill the coordinator starts, with an estimate first
+# the default of the `catchup_max_days` setting: a longer gap is a backfill the coordinator starts
+MAX_DAYS: int = BY_KEY["catchup_max_days"].default
+GAP_HORIZON_DAYS = 3 * 366  # how far back a gap is looked for (the longest backfill, backfill_estimate.py)
+
+
+def max_days_setting(settings: Settings) -> int:
+    """The stored cap, or the default when the stored value is unusable (never below one day)."""
+    try:
+        return max(1, int(settings.get("catchup_max_days")))
+    except (TypeError, ValueError):
+        return MAX_DAYS
 
 Plan = dict[int, list[dt.date]]
 
@@ -101,3 +119,74 @@ def group_by_days(plan: Plan) -> list[tuple[list[dt.date], list[int]]]:
     for conn_id, days in plan.items():
         groups[tuple(days)].append(conn_id)
     return [(list(days), sorted(ids)) for days, ids in sorted(groups.items())]
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Days of one connection before the catch-up window that are not downloaded completely."""
+
+    connection_id: int
+    patient_code: str
+    vendor: str
+    start: dt.date  # the first day not downloaded
+    end: dt.date  # the last one (the day before the catch-up window)
+    days: int  # days in start..end not downloaded (those in between that are done are not counted)
+    max_days: int  # the catch-up cap at the time
+
+    def message(self) -> str:
+        """One plain sentence for the Sync page (and the scheduler's report)."""
+        label = VENDOR_CLASSES[self.vendor].label if self.vendor in VENDOR_CLASSES else self.vendor
+        n = f"{self.days} day{'s' if self.days != 1 else ''}"
+        span = f"{self.start:%d %b %Y}" if self.start == self.end else f"{self.start:%d %b %Y} to {self.end:%d %b %Y}"
+        return (f"{self.patient_code} {label}: {n} ({span}) were not downloaded, for example while WearSync was "
+                f"off; the daily download fetches at most the last {self.max_days} days. Backfill the rest.")
+
+
+def gaps_beyond(db: Database, today: dt.date, max_days: int, connection_ids: list[int] | None = None) -> list[Gap]:
+    """Per connection that can sync, the days since its consent and before the catch-up window
+    (`max_days` back from `today`) that are not done: what a backfill must fetch. Days a vendor no
+    longer keeps (Polar: 30) are left out, since no backfill can fetch them. Oldest patient first."""
+    floor = today - dt.timedelta(days=max(1, max_days) - 1)
+    last = floor - dt.timedelta(days=1)
+    horizon = floor - dt.timedelta(days=GAP_HORIZON_DAYS)
+    with db.session() as s:
+        q = (select(Connection.id, Patient.code, Connection.vendor, Connection.connected_at, Connection.timezone)
+             .join(Patient, Patient.id == Connection.patient_id)
+             .where(Patient.deleted_at.is_(None), Connection.status.in_(SYNCABLE)))
+        if connection_ids is not None:
+            q = q.where(Connection.id.in_(connection_ids))
+        conns = list(s.execute(q.order_by(Patient.code, Connection.vendor)).tuples())
+        if not conns:
+            return []
+        ids = [c[0] for c in conns]
+        first_seen: dict[int, dt.date] = dict(s.execute(
+            select(Coverage.connection_id, func.min(Coverage.local_date))
+            .where(Coverage.connection_id.in_(ids)).group_by(Coverage.connection_id)).tuples().all())
+        done_rows = func.sum(case((Coverage.status.in_(DONE), 1), else_=0))
+        done: dict[int, set[dt.date]] = defaultdict(set)
+        for conn_id, day in s.execute(
+                select(Coverage.connection_id, Coverage.local_date)
+                .where(Coverage.connection_id.in_(ids), Coverage.local_date >= horizon, Coverage.local_date <= last)
+                .group_by(Coverage.connection_id, Coverage.local_date)
+                .having(func.count() == done_rows)).tuples():
+            done[conn_id].add(day)
+
+    out: list[Gap] = []
+    for conn_id, code, vendor, connected_at, tz in conns:
+        # history before the consent is a backfill's choice, not a gap
+        start = local_today(tz, connected_at) if connected_at is not None else first_seen.get(conn_id)
+        if start is None:
+            continue
+        keeps = VENDOR_CLASSES[vendor].keeps_days if vendor in VENDOR_CLASSES else None
+        if keeps is not None:
+            start = max(start, today - dt.timedelta(days=keeps - 1))
+        start = max(start, horizon)
+        missing = []
+        day = start
+        while day <= last:
+            if day not in done[conn_id]:
+                missing.append(day)
+            day += dt.timedelta(days=1)
+        if missing:
+            out.append(Gap(conn_id, code, vendor, missing[0], missing[-1], len(missing), max(1, max_days)))
+    return out

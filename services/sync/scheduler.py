@@ -5,7 +5,9 @@ APScheduler 3 runs the jobs in its own thread (the GUI and `--headless` own one 
 - every job is `coalesce=True` and `max_instances=1`, the daily one with a generous misfire grace;
   missed and failed runs are logged and reported to listeners;
 - which days to fetch comes from the coverage ledger (services/sync/catchup.py), never from the timer:
-  on start, after a wake-up and at the daily time, each connection gets exactly the days it lacks;
+  on start, after a wake-up and at the daily time, each connection gets exactly the days it lacks,
+  at most `catchup_max_days` back (a setting); older days it lacks are reported as gaps to backfill
+  (RunOutcome.gaps and a "gap" event), never skipped silently;
 - one sync at a time: a trigger arriving while a sync runs is merged into one follow-up pass that
   re-reads the ledger, so no day is requested twice;
 - time comes from the app's clock (services/clock.py, `local_now()`), which tests pin and move;
@@ -39,7 +41,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from db.engine import Database
 from services.clock import Clock
 from services.settings import Settings, parse_hhmm
-from services.sync.catchup import MAX_DAYS, Plan, group_by_days, missing_days
+from services.sync.catchup import Gap, Plan, gaps_beyond, group_by_days, max_days_setting, missing_days
 
 if TYPE_CHECKING:
     from services.accounts.actor import Actor
@@ -86,7 +88,8 @@ class RunSync(Protocol):
 @dataclass(frozen=True)
 class SchedulerEvent:
     """What listeners hear. kind: started, finished, merged, skipped, missed, error, wake, alerts,
-    housekeeping. `message` is a plain sentence for the log view or a tray notification."""
+    gap (days older than the catch-up cap that need a backfill), housekeeping. `message` is a plain
+    sentence for the log view or a tray notification."""
 
     kind: str
     message: str
@@ -103,6 +106,7 @@ class RunOutcome:
     results: list[object] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     digest: DigestResult | None = None
+    gaps: list[Gap] = field(default_factory=list)  # days older than the cap, left for a backfill
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ class SyncScheduler:
         misfire_grace_s: int = 12 * 3600,
         heartbeat_s: int = 60,
         wake_gap_s: int = 300,
-        max_days: int = MAX_DAYS,
+        max_days: int | None = None,
     ) -> None:
         self._app = app
         self._run_sync = run_sync
@@ -145,7 +149,7 @@ class SyncScheduler:
         self._misfire_grace_s = misfire_grace_s
         self._heartbeat_s = heartbeat_s
         self._wake_gap_s = wake_gap_s
-        self._max_days = max_days
+        self._max_days = max_days  # None: the `catchup_max_days` setting, read at each pass
         self.housekeeping_tasks: list[tuple[str, Callable[[], object]]] = _default_housekeeping(app)
         self._scheduler.add_listener(self._on_job_event,
                                      EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
@@ -333,6 +337,7 @@ class SyncScheduler:
                     break
                 self._pending = False
             trigger = "catchup"  # the merged follow-up pass
+        gaps = [] if self._closing else self._gaps()
         digest = None if self._closing else self._alerts()  # no digest from a pass cut short
         finished = self._clock.local_now()
         with self._state:
@@ -342,12 +347,15 @@ class SyncScheduler:
         if errors:
             self._emit("error", f"Download finished with {len(errors)} failure(s); see the log.")
         self._emit("finished", f"Download finished: {len(requested)} connection(s), {n_days} day(s).")
-        return RunOutcome(trigger, started, finished, requested, results, errors, digest)
+        return RunOutcome(trigger, started, finished, requested, results, errors, digest, gaps)
+
+    def _cap(self) -> int:
+        return self._max_days if self._max_days is not None else max_days_setting(self._app.settings)
 
     def _plan(self, already: Plan) -> Plan:
         today = self._clock.local_now().date()
         lookback = int(self._app.settings.get("lookback_days"))
-        plan = missing_days(self._app.db, today, lookback, max_days=self._max_days)
+        plan = missing_days(self._app.db, today, lookback, max_days=self._cap())
         out: Plan = {}
         for cid, days in plan.items():
             seen = set(already.get(cid, ()))
@@ -355,6 +363,19 @@ class SyncScheduler:
             if fresh:
                 out[cid] = fresh
         return out
+
+    def _gaps(self) -> list[Gap]:
+        """Days older than the cap that this pass did not fetch: said, not skipped."""
+        try:
+            gaps = gaps_beyond(self._app.db, self._clock.local_now().date(), self._cap())
+        except Exception as exc:  # the report never breaks the sync
+            log.exception("looking for days older than the catch-up limit failed")
+            self._emit("error", f"Checking for days that need a backfill failed: {type(exc).__name__}.")
+            return []
+        for gap in gaps:
+            log.warning("%d day(s) of a connection lie beyond the catch-up limit and need a backfill", gap.days)
+            self._emit("gap", gap.message())
+        return gaps
 
     def _alerts(self) -> DigestResult | None:
         if self._check_alerts is None:

@@ -39,6 +39,7 @@ from services.connect.oauth.base import ConsentRevoked
 from services.connect.tokens import TokenManager
 from services.errors import InvalidInput, NotFound, WearSyncError
 from services.settings import Settings
+from services.sync.catchup import max_days_setting
 from services.sync.interrupted import INTERRUPTED, STOPPED, RunLeases
 from services.sync.interrupted import describe as describe_interrupted
 from services.sync.interrupted import record as record_interrupted
@@ -52,7 +53,6 @@ from services.vendors.times import chunks, days, local_midnight_utc, local_today
 log = logging.getLogger(__name__)
 
 SYNCABLE = ("connected", "error")
-MAX_INCREMENTAL_DAYS = 31  # a longer gap is a backfill the coordinator starts with explicit dates
 
 
 class SyncHost(Protocol):
@@ -272,7 +272,8 @@ class SyncService:
             first = local_today(tz, connected_at)
         else:
             first = end - dt.timedelta(days=vendor.first_sync_days - 1)
-        first = max(first, end - dt.timedelta(days=MAX_INCREMENTAL_DAYS - 1))
+        # a longer gap is a backfill with explicit dates (services/sync/catchup.py gaps_beyond says so)
+        first = max(first, end - dt.timedelta(days=max_days_setting(self.app.settings) - 1))
         return min(first, end), end
 
     # ------------------------------------------------------------------ one connection, this thread

@@ -147,6 +147,8 @@ class Vendor:
     data_types: ClassVar[tuple[DataType, ...]] = ()
     first_sync_days: ClassVar[int] = 7
     history_from_connection: ClassVar[bool] = False  # Polar: data exists only from registration on
+    # how many past days the vendor keeps for us to download (Polar: 30); None: its whole history
+    keeps_days: ClassVar[int | None] = None
     # Withings refuses loopback redirect URIs: the tunnel (WEARSYNC_PUBLIC_URL) is required for real use
     needs_public_redirect: ClassVar[bool] = False
     # the vendor's own account must be registered after consent (Polar AccessLink `POST /v3/users`);

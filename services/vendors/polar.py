@@ -115,6 +115,7 @@ class Polar(Vendor):
     )
     oauth_class = PolarOAuth
     history_from_connection = True
+    keeps_days = 30  # GET /v3/exercises lists the last 30 days: older data cannot be downloaded any more
     registers_users = True
     data_types = (
         DataType("exercises", "exercises", 30, None, writes=("heart_rate",)),

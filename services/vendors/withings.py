@@ -1,5 +1,6 @@
 """Withings (Sleep Analyzer mat, scales): OAuth with the `action=requesttoken` envelope, sleep
-summaries with every documented field, per-night sleep detail, and body measures.
+summaries with every documented field, per-night sleep detail, body measures, and the account's
+devices (`v2/user action=getdevice`: model, battery, last connection to Withings).
 
 Quirks handled here: every answer is HTTP 200 with a `status` in the body (0 = ok); the code lives
 30 s, so the callback exchanges it at once; each refresh returns a new pair and kills the old
@@ -26,6 +27,7 @@ from services.vendors.base import (
     AccountInfo,
     AuthExpired,
     DataType,
+    DeviceInfo,
     FetchContext,
     MalformedPayload,
     RateLimited,
@@ -53,6 +55,12 @@ SUMMARY_FIELDS = (
 )
 STATES = {0: "wake", 1: "light", 2: "deep", 3: "rem"}
 MAX_DETAIL_S = 86400
+# getdevice: phone step counters and the like are listed as devices too; they are not a device the
+# clinic handed out and there is nothing to sync on them, so they are not stored
+VIRTUAL_TYPES = ("HealthKit", "Google Health Connect")
+# the names a coordinator knows for the models Withings reports (its reference lists model names)
+MODEL_NAMES = {"Aura Sensor V2": "Sleep Analyzer"}
+BATTERY_WORDS = ("high", "medium", "low")
 
 
 def _minutes(seconds: Any) -> int | None:
@@ -222,6 +230,14 @@ class Withings(Vendor):
         missing = tuple(s for s in SCOPES if s not in tokens.scopes)
         return AccountInfo(tokens.user_id, None, missing)
 
+    def devices(self, api: ApiClient) -> list[DeviceInfo] | None:
+        """User v2 - Getdevice: the mat (and any scale) with battery and its last connection."""
+        try:
+            body = api.post_form("/v2/user", {"action": "getdevice"})
+        except ScopeDenied:
+            return None
+        return parse_devices(body)
+
     # ------------------------------------------------------------------ data
     def fetch(self, api: ApiClient, data_type: str, start: dt.date, end: dt.date, ctx: FetchContext) -> Records:
         if data_type == "sleep":
@@ -331,6 +347,31 @@ class Withings(Vendor):
             except (KeyError, TypeError, ValueError):
                 log.warning("withings: skipped a measure group that could not be read")
         return rec
+
+
+def parse_devices(body: Any) -> list[DeviceInfo]:
+    """The `body` of a getdevice answer -> devices. Withings gives the battery as a word (high > 75 %,
+    medium > 30 %, low), not a percentage, and the last sync as `last_session_date` (epoch seconds,
+    the device's last connection to Withings' servers)."""
+    items = body.get("devices") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise MalformedPayload("Withings sent a device list that could not be read.")
+    out: list[DeviceInfo] = []
+    for d in items:
+        try:
+            kind = str(d.get("type") or "")
+            if kind.startswith(VIRTUAL_TYPES):
+                continue
+            ext = str(d.get("deviceid") or d["hash_deviceid"])
+            last = d.get("last_session_date")
+            battery = str(d.get("battery") or "").strip().lower()
+            model = str(d.get("model") or "")
+            out.append(DeviceInfo(ext, kind, MODEL_NAMES.get(model, model),
+                                  from_epoch(last) if last not in (None, "", 0, "0") else None,
+                                  None, battery if battery in BATTERY_WORDS else None))
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError):
+            log.warning("withings: skipped a device entry that could not be read")
+    return out
 
 
 def _summary(item: dict[str, Any], ctx: FetchContext) -> Record:

@@ -1,8 +1,8 @@
 """Download rules no other test guarded, on SQLite and MariaDB, with the app's clock pinned:
 
-- a vendor that does not say when the device last synced (Withings, Polar): today stays "partial"
-  and is fetched again tomorrow; an empty past day inside the look-back stays "missing" and is
-  fetched again;
+- today stays "partial" and is fetched again tomorrow; a day the device has not synced past stays
+  "missing" (empty) or "partial" and is fetched again: Withings reports the mat's last sync (getdevice),
+  Polar reports none, so there an empty day inside the look-back stays "missing";
 - a vendor quota used up mid-sync stops that data type (no further requests) and leaves the days
   not fetched recorded as not done, so the next run resumes them.
 """
@@ -35,7 +35,7 @@ def api_calls(srv: SandboxServer, vendor: str, fragment: str) -> list[Any]:
 def test_withings_today_stays_partial_and_an_empty_recent_day_stays_missing(sapp: Any, srv: SandboxServer) -> None:
     yesterday = TODAY - dt.timedelta(days=1)
     # the mat last synced on the morning of the day before yesterday: the last two nights are not
-    # uploaded yet, and Withings does not tell us when the mat last synced
+    # uploaded yet (getdevice says so: its last_session_date)
     srv.set_device_sync("withings", "emil", dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC))
     sapp.clock.pin(NOON_UTC)
     assert connect(sapp, srv, "W-1", "withings", "emil").ok
@@ -44,7 +44,8 @@ def test_withings_today_stays_partial_and_an_empty_recent_day_stays_missing(sapp
     first = ledger(sapp, cid, "sleep")
     assert first[TODAY] == ("partial", 1), "the day is not over"
     assert first[yesterday] == ("missing", 1), "empty inside the look-back: it may still fill"
-    assert first[TODAY - dt.timedelta(days=2)] == ("complete", 1)
+    assert first[TODAY - dt.timedelta(days=2)] == ("partial", 1), "the mat has not synced since that morning"
+    assert first[TODAY - dt.timedelta(days=3)] == ("complete", 1)
 
     # the next morning: the mat has synced both nights
     srv.set_device_sync("withings", "emil", dt.datetime(2026, 11, 29, 7, 0, tzinfo=dt.UTC))
@@ -55,6 +56,7 @@ def test_withings_today_stays_partial_and_an_empty_recent_day_stays_missing(sapp
     second = ledger(sapp, cid, "sleep")
     assert second[TODAY][1] == 2, "yesterday's partial day is fetched again"
     assert second[yesterday] == ("complete", 2), "the empty day is fetched again and now filled"
+    assert second[TODAY - dt.timedelta(days=2)] == ("complete", 2)
     assert second[TODAY - dt.timedelta(days=3)][1] == 1, "a settled day is not fetched again"
 
 

@@ -186,8 +186,7 @@ class GeneralBox(Card):
         actor = self.ctx.session.actor  # as signed in now: the service checks the role and records it
 
         def write() -> dict[str, Any]:
-            for k, v in changed.items():
-                settings.set(k, v, actor=actor)
+            settings.set_many(changed, actor=actor)  # one bad value: nothing is saved
             return changed
 
         self.error.hide()

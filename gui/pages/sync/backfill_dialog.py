@@ -4,7 +4,9 @@ days already complete).
 
 The estimate and the download run off the UI thread (ctx.bridge); progress arrives through the
 typed signals of `BackfillSignals`, emitted from the sync workers and delivered on the UI thread.
-Non-modal: the rest of the window keeps working while it downloads.
+Non-modal: the rest of the window keeps working while it downloads. Opened from a Sync-page warning
+about days WearSync did not download, it starts pre-filled with that patient, device and range. When
+a chosen vendor no longer keeps the first days (Polar keeps 30), a warning says so.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QDate, QObject, QTimer, Signal
@@ -39,6 +42,16 @@ from services.sync.progress import Progress
 Runner = Callable[..., Any]  # run_backfill(app, plan, on_progress=..., cancel=...)
 
 
+@dataclass(frozen=True)
+class Prefill:
+    """What the dialog starts with when it is opened for one connection's missing days."""
+
+    patient_code: str
+    vendor: str
+    start: dt.date
+    end: dt.date
+
+
 class BackfillSignals(QObject):
     progress = Signal(int, int, str)  # done, total, "N of M · about X minutes left" (+ what is downloading)
 
@@ -55,9 +68,11 @@ class BackfillDialog(QDialog):
     finished_run = Signal(object)  # the SyncRunResult
 
     def __init__(self, ctx: PageContext, parent: QWidget | None = None, *, runner: Runner = run_backfill,
-                 today: dt.date | None = None) -> None:
+                 today: dt.date | None = None, prefill: Prefill | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
+        self.prefill = prefill
+        self.patients_ready = False
         self.runner = runner
         self.today = today or ctx.app.clock.today()
         self.plan: BackfillPlan | None = None
@@ -75,13 +90,13 @@ class BackfillDialog(QDialog):
                             "muted", wrap=True))
         form = QFormLayout()
         self.all_patients = QCheckBox("All patients")
-        self.all_patients.setChecked(True)
+        self.all_patients.setChecked(prefill is None)
         self.all_patients.toggled.connect(self._changed)
         self.patients = QListWidget()
         self.patients.setObjectName("backfillPatients")
         self.patients.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
         self.patients.setMaximumHeight(120)
-        self.patients.setEnabled(False)
+        self.patients.setEnabled(prefill is not None)
         self.patients.itemSelectionChanged.connect(self._changed)
         self.all_patients.toggled.connect(lambda on: self.patients.setEnabled(not on))
         pcol = QVBoxLayout()
@@ -93,10 +108,14 @@ class BackfillDialog(QDialog):
         for text, value in (("All devices", None), ("Fitbit", "fitbit"), ("Withings", "withings"),
                             ("Polar", "polar")):
             self.vendor.addItem(text, value)
+        if prefill is not None:
+            self.vendor.setCurrentIndex(max(0, self.vendor.findData(prefill.vendor)))
         self.vendor.currentIndexChanged.connect(self._changed)
         form.addRow("Devices", self.vendor)
-        self.start = QDateEdit(qdate(self.today - dt.timedelta(days=30)))
-        self.end = QDateEdit(qdate(self.today - dt.timedelta(days=1)))
+        first, last = ((prefill.start, prefill.end) if prefill is not None
+                       else (self.today - dt.timedelta(days=30), self.today - dt.timedelta(days=1)))
+        self.start = QDateEdit(qdate(first))
+        self.end = QDateEdit(qdate(last))
         for w, name in ((self.start, "backfillStart"), (self.end, "backfillEnd")):
             w.setObjectName(name)
             w.setCalendarPopup(True)
@@ -117,6 +136,11 @@ class BackfillDialog(QDialog):
         self.estimate = label("", wrap=True)
         self.estimate.setObjectName("backfillEstimate")
         col.addWidget(self.estimate)
+        self.history_warning = label("", wrap=True)
+        self.history_warning.setObjectName("backfillHistoryWarning")
+        self.history_warning.setStyleSheet("color: #92400e;")
+        self.history_warning.hide()
+        col.addWidget(self.history_warning)
         self.progress = QProgressBar()
         self.progress.setObjectName("backfillProgress")
         self.progress.setTextVisible(False)
@@ -156,10 +180,15 @@ class BackfillDialog(QDialog):
 
     # -- choices and estimate ---------------------------------------------------------------
     def _patients_loaded(self, patients: list[Any]) -> None:
+        self.patients_ready = True
         for p in patients:
             if any(c.status in ("connected", "error") for c in p.connections):
                 item = QListWidgetItem(p.code)
                 self.patients.addItem(item)
+                if self.prefill is not None and p.code == self.prefill.patient_code:
+                    item.setSelected(True)  # selection changed: the estimate follows
+        if self.prefill is not None and not self.patients.selectedItems():
+            self._changed()  # the patient is no longer connected: say "choose a patient"
 
     def chosen_patients(self) -> list[str] | None:
         if self.all_patients.isChecked():
@@ -176,16 +205,21 @@ class BackfillDialog(QDialog):
         except WearSyncError as exc:
             self._show_error(exc.message)
             return
+        if self.chosen_patients() == [] and self.prefill is not None and not self.patients_ready:
+            self.estimate.setText("Loading the patients…")  # the pre-filled one is selected when they arrive
+            return
         if self.chosen_patients() == []:
             self._show_error("Choose at least one patient, or tick \"All patients\".")
             return
         self.error.hide()
+        self.history_warning.hide()
         self.estimate.setText("Estimating…")
         self.debounce.start()
 
     def _show_error(self, text: str) -> None:
         self.error.setText(text)
         self.error.show()
+        self.history_warning.hide()
         self.estimate.setText("")
 
     def update_estimate(self) -> None:
@@ -197,7 +231,9 @@ class BackfillDialog(QDialog):
         if self.running:
             return
         self.plan = plan
-        self.estimate.setText("Estimate: " + plan.describe())
+        self.estimate.setText("Estimate: " + plan.describe(warnings=False))
+        self.history_warning.setText(" ".join(plan.warnings))
+        self.history_warning.setVisible(bool(plan.warnings))
         self.start_button.setEnabled(self.ctx.session.can("sync.run") and plan.estimate.requests > 0)
         if plan.estimate.requests == 0:
             self.estimate.setText("Every chosen day is already downloaded completely. Nothing to do.")

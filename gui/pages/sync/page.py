@@ -2,7 +2,9 @@
 
 For each patient × vendor the state badge tells apart "the device has not synced to the vendor",
 "our download failed" and "data arrived but the device was not worn" (services/sync/status.py),
-next to a strip of the last 14 days. The scheduler card shows the daily time (Change time…), the
+next to a strip of the last 14 days. Days older than the catch-up limit that were never downloaded
+(WearSync was off longer than `catchup_max_days`) show as one warning per connection with a Backfill
+button that opens the Backfill dialog on exactly those days. The scheduler card shows the daily time (Change time…), the
 next and last run; "Update now" and "Backfill…" run through the bridge, never on the UI thread,
 with progress delivered by typed signals.
 """
@@ -36,6 +38,7 @@ from gui.format import ago, vendor_label, when
 from gui.pages.base import Page
 from gui.pages.sync.strip import CELLS_ROLE, COLOURS, CoverageStripDelegate, strip_tooltip
 from gui.widgets import BadgeDelegate, Banner, Card, EmptyState, button, label
+from services.sync.catchup import Gap, gaps_beyond, max_days_setting
 from services.sync.status import ConnectionState, RunInfo, connection_states, recent_runs
 
 if TYPE_CHECKING:
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
 
 STATUS_ROLE = 257  # Qt.UserRole + 1, read by BadgeDelegate
 STRIP_DAYS = 14
+GAPS_SHOWN = 5  # warnings about days to backfill; the rest are counted in one line
 
 # verdicts and run results drawn as badges (theme.BADGES holds the connection states)
 theme.BADGES.update({
@@ -70,15 +74,18 @@ class SyncView:
     states: list[ConnectionState]
     runs: list[RunInfo]
     scheduler: SchedulerStatus | None
+    gaps: tuple[Gap, ...] = ()  # days older than the catch-up limit, not downloaded: to backfill
 
 
 def load_view(app: Any, today: dt.date | None = None) -> SyncView:
     """Runs on a worker thread: everything the page shows, in one go."""
     after = int(app.settings.get("alert_after_days"))
-    states = connection_states(app.db, today or app.clock.today(), days=STRIP_DAYS, alert_after_days=after,
+    today = today or app.clock.today()
+    states = connection_states(app.db, today, days=STRIP_DAYS, alert_after_days=after,
                                now=app.clock.utcnow())
     sched = app.scheduler.status() if getattr(app, "scheduler", None) is not None else None
-    return SyncView(states, recent_runs(app.db), sched)
+    gaps = gaps_beyond(app.db, today, max_days_setting(app.settings))
+    return SyncView(states, recent_runs(app.db), sched, tuple(gaps))
 
 
 class SyncSignals(QObject):
@@ -115,6 +122,14 @@ class SyncPage(Page):
         notes = list(getattr(ctx.app, "interrupted_notes", None) or [])
         if notes:
             self.interrupted.show_message("\n".join(notes), "info")
+        self.gap_box = QWidget()
+        self.gap_box.setObjectName("gapWarnings")
+        self.gap_rows = QVBoxLayout(self.gap_box)
+        self.gap_rows.setContentsMargins(0, 0, 0, 0)
+        self.gap_rows.setSpacing(6)
+        self.gap_banners: list[Banner] = []
+        self.gap_box.hide()
+        self.layout_.addWidget(self.gap_box)
         self.layout_.addWidget(self._scheduler_card())
         self.layout_.addWidget(self._progress_row())
 
@@ -241,6 +256,8 @@ class SyncPage(Page):
     def apply_permissions(self) -> None:
         self.guard(self.update_button, "sync.run")
         self.guard(self.backfill_button, "sync.run")
+        for banner in getattr(self, "gap_banners", []):
+            self.guard(banner.button, "sync.run")
         self.guard(self.time_button, "settings")
         if self.running:
             self.update_button.setEnabled(False)
@@ -259,6 +276,7 @@ class SyncPage(Page):
     def _loaded(self, view: SyncView) -> None:
         self.view = view
         self._fill_states(view.states)
+        self._fill_gaps(list(view.gaps))
         self._fill_runs(view.runs)
         # one source for "last finished": the newest finished run of any kind (the history below)
         finished = [r.finished_at for r in view.runs if r.finished_at is not None]
@@ -285,6 +303,29 @@ class SyncPage(Page):
                 t.setItem(i, col, item)
             t.setRowHeight(i, 48)
         self.stack.setCurrentWidget(self.table if states else self.empty)
+
+    def _fill_gaps(self, gaps: list[Gap]) -> None:
+        """One warning per connection with days to backfill, each with its own Backfill button."""
+        while self.gap_rows.count():
+            item = self.gap_rows.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        self.gap_banners = []
+        for gap in gaps[:GAPS_SHOWN]:
+            banner = Banner("warning")
+            banner.setObjectName(f"gapWarning_{gap.connection_id}")
+            banner.show_message(gap.message(), "warning", action="Backfill…")
+            banner.button.setObjectName(f"gapBackfill_{gap.connection_id}")
+            banner.action_clicked.connect(lambda g=gap: self.open_backfill(g))
+            self.gap_rows.addWidget(banner)
+            self.gap_banners.append(banner)
+        if len(gaps) > GAPS_SHOWN:
+            more = len(gaps) - GAPS_SHOWN
+            self.gap_rows.addWidget(label(f"{more} more patient device{'s' if more != 1 else ''} also "
+                                          "need a backfill of days WearSync did not download.", "muted", wrap=True))
+        self.gap_box.setVisible(bool(gaps))
+        self.apply_permissions()
 
     def _fill_runs(self, runs: list[RunInfo]) -> None:
         t = self.history
@@ -385,8 +426,9 @@ class SyncPage(Page):
         self.progress_box.hide()
         self.apply_permissions()
 
-    def open_backfill(self) -> None:
-        from gui.pages.sync.backfill_dialog import BackfillDialog
+    def open_backfill(self, gap: Gap | None = None) -> None:
+        """The Backfill dialog; from a gap warning, pre-filled with that patient, device and days."""
+        from gui.pages.sync.backfill_dialog import BackfillDialog, Prefill
 
         running = getattr(self, "backfill_dialog", None)
         if running is not None and shiboken6.isValid(running) and (running.running or running.isVisible()):
@@ -396,7 +438,8 @@ class SyncPage(Page):
             running.activateWindow()
             return
         runner = getattr(self, "backfill_runner", None)  # a seam for tests; the real download otherwise
-        dialog = BackfillDialog(self.ctx, self, **({"runner": runner} if runner is not None else {}))
+        prefill = Prefill(gap.patient_code, gap.vendor, gap.start, gap.end) if gap is not None else None
+        dialog = BackfillDialog(self.ctx, self, prefill=prefill, **({"runner": runner} if runner is not None else {}))
         dialog.finished_run.connect(lambda _run: self.refresh())
         dialog.show()  # non-modal: the window stays usable while it downloads
         self.backfill_dialog = dialog
