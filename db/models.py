@@ -5,7 +5,8 @@ Conventions (DESIGN.md "Data"):
   patient-local offset at that instant, so a patient's civil time is `ts + offset`.
 - `local_date` is the patient-local civil day a row belongs to (a sleep session: the day it ends).
 - Every measurement row carries `patient_id` and `vendor`, and a unique key over (patient, vendor,
-  time[, kind]) so that re-downloading is an idempotent upsert.
+  time[, kind]) so that re-downloading is an idempotent upsert; for the time series that key is the
+  primary key itself, ordered (patient, time, ...).
 - Patients are soft-deleted first (`deleted_at`) so a delete can be undone; their data is purged
   when the undo window closes.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -25,6 +25,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Text,
@@ -166,15 +167,17 @@ class DeviceSync(Base):
 # --------------------------------------------------------------------------- measurements
 
 
+# The time series are keyed by their natural key, clustered for "one patient over a time range"
+# (migration 0009_timeseries_keys): PRIMARY KEY (patient_id, time, ...) is the table's one B-tree on
+# InnoDB and, WITHOUT ROWID, on SQLite, so a chart reads one contiguous slice of it and an upsert
+# touches one tree, not three (no surrogate id, no separate unique key, no (patient, time) index).
+_CLUSTERED = {"sqlite_with_rowid": False}
+
+
 class HeartRateSample(Base):
     __tablename__ = "heart_rate_samples"
-    __table_args__ = (
-        UniqueConstraint("patient_id", "vendor", "kind", "ts_utc", name="uq_hr_patient_vendor_kind_ts"),
-        # covering index for charts and compliance (migration 0005_chart_indexes)
-        Index("ix_hr_chart", "patient_id", "ts_utc", "kind", "vendor", "utc_offset_s", "bpm"),
-    )
+    __table_args__ = (PrimaryKeyConstraint("patient_id", "ts_utc", "kind", "vendor"), _CLUSTERED)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     patient_id: Mapped[int] = _fk_patient()
     vendor: Mapped[str] = mapped_column(VENDOR, nullable=False)
     # sample (all-day), exercise (during a recorded exercise), sleep (sleep detail)
@@ -187,12 +190,8 @@ class HeartRateSample(Base):
 
 class StepInterval(Base):
     __tablename__ = "step_intervals"
-    __table_args__ = (
-        UniqueConstraint("patient_id", "vendor", "start_utc", name="uq_steps_patient_vendor_start"),
-        Index("ix_steps_chart", "patient_id", "start_utc", "utc_offset_s", "steps"),
-    )
+    __table_args__ = (PrimaryKeyConstraint("patient_id", "start_utc", "vendor"), _CLUSTERED)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     patient_id: Mapped[int] = _fk_patient()
     vendor: Mapped[str] = mapped_column(VENDOR, nullable=False)
     start_utc: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
@@ -204,11 +203,8 @@ class StepInterval(Base):
 
 class RestingHeartRate(Base):
     __tablename__ = "resting_heart_rate"
-    __table_args__ = (
-        UniqueConstraint("patient_id", "vendor", "local_date", name="uq_rhr_patient_vendor_date"),
-    )
+    __table_args__ = (PrimaryKeyConstraint("patient_id", "local_date", "vendor"), _CLUSTERED)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     patient_id: Mapped[int] = _fk_patient()
     vendor: Mapped[str] = mapped_column(VENDOR, nullable=False)
     local_date: Mapped[dt.date] = mapped_column(Date, nullable=False)
@@ -263,11 +259,11 @@ class SleepSession(Base):
 class SleepStage(Base):
     __tablename__ = "sleep_stages"
     __table_args__ = (
-        UniqueConstraint("patient_id", "vendor", "start_utc", name="uq_stage_patient_vendor_start"),
+        PrimaryKeyConstraint("patient_id", "start_utc", "vendor"),
         Index("ix_stage_patient_date", "patient_id", "local_date"),
+        _CLUSTERED,
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     patient_id: Mapped[int] = _fk_patient()
     vendor: Mapped[str] = mapped_column(VENDOR, nullable=False)
     start_utc: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
@@ -280,12 +276,8 @@ class SleepStage(Base):
 
 class RespiratorySample(Base):
     __tablename__ = "respiratory_samples"
-    __table_args__ = (
-        UniqueConstraint("patient_id", "vendor", "ts_utc", name="uq_resp_patient_vendor_ts"),
-        Index("ix_resp_patient_ts", "patient_id", "ts_utc"),
-    )
+    __table_args__ = (PrimaryKeyConstraint("patient_id", "ts_utc", "vendor"), _CLUSTERED)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     patient_id: Mapped[int] = _fk_patient()
     vendor: Mapped[str] = mapped_column(VENDOR, nullable=False)
     ts_utc: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
@@ -296,11 +288,8 @@ class RespiratorySample(Base):
 
 class SnoringSample(Base):
     __tablename__ = "snoring_samples"
-    __table_args__ = (
-        UniqueConstraint("patient_id", "vendor", "ts_utc", name="uq_snore_patient_vendor_ts"),
-    )
+    __table_args__ = (PrimaryKeyConstraint("patient_id", "ts_utc", "vendor"), _CLUSTERED)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     patient_id: Mapped[int] = _fk_patient()
     vendor: Mapped[str] = mapped_column(VENDOR, nullable=False)
     ts_utc: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)

@@ -46,6 +46,18 @@ def _days(alias: str) -> str:
     return _DAYS_IN_RANGE.format(a=alias)
 
 
+# The UTC instants that can fall on the patient-local days of the range: local offsets run from
+# UTC-12 to UTC+14, so local day D lies within [D - 14 h, D + 36 h) UTC. Bounding the time column by
+# them turns a per-day panel over a row-per-minute table into a range scan of the (patient, time)
+# primary key; `local_date` alone is not indexed and would read the patient's whole history.
+_UTC_AROUND_DAYS = ("{col} >= DATE($__timeFrom()) - INTERVAL 14 HOUR "
+                    "AND {col} < DATE($__timeTo()) + INTERVAL 36 HOUR")
+
+
+def _utc_around_days(col: str) -> str:
+    return _UTC_AROUND_DAYS.format(col=col)
+
+
 def target(sql: str, fmt: str, ref: str = "A") -> dict[str, Any]:
     return {"refId": ref, "datasource": DATASOURCE, "rawSql": " ".join(sql.split()), "format": fmt,
             "rawQuery": True, "editorMode": "code"}
@@ -113,7 +125,7 @@ def patient_dashboard() -> dict[str, Any]:
         lay.panel("timeseries", "Steps per day", 12, 8, [target(f"""
             SELECT UNIX_TIMESTAMP(s.local_date) AS time, s.vendor AS metric, SUM(s.steps) AS steps
             FROM step_intervals s {_patient('s')}
-            WHERE {_days('s')}
+            WHERE {_utc_around_days('s.start_utc')} AND {_days('s')}
             GROUP BY s.local_date, s.vendor ORDER BY 1""", "time_series")],
             description="The patient's own days.", unit="short", defaults=_bars()),
         lay.panel("timeseries", "Heart rate", 24, 9, [target(f"""

@@ -145,9 +145,8 @@ def measure(url: str, patients: int, days: int, runs: int = 5) -> list[Row]:
         db.dispose()
 
 
-def run(patients: int, days: int, mysql_admin: str | None, runs: int = 5) -> list[str]:
-    lines = [f"{patients} patients x {days} days of 1-minute heart rate and steps; "
-             f"{platform.processor() or platform.machine()}, Python {platform.python_version()}"]
+def measure_all(patients: int, days: int, mysql_admin: str | None, runs: int = 5) -> list[tuple[str, list[Row]]]:
+    """(dialect, rows) for SQLite and, given an admin URL, MariaDB."""
     results: list[tuple[str, list[Row]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         results.append(("sqlite", measure(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}", patients, days, runs)))
@@ -162,6 +161,13 @@ def run(patients: int, days: int, mysql_admin: str | None, runs: int = 5) -> lis
             with admin.connect() as c:
                 c.execute(sa.text(f"DROP DATABASE `{name}`"))
             admin.dispose()
+    return results
+
+
+def run(patients: int, days: int, mysql_admin: str | None, runs: int = 5) -> list[str]:
+    lines = [f"{patients} patients x {days} days of 1-minute heart rate and steps; "
+             f"{platform.processor() or platform.machine()}, Python {platform.python_version()}"]
+    results = measure_all(patients, days, mysql_admin, runs)
     lines.append(f"{'dialect':<8} {'query':<16} {'range':<18} {'median wall':>14} {'best wall':>11} {'CPU':>11}")
     for dialect, rows in results:
         for what, span, ms, best, cpu in rows:

@@ -73,10 +73,13 @@ def _watch_off_early(db: object, code: str, day: dt.date, keep: int) -> None:
 
     with db.session() as s:  # type: ignore[attr-defined]
         pid = s.scalar(sa.select(Patient.id).where(Patient.code == code))
-        ids = s.scalars(sa.select(HeartRateSample.id).where(
+        cut = s.scalars(sa.select(HeartRateSample.ts_utc).where(
             HeartRateSample.patient_id == pid, HeartRateSample.vendor == "fitbit",
-            HeartRateSample.local_date == day).order_by(HeartRateSample.ts_utc).offset(keep)).all()
-        s.execute(sa.delete(HeartRateSample).where(HeartRateSample.id.in_(ids)))
+            HeartRateSample.local_date == day).order_by(HeartRateSample.ts_utc).offset(keep).limit(1)).first()
+        if cut is not None:
+            s.execute(sa.delete(HeartRateSample).where(
+                HeartRateSample.patient_id == pid, HeartRateSample.vendor == "fitbit",
+                HeartRateSample.local_date == day, HeartRateSample.ts_utc >= cut))
 
 
 @pytest.fixture

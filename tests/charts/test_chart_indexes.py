@@ -1,4 +1,5 @@
-"""Migration 0005_chart_indexes: up and down on SQLite and MariaDB, and the chart query uses it."""
+"""Migration 0005_chart_indexes: up and down on SQLite and MariaDB; the chart query reads one slice of the
+clustered primary key that replaced those indexes (0009_timeseries_keys)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def indexes(db: Database, table: str) -> dict[str, list[str]]:
 def test_chart_indexes_upgrade_and_downgrade(db_url: str) -> None:
     db = Database(db_url)
     try:
-        upgrade(db)
+        upgrade(db, revision="0005_chart_indexes")
         hr, steps = indexes(db, "heart_rate_samples"), indexes(db, "step_intervals")
         assert hr["ix_hr_chart"] == ["patient_id", "ts_utc", "kind", "vendor", "utc_offset_s", "bpm"]
         assert steps["ix_steps_chart"] == ["patient_id", "start_utc", "utc_offset_s", "steps"]
@@ -27,13 +28,15 @@ def test_chart_indexes_upgrade_and_downgrade(db_url: str) -> None:
         hr, steps = indexes(db, "heart_rate_samples"), indexes(db, "step_intervals")
         assert hr["ix_hr_patient_ts"] == ["patient_id", "ts_utc"] and "ix_hr_chart" not in hr
         assert steps["ix_steps_patient_start"] == ["patient_id", "start_utc"] and "ix_steps_chart" not in steps
-        upgrade(db)
+        upgrade(db, revision="0005_chart_indexes")
         assert "ix_hr_chart" in indexes(db, "heart_rate_samples")
+        upgrade(db)  # 0009 folds them into the primary key
+        assert indexes(db, "heart_rate_samples") == {} and indexes(db, "step_intervals") == {}
     finally:
         db.dispose()
 
 
-def test_sqlite_answers_the_heart_rate_chart_from_the_covering_index(tmp_path) -> None:
+def test_sqlite_answers_the_heart_rate_chart_from_a_primary_key_range(tmp_path) -> None:
     from services.data.charts import ChartService
 
     db = Database(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
@@ -50,6 +53,7 @@ def test_sqlite_answers_the_heart_rate_chart_from_the_covering_index(tmp_path) -
         chart_sql, params = next(s for s in statements if "heart_rate_samples" in s[0] and "GROUP BY" in s[0])
         with db.engine.connect() as c:
             plan = " ".join(str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + chart_sql, params))
-        assert "COVERING INDEX ix_hr_chart" in plan, plan
+        # a range of the clustered primary key (patient, time): no full scan, no temporary index
+        assert "USING PRIMARY KEY (patient_id=? AND ts_utc>? AND ts_utc<?)" in plan, plan
     finally:
         db.dispose()

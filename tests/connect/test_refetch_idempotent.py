@@ -1,8 +1,9 @@
 """Downloading the same days again (`refetch=True`) must leave every time-series table exactly as it
 was: no extra row, no changed value (per-table content checksums), on SQLite and MariaDB.
 
-The guard is the tables' unique keys, which the dialect-aware upserts (db/upsert.py) conflict on.
-`test_the_check_catches_a_missing_unique_key` drops one such key in this test's own scratch database
+The guard is the tables' natural keys (their primary keys since 0009_timeseries_keys), which the
+dialect-aware upserts (db/upsert.py) conflict on. `test_the_check_catches_a_missing_unique_key` drops
+one such key in this test's own scratch database
 and shows the same check then fails, so the check cannot quietly lose its teeth.
 """
 
@@ -12,7 +13,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, Table, UniqueConstraint
+from sqlalchemy import Column, MetaData, Table
 from sqlalchemy.exc import OperationalError
 
 from db.models import MEASUREMENT_TABLES, DeviceSync, StepInterval
@@ -56,15 +57,13 @@ def test_refetch_of_every_time_series_table_adds_and_changes_nothing(sapp: Any, 
 
 
 def _drop_unique_key(app: Any, model: Any) -> None:
-    """In this test's scratch database only: re-create `model`'s (still empty) table without its unique key."""
+    """In this test's scratch database only: re-create `model`'s (still empty) table with the same columns
+    but without its natural key (since 0009_timeseries_keys the primary key; any unique key too)."""
+    src: Table = model.__table__
     meta = MetaData()
-    for table in model.metadata.sorted_tables:
-        table.to_metadata(meta)
-    copy: Table = meta.tables[model.__tablename__]
-    for c in [c for c in copy.constraints if isinstance(c, UniqueConstraint)]:
-        copy.constraints.discard(c)
+    copy = Table(src.name, meta, *(Column(c.name, c.type, nullable=c.nullable) for c in src.columns))
     with app.db.engine.begin() as conn:
-        copy.drop(conn)
+        src.drop(conn)
         copy.create(conn)
 
 

@@ -196,3 +196,49 @@ def test_a_patient_id_that_once_broke_out_of_the_string_is_only_a_name_in_a_list
             c.execute(sa.text("DELETE FROM step_intervals WHERE patient_id = :p"), {"p": pid})
             c.execute(sa.text("DELETE FROM patients WHERE id = :p"), {"p": pid})
         writer.dispose()
+
+
+def _rows_read(c: sa.Connection) -> int:
+    status = dict(c.execute(sa.text("SHOW SESSION STATUS LIKE 'Handler_read%'")).tuples().all())
+    return sum(int(status[k]) for k in ("Handler_read_first", "Handler_read_key", "Handler_read_next",
+                                        "Handler_read_prev", "Handler_read_rnd_next"))
+
+
+@pytest.mark.mariadb
+def test_steps_per_day_reads_the_days_of_the_range_not_the_whole_history(grafana_db: GrafanaDb) -> None:
+    """Issue 15: a 24-hour range read every step interval the patient ever had (`local_date` is not
+    indexed). The panel now bounds the UTC time by the range's days, so the primary key narrows it;
+    a patient-local day still counts every interval on it, at UTC+14 and at UTC-12 alike."""
+    day = (grafana_db.population.now - dt.timedelta(days=200)).date()  # clear of the population's data
+    midnight = dt.datetime.combine(day, dt.time())
+    history = [(midnight - dt.timedelta(days=3, hours=h), 0, 10) for h in range(24 * 120)]  # 120 days before
+    edges = [
+        (midnight - dt.timedelta(hours=14), 14 * 3600, 1),  # local 00:00 on `day`, at UTC+14
+        (midnight + dt.timedelta(hours=35), -12 * 3600, 2),  # local 23:00 on `day`, at UTC-12
+        (midnight - dt.timedelta(hours=15), 14 * 3600, 100),  # local 23:00 the day before: not this day
+        (midnight + dt.timedelta(hours=36), -12 * 3600, 1000),  # local 00:00 the day after: not this day
+    ]
+    writer = sa.create_engine(grafana_db.setup.database_url, poolclass=sa.NullPool)
+    with writer.begin() as c:
+        pid = c.execute(sa.text("INSERT INTO patients (code, note, created_at) VALUES ('HIST-1', '', :t)"),
+                        {"t": midnight}).lastrowid
+        c.execute(sa.text("INSERT INTO step_intervals (patient_id, vendor, start_utc, end_utc, utc_offset_s, "
+                          "local_date, steps) VALUES (:p, 'fitbit', :s, :e, :o, :d, :n)"),
+                  [{"p": pid, "s": ts, "e": ts + dt.timedelta(minutes=1), "o": off,
+                    "d": (ts + dt.timedelta(seconds=off)).date(), "n": n} for ts, off, n in history + edges])
+    try:
+        p = _panel("wearsync-patient", "Steps per day")
+        sql = expand_macros(p["targets"][0]["rawSql"], midnight + dt.timedelta(minutes=30),
+                            midnight + dt.timedelta(hours=23, minutes=30), "1m", {"patient": str(pid)})
+        with grafana_db.reader.connect() as c:
+            before = _rows_read(c)
+            rows = c.exec_driver_sql(sql).all()
+            read = _rows_read(c) - before
+        day_x = int(midnight.replace(tzinfo=dt.UTC).timestamp())
+        assert [(int(r[0]), r[1], int(r[2])) for r in rows] == [(day_x, "fitbit", 3)]
+        assert read < 100, f"a one-day range read {read} rows of a {len(history) + 4}-row history"
+    finally:
+        with writer.begin() as c:
+            c.execute(sa.text("DELETE FROM step_intervals WHERE patient_id = :p"), {"p": pid})
+            c.execute(sa.text("DELETE FROM patients WHERE id = :p"), {"p": pid})
+        writer.dispose()

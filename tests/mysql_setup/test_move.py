@@ -107,7 +107,9 @@ def test_a_non_empty_target_is_refused_unless_overwrite(sqlite_source: str, mysq
 def test_a_value_mysql_would_change_makes_the_move_undo_itself(sqlite_source: str, mysql_url: str) -> None:
     db = Database(sqlite_source)
     with db.session() as s:  # MySQL DATETIME keeps no fractions of a second
-        s.execute(sa.update(HeartRateSample).where(HeartRateSample.id == 1)
+        H = HeartRateSample  # one row, by its key
+        pid, ts, kind, vendor = s.execute(sa.select(H.patient_id, H.ts_utc, H.kind, H.vendor).limit(1)).one()
+        s.execute(sa.update(H).where(H.patient_id == pid, H.ts_utc == ts, H.kind == kind, H.vendor == vendor)
                   .values(ts_utc=dt.datetime(2020, 1, 1, 0, 0, 0, 400000)))
     db.dispose()
     with pytest.raises(MoveFailed, match="heart_rate_samples") as err:
