@@ -7,7 +7,10 @@
 - ingest: the project's bulk upsert against the database's own bulk load of the same rows into the
   same table (tests/benchmarks/ingest.py); ratio = upsert / ceiling, target >= 0.8 on MariaDB;
 - charts: the patient view's chart queries and the compliance grid at clinic scale
-  (tests/benchmarks/charts.py); ratio = best time / target (24 h: 100 ms, 90 days: 300 ms), <= 1 meets it.
+  (tests/benchmarks/charts.py); ratio = best time / target (24 h: 100 ms, 90 days: 300 ms), <= 1 meets it;
+- sync: N patients x 3 vendors x 7 days against the sandbox with its quotas and a latency per request,
+  beside the least time the vendors' quotas allow for the same requests, plus a simulated 2,000
+  (tests/benchmarks/sync.py); ratio = wall time / that minimum, 1.0 = as fast as the vendors allow.
 Nothing here runs in the default test run; tests/benchmarks/test_benchmarks_run.py runs it tiny.
 """
 
@@ -18,7 +21,7 @@ import os
 import platform
 import sys
 
-from tests.benchmarks import charts, ingest
+from tests.benchmarks import charts, ingest, sync
 
 INGEST_TARGET = {"mariadb": 0.8}  # upsert / ceiling
 CHART_TARGET_MS = {"24 h": 100.0, "90 d": 300.0}
@@ -70,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, help="ingest: runs per figure, the best counts (default 2)")
     ap.add_argument("--patients", type=int, help="charts: patients (default 50)")
     ap.add_argument("--days", type=int, help="charts: days (default 90)")
-    ap.add_argument("--only", choices=("ingest", "charts"), help="run one benchmark")
+    ap.add_argument("--sync-patients", type=int, help="sync: patients of the real run (default 30)")
+    ap.add_argument("--sync-days", type=int, help="sync: patient-local days (default 7)")
+    ap.add_argument("--latency-ms", type=float, help="sync: added to every sandbox request (default 50)")
+    ap.add_argument("--simulate", type=int, nargs="*", help="sync: patients of the simulated runs (default 200 2000)")
+    ap.add_argument("--only", choices=("ingest", "charts", "sync"), help="run one benchmark")
     ap.add_argument("--mysql", default="mysql+pymysql://root@127.0.0.1:3306/",
                     help="admin URL of a MariaDB/MySQL server ('' for SQLite only)")
     a = ap.parse_args(argv)
@@ -86,6 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         patients, days = a.patients or (2 if quick else 50), a.days or (2 if quick else 90)
         print(f"\ncharts: {patients} patients x {days} days of 1-minute heart rate and steps", flush=True)
         for line in charts_table(charts.measure_all(patients, days, mysql, 1 if quick else 5)):
+            print(line, flush=True)
+    if a.only in (None, "sync"):
+        patients, days = a.sync_patients or (2 if quick else 30), a.sync_days or (2 if quick else 7)
+        latency = a.latency_ms if a.latency_ms is not None else 50.0
+        sim = tuple(a.simulate) if a.simulate is not None else ((20,) if quick else (200, 2_000))
+        print(f"\nsync: {patients} patients x 3 vendors x {days} days against the sandbox", flush=True)
+        for line in sync.run(patients, days, latency, sim):
             print(line, flush=True)
     return 0
 

@@ -35,3 +35,22 @@ def test_charts_benchmark_runs(capsys, mysql_url) -> None:
     timed = [line for line in lines[2:] if " ms" in line]
     assert {line.split()[0] for line in timed} == {"sqlite", "mariadb"}
     assert sum("heart_rate" in line for line in timed) == 8 and sum("compliance grid" in line for line in timed) == 2
+
+
+@pytest.mark.benchmark
+def test_sync_benchmark_runs_tiny_against_the_sandbox(capsys) -> None:
+    """N=2 patients x 3 vendors x 2 days, through the one command (well under 20 s)."""
+    from tests.benchmarks.__main__ import main
+
+    assert main(["--quick", "--only", "sync", "--simulate", "20"]) == 0
+    out = capsys.readouterr().out
+    with capsys.disabled():
+        print("\n" + out)
+    assert "all downloads ok: True; 429s answered: 0" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()
+            if line.startswith(("fitbit ", "withings ", "polar ", "all "))}
+    assert set(rows) == {"fitbit", "withings", "polar", "all"}
+    assert all(int(rows[v][1]) == 2 and int(rows[v][2]) > 0 for v in ("fitbit", "withings", "polar"))
+    assert float(rows["all"][-1]) > 0  # wall / minimum
+    simulated = [line.split() for line in out.splitlines() if line.strip().startswith("20 ")]
+    assert len(simulated) == 1 and float(simulated[0][-1]) >= 1.0  # never faster than the quotas allow
