@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         latency = a.latency_ms if a.latency_ms is not None else 50.0
         sim = tuple(a.simulate) if a.simulate is not None else ((20,) if quick else (200, 2_000))
         print(f"\nsync: {patients} patients x 3 vendors x {days} days against the sandbox", flush=True)
-        for line in sync.run(patients, days, latency, sim):
+        for line in sync.run(patients, days, latency, sim, mysql):
             print(line, flush=True)
     return 0
 

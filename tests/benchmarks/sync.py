@@ -76,6 +76,7 @@ class RealRun:
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows written
     rows_by_vendor: dict[str, int] = field(default_factory=dict)
     db_bytes: int = 0
+    dialect: str = "sqlite"
 
     @property
     def requests(self) -> int:
@@ -137,8 +138,26 @@ def _rows_by_vendor(db: Any) -> dict[str, int]:
     return dict(out)
 
 
-def run_real(patients: int, days: int, latency_s: float) -> RealRun:
-    """The real sync (see the module doc) on a fresh SQLite database in a temporary data directory."""
+def _db_bytes(db: Any) -> int:
+    """The database's size: SQLite's pages (the file once its write-ahead log is checkpointed), or
+    InnoDB's data + index pages of the schema."""
+    from sqlalchemy import text
+
+    from db.models import MEASUREMENT_TABLES
+
+    with db.engine.connect() as c:
+        if db.dialect == "sqlite":
+            return int(c.execute(text("PRAGMA page_count")).scalar() or 0) * int(
+                c.execute(text("PRAGMA page_size")).scalar() or 0)
+        for m in MEASUREMENT_TABLES:  # refresh the page counts information_schema reports
+            c.execute(text(f"ANALYZE TABLE `{m.__tablename__}`")).all()
+        return int(c.execute(text("SELECT SUM(data_length + index_length) FROM information_schema.TABLES "
+                                  "WHERE table_schema = DATABASE()")).scalar() or 0)
+
+
+def run_real(patients: int, days: int, latency_s: float, db_url: str | None = None) -> RealRun:
+    """The real sync (see the module doc) on a fresh database (SQLite in a temporary data directory
+    unless `db_url` names an empty MariaDB/MySQL database)."""
     import keyring
 
     from services.app import WearSync
@@ -149,7 +168,7 @@ def run_real(patients: int, days: int, latency_s: float) -> RealRun:
     with tempfile.TemporaryDirectory(prefix="wearsync-syncbench-") as tmp:
         db_file = Path(tmp) / "bench.sqlite3"
         env = {k: v for k, v in os.environ.items() if not k.endswith(("_CLIENT_ID", "_CLIENT_SECRET"))}
-        env.update({"WEARSYNC_HOME": str(Path(tmp) / "home"), "WEARSYNC_DATABASE_URL": f"sqlite:///{db_file}",
+        env.update({"WEARSYNC_HOME": str(Path(tmp) / "home"), "WEARSYNC_DATABASE_URL": db_url or f"sqlite:///{db_file}",
                     "PYTHON_KEYRING_BACKEND": "tests.support.keyrings.MemoryKeyring"})
         previous = keyring.get_keyring()
         keyring.set_keyring(MemoryKeyring())
@@ -191,12 +210,13 @@ def run_real(patients: int, days: int, latency_s: float) -> RealRun:
                 figures.append(VendorFigures(vendor, len(counts), sum(counts), counts, qb, qname,
                                              sum(counts) * latency_s / max(1, min(workers, len(counts)))))
             rows, by_vendor = _table_counts(app.db), _rows_by_vendor(app.db)
+            size, dialect = _db_bytes(app.db), app.db.dialect
         finally:
             srv.stop()
             app.close()
             keyring.set_keyring(previous)
-        return RealRun(patients, days, latency_s, workers, wall, max(0.0, cpu - sandbox_cpu), sandbox_cpu, figures, rejected,
-                       all(r.ok for r in result.results), rows, by_vendor, db_file.stat().st_size)
+        return RealRun(patients, days, latency_s, workers, wall, max(0.0, cpu - sandbox_cpu), sandbox_cpu, figures,
+                       rejected, all(r.ok for r in result.results), rows, by_vendor, size, dialect)
 
 
 @dataclass
@@ -259,11 +279,36 @@ def simulate(patients: int, per_connection: dict[str, int], latency_s: float, cp
                      workers)
 
 
-def run(patients: int, days: int, latency_ms: float, simulate_patients: tuple[int, ...]) -> list[str]:
-    """The whole benchmark as printable lines."""
+def run(patients: int, days: int, latency_ms: float, simulate_patients: tuple[int, ...],
+        mysql_admin: str | None = None) -> list[str]:
+    """The whole benchmark as printable lines: the real run on SQLite (and MariaDB when `mysql_admin`
+    is given), then the simulated runs from the SQLite run's figures."""
     real = run_real(patients, days, latency_ms / 1000.0)
+    lines = _real_lines(real, latency_ms)
+    if mysql_admin:
+        import uuid
+
+        import sqlalchemy as sa
+
+        name = f"wearsync_syncbench_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(mysql_admin, poolclass=sa.NullPool)
+        with admin.begin() as c:
+            c.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+        try:
+            lines += _real_lines(run_real(patients, days, latency_ms / 1000.0, mysql_admin.rstrip("/") + "/" + name),
+                                 latency_ms)
+        finally:
+            with admin.begin() as c:
+                c.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+            admin.dispose()
+    return lines + _simulated_lines(real, latency_ms, simulate_patients)
+
+
+def _real_lines(real: RealRun, latency_ms: float) -> list[str]:
+    patients, days = real.patients, real.days
+    db_name = "SQLite" if real.dialect == "sqlite" else "MariaDB"
     lines = [f"real: {patients} patients x 3 vendors x {days} days, {latency_ms:.0f} ms per request, "
-             f"{real.workers} workers, SQLite; all downloads ok: {real.ok}; 429s answered: {real.rejected}",
+             f"{real.workers} workers, {db_name}; all downloads ok: {real.ok}; 429s answered: {real.rejected}",
              f"{'vendor':<9} {'conns':>6} {'requests':>9} {'quota bound':>12} {'network bound':>14} "
              f"{'limited by':<20} {'wall':>9} {'ratio':>6}"]
     for v in real.vendors:
@@ -277,12 +322,17 @@ def run(patients: int, days: int, latency_ms: float, simulate_patients: tuple[in
     lines.append(f"WearSync CPU {real.cpu_s:.1f} s = {real.cpu_per_request_s * 1000:.1f} ms per request "
                  f"(the in-process sandbox's {real.sandbox_cpu_s:.1f} s taken out); "
                  f"{rows:,} rows written ({rows / max(1, patient_days):,.0f} per patient-day, 3 vendors); "
-                 f"SQLite file {real.db_bytes / 2**20:.1f} MiB "
+                 f"{db_name} size {real.db_bytes / 2**20:.1f} MiB "
                  f"({real.db_bytes / max(1, patient_days) / 1024:.0f} KiB per patient-day)")
     lines.append("rows per patient-day by vendor: " + ", ".join(
         f"{v} {real.rows_by_vendor.get(v, 0) / max(1, patient_days):,.0f}" for v in VENDORS))
     lines.append("rows per patient-day by table: " + ", ".join(
         f"{t} {n / max(1, patient_days):,.1f}" for t, n in real.rows.items() if n))
+    return lines
+
+
+def _simulated_lines(real: RealRun, latency_ms: float, simulate_patients: tuple[int, ...]) -> list[str]:
+    lines = []
     per_conn = {v.vendor: math.ceil(v.requests / max(1, v.connections)) for v in real.vendors if v.connections}
     cores = os.cpu_count() or 1
     lines.append(f"simulated (QuotaLimiter on a fake clock, {real.workers} simulated workers, "
