@@ -1,4 +1,5 @@
-"""Keep the benchmarks runnable: each runs on a tiny size and prints its figures (no speed asserts)."""
+"""Keep the benchmarks runnable: each runs on a tiny size and prints its figures (no speed asserts), and
+the chart and Grafana tables cover every chart query and every panel query."""
 
 from __future__ import annotations
 
