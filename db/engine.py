@@ -8,10 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -82,6 +82,35 @@ def connection_lost(exc: BaseException) -> bool:
         return True
     args: tuple[object, ...] = tuple(getattr(exc.orig, "args", None) or ())
     return bool(args) and isinstance(args[0], int) and args[0] in _LOST_CODES
+
+
+# InnoDB rolled the whole transaction back to break a lock cycle (1213) or gave up waiting for a lock
+# (1205): MySQL's documented answer is to run the transaction again. Concurrent downloads of different
+# connections insert neighbouring ledger keys, whose gap locks can cross (found by the sync benchmark).
+_DEADLOCK_CODES = frozenset({1205, 1213})
+DEADLOCK_ATTEMPTS = 4
+T = TypeVar("T")
+
+
+def deadlocked(exc: BaseException) -> bool:
+    """`exc` says InnoDB rolled the transaction back over a lock conflict: running it again is safe."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(exc, DBAPIError):
+        return False
+    args: tuple[object, ...] = tuple(getattr(exc.orig, "args", None) or ())
+    return bool(args) and isinstance(args[0], int) and args[0] in _DEADLOCK_CODES
+
+
+def retry_deadlocks(work: Callable[[], T], attempts: int = DEADLOCK_ATTEMPTS) -> T:
+    """Run `work` (one whole transaction) again when InnoDB chose it as a deadlock victim."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except Exception as exc:
+            if attempt == attempts or not deadlocked(exc):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class Database:

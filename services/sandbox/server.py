@@ -14,6 +14,7 @@ import os
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -96,7 +97,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length > 0 else b""
-        outcome = self.server.sandbox._serve(self.command, self.path, dict(self.headers.items()), raw)
+        sandbox = self.server.sandbox
+        if sandbox.latency_s > 0:  # a vendor's round trip over the internet (benchmarks)
+            time.sleep(sandbox.latency_s)
+        cpu0 = time.thread_time()
+        outcome = sandbox._serve(self.command, self.path, dict(self.headers.items()), raw)
+        with sandbox._lock:  # the sandbox's own CPU, so a benchmark in the same process can subtract it
+            sandbox.served_cpu_s += time.thread_time() - cpu0
         if outcome is None:
             self._reset()
             return
@@ -138,8 +145,13 @@ class SandboxServer:
         withings_quota_per_minute: int = 120,
         polar_base_limits: tuple[int, int] = (500, 5000),
         clock: Clock | None = None,
+        latency_s: float = 0.0,
     ) -> None:
         self.seed = seed
+        # added to every request before it is answered (each request in its own thread), so a
+        # benchmark sees a vendor's round trip; may be changed while the server runs
+        self.latency_s = latency_s
+        self.served_cpu_s = 0.0  # CPU time the handlers spent building answers (not sending them)
         # the app's clock (sandbox mode passes it); alone, a clock honouring the test offset
         self.clock = clock or Clock.from_environ(os.environ)
         self._fixed_today = today is not None

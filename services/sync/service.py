@@ -30,7 +30,7 @@ from typing import Protocol
 
 from sqlalchemy.exc import DBAPIError
 
-from db.engine import Database, connection_lost
+from db.engine import Database, connection_lost, retry_deadlocks
 from db.models import Connection
 from services.accounts.actor import Actor
 from services.accounts.audit import AuditLog
@@ -829,9 +829,9 @@ class _ConnectionSync:
         failover, the network to it), the chunk's transaction was rolled back whole: wait for the
         server and write the chunk again (the upserts are idempotent), instead of losing the download."""
         for attempt in range(len(DB_WAITS_S) + 1):
-            try:
-                return self.store.write_chunk(self.cid, self.patient_id, vendor, data_type, records, statuses,
-                                              self.svc.clock.utcnow())
+            try:  # a deadlock with another connection's download (MariaDB) is run again at once
+                return retry_deadlocks(lambda: self.store.write_chunk(
+                    self.cid, self.patient_id, vendor, data_type, records, statuses, self.svc.clock.utcnow()))
             except DBAPIError as exc:
                 if attempt == len(DB_WAITS_S) or not connection_lost(exc):
                     raise

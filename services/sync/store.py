@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.orm import DeclarativeBase, Session
 
-from db.engine import Database
+from db.engine import Database, retry_deadlocks
 from db.models import (
     BodyMeasure,
     Connection,
@@ -163,7 +163,11 @@ class SyncStore:
     def reserve_days(self, connection_id: int, days_by_type: dict[str, list[dt.date]], now: dt.datetime) -> None:
         """Enter days about to be fetched as "missing" where the ledger has no row for them yet; days
         an earlier download reserved and never fetched are reserved again by this one (their time is
-        when it started: services/sync/interrupted.py tells what a download left undone by it)."""
+        when it started: services/sync/interrupted.py tells what a download left undone by it).
+        Concurrent downloads may deadlock on neighbouring ledger keys (MariaDB): the victim runs again."""
+        retry_deadlocks(lambda: self._reserve_days(connection_id, days_by_type, now))
+
+    def _reserve_days(self, connection_id: int, days_by_type: dict[str, list[dt.date]], now: dt.datetime) -> None:
         with self.db.session() as s:
             for data_type, wanted in days_by_type.items():
                 if not wanted:

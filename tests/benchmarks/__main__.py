@@ -10,6 +10,9 @@
   (tests/benchmarks/charts.py); ratio = best time / target (24 h: 100 ms, 90 days: 300 ms), <= 1 meets it;
 - grafana: every panel query of the provisioned dashboards, expanded by the project's macro code, on
   MariaDB (tests/benchmarks/grafana.py); ratio = median / target (24 h: 100 ms, 90 days: 500 ms).
+- sync: N patients x 3 vendors x 7 days against the sandbox with its quotas and a latency per request,
+  beside the least time the vendors' quotas allow for the same requests, plus a simulated 2,000
+  (tests/benchmarks/sync.py); ratio = wall time / that minimum, 1.0 = as fast as the vendors allow.
 Nothing here runs in the default test run; tests/benchmarks/test_benchmarks_run.py runs it tiny.
 """
 
@@ -20,7 +23,7 @@ import os
 import platform
 import sys
 
-from tests.benchmarks import charts, grafana, ingest
+from tests.benchmarks import charts, grafana, ingest, sync
 
 INGEST_TARGET = {"mariadb": 0.8}  # upsert / ceiling
 # issue 10: a 24-hour view < 100 ms, a 90-day view < 300 ms; one night or one exercise is a (less than) 24-hour view
@@ -73,7 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, help="ingest: runs per figure, the best counts (default 2)")
     ap.add_argument("--patients", type=int, help="charts, grafana: patients (default 50)")
     ap.add_argument("--days", type=int, help="charts, grafana: days (default 90)")
-    ap.add_argument("--only", choices=("ingest", "charts", "grafana"), help="run one benchmark")
+    ap.add_argument("--sync-patients", type=int, help="sync: patients of the real run (default 30)")
+    ap.add_argument("--sync-days", type=int, help="sync: patient-local days (default 7)")
+    ap.add_argument("--latency-ms", type=float, help="sync: added to every sandbox request (default 50)")
+    ap.add_argument("--simulate", type=int, nargs="*", help="sync: patients of the simulated runs (default 200 2000)")
+    ap.add_argument("--only", choices=("ingest", "charts", "grafana", "sync"), help="run one benchmark")
     ap.add_argument("--mysql", default="mysql+pymysql://root@127.0.0.1:3306/",
                     help="admin URL of a MariaDB/MySQL server ('' for SQLite only)")
     a = ap.parse_args(argv)
@@ -100,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"({n:,} rows, loaded in {load_s:,.0f} s)", flush=True)
             for line in grafana.table(figures):
                 print(line, flush=True)
+    if a.only in (None, "sync"):
+        patients, days = a.sync_patients or (2 if quick else 30), a.sync_days or (2 if quick else 7)
+        latency = a.latency_ms if a.latency_ms is not None else 50.0
+        sim = tuple(a.simulate) if a.simulate is not None else ((20,) if quick else (200, 2_000))
+        print(f"\nsync: {patients} patients x 3 vendors x {days} days against the sandbox", flush=True)
+        for line in sync.run(patients, days, latency, sim, mysql):
+            print(line, flush=True)
     return 0
 
 

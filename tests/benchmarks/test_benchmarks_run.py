@@ -66,3 +66,25 @@ def test_grafana_benchmark_times_every_panel_query_at_both_ranges(capsys, mysql_
         assert timed == [(d, lab[:38].strip()) for d, lab in expected]
         assert all(target in line and re.search(r" \d+\.\d\d (ok|MISS)$", line) for line in at), at
         assert re.search(rf"^slowest at {span}: (clinic|patient) / .+ ms \(ratio \d+\.\d\d\)$", out, re.M)
+
+
+@pytest.mark.benchmark
+def test_sync_benchmark_runs_tiny_against_the_sandbox(capsys) -> None:
+    """N=2 patients x 3 vendors x 2 days on SQLite, through the one command (about 10 s; the same run on
+    MariaDB, which `--mysql` adds, would double that)."""
+    from tests.benchmarks.__main__ import main
+
+    assert main(["--quick", "--only", "sync", "--simulate", "20", "--mysql", ""]) == 0
+    out = capsys.readouterr().out
+    with capsys.disabled():
+        print("\n" + out)
+    assert "SQLite; all downloads ok: True; 429s answered: 0" in out
+    size = re.search(r"SQLite size \d+\.\d MiB \((\d+) KiB per patient-day\)", out)
+    assert size and int(size.group(1)) >= 50, out  # thousands of rows a patient-day, the WAL included
+    rows = {line.split()[0]: line.split() for line in out.splitlines()
+            if line.startswith(("fitbit ", "withings ", "polar ", "all "))}
+    assert set(rows) == {"fitbit", "withings", "polar", "all"}
+    assert all(int(rows[v][1]) == 2 and int(rows[v][2]) > 0 for v in ("fitbit", "withings", "polar"))
+    assert float(rows["all"][-1]) > 0  # wall / minimum
+    simulated = [line.split() for line in out.splitlines() if line.strip().startswith("20 ")]
+    assert len(simulated) == 1 and float(simulated[0][-1]) >= 1.0  # never faster than the quotas allow
