@@ -7,7 +7,9 @@
 - ingest: the project's bulk upsert against the database's own bulk load of the same rows into the
   same table (tests/benchmarks/ingest.py); ratio = upsert / ceiling, target >= 0.8 on MariaDB;
 - charts: the patient view's chart queries and the compliance grid at clinic scale
-  (tests/benchmarks/charts.py); ratio = best time / target (24 h: 100 ms, 90 days: 300 ms), <= 1 meets it.
+  (tests/benchmarks/charts.py); ratio = best time / target (24 h: 100 ms, 90 days: 300 ms), <= 1 meets it;
+- app: start to window shown (first and later start), idle memory, worst event-loop stall during a
+  sandbox sync, each in a subprocess (tests/benchmarks/app.py); ratio = figure / target, < 1 meets it.
 Nothing here runs in the default test run; tests/benchmarks/test_benchmarks_run.py runs it tiny.
 """
 
@@ -18,7 +20,7 @@ import os
 import platform
 import sys
 
-from tests.benchmarks import charts, ingest
+from tests.benchmarks import app, charts, ingest
 
 INGEST_TARGET = {"mariadb": 0.8}  # upsert / ceiling
 CHART_TARGET_MS = {"24 h": 100.0, "90 d": 300.0}
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, help="ingest: runs per figure, the best counts (default 2)")
     ap.add_argument("--patients", type=int, help="charts: patients (default 50)")
     ap.add_argument("--days", type=int, help="charts: days (default 90)")
-    ap.add_argument("--only", choices=("ingest", "charts"), help="run one benchmark")
+    ap.add_argument("--only", choices=("ingest", "charts", "app"), help="run one benchmark")
     ap.add_argument("--mysql", default="mysql+pymysql://root@127.0.0.1:3306/",
                     help="admin URL of a MariaDB/MySQL server ('' for SQLite only)")
     a = ap.parse_args(argv)
@@ -86,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         patients, days = a.patients or (2 if quick else 50), a.days or (2 if quick else 90)
         print(f"\ncharts: {patients} patients x {days} days of 1-minute heart rate and steps", flush=True)
         for line in charts_table(charts.measure_all(patients, days, mysql, 1 if quick else 5)):
+            print(line, flush=True)
+    if a.only in (None, "app"):
+        print("\napp: start, idle memory and event-loop stall (offscreen, fresh data folder, SQLite)", flush=True)
+        for line in app.table(app.measure(quick)):
             print(line, flush=True)
     return 0
 
