@@ -92,8 +92,16 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def start_once(home: Path, idle_s: float = 0.0, timeout: float = 120.0) -> tuple[float, int | None]:
-    """Seconds from starting `main.py` to the window shown; with idle_s, the RSS that long after."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (less disturbed by a busy host than wall time)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_once(home: Path, idle_s: float = 0.0, timeout: float = 120.0) -> tuple[float, int | None, float]:
+    """Seconds from starting `main.py` to the window shown; with idle_s, the RSS that long after;
+    the CPU seconds the process had used when the window showed."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(MAIN)], cwd=ROOT, env=app_environ(home), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -101,11 +109,12 @@ def start_once(home: Path, idle_s: float = 0.0, timeout: float = 120.0) -> tuple
         if _read_until(proc, MARK, timeout) is None:
             raise RuntimeError(f"the window was not shown within {timeout:.0f} s (exit code {proc.poll()})")
         shown = time.perf_counter() - t0
+        cpu = cpu_seconds(proc.pid)
         rss = None
         if idle_s:
             time.sleep(idle_s)
             rss = rss_bytes(proc.pid)
-        return shown, rss
+        return shown, rss, cpu
     finally:
         _stop(proc)
 
@@ -132,13 +141,17 @@ def measure(quick: bool = False, later_runs: int | None = None, idle_s: float | 
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="wearsync-appbench-") as tmp:
         home = Path(tmp) / "home"
-        first, _ = start_once(home)
-        figures.append(Figure("start, first (empty folder)", first, "s", TARGETS["start"]))
-        later = [start_once(home)[0] for _ in range(runs - 1)]
-        last, rss = start_once(home, idle_s=idle)
+        first, _, first_cpu = start_once(home)
+        figures.append(Figure("start, first (empty folder)", first, "s", TARGETS["start"],
+                              f"CPU {first_cpu:.2f} s"))
+        later = [start_once(home) for _ in range(runs - 1)]
+        last = start_once(home, idle_s=idle)
         later.append(last)
-        note = f"median of {runs}: " + ", ".join(f"{s:.2f}" for s in later) if runs > 1 else ""
-        figures.append(Figure("start, later", statistics.median(later), "s", TARGETS["start"], note))
+        rss = last[1]
+        note = (f"median of {runs}: " + ", ".join(f"{s:.2f}" for s, _, _ in later) + "; " if runs > 1 else "") + \
+            f"CPU {statistics.median(c for _, _, c in later):.2f} s"
+        figures.append(Figure("start, later", statistics.median(s for s, _, _ in later), "s", TARGETS["start"],
+                              note))
         assert rss is not None
         figures.append(Figure(f"idle RSS after {idle:.0f} s", rss / 1e6, "MB", TARGETS["idle"],
                               f"{rss / 2**20:.0f} MiB"))

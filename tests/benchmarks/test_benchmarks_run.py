@@ -35,3 +35,15 @@ def test_charts_benchmark_runs(capsys, mysql_url) -> None:
     timed = [line for line in lines[2:] if " ms" in line]
     assert {line.split()[0] for line in timed} == {"sqlite", "mariadb"}
     assert sum("heart_rate" in line for line in timed) == 8 and sum("compliance grid" in line for line in timed) == 2
+
+
+@pytest.mark.benchmark
+def test_app_benchmark_sees_the_window_shown(tmp_path) -> None:
+    from tests.benchmarks import app
+
+    seconds, rss, cpu = app.start_once(tmp_path / "app-home", idle_s=0.5, timeout=90)
+    assert 0 < seconds < 90 and rss is not None and rss > 10_000_000 and cpu > 0
+    lines = app.table([app.Figure("start, first (empty folder)", seconds, "s", 2.0),
+                       app.Figure("idle", 250.0, "MB", 200.0)])
+    assert lines[1].rstrip().endswith(" ok" if seconds < 2 else " MISS")
+    assert lines[2].rstrip().endswith("1.25 MISS")
