@@ -1,4 +1,5 @@
-"""Keep the benchmarks runnable: each runs on a tiny size and prints its figures (no speed asserts)."""
+"""Keep the benchmarks runnable: each runs on a tiny size and prints its figures (no speed asserts), and
+the chart and Grafana tables cover every chart query and every panel query."""
 
 from __future__ import annotations
 
@@ -34,7 +35,38 @@ def test_charts_benchmark_runs(capsys, mysql_url) -> None:
         print("\n" + "\n".join(lines))
     timed = [line for line in lines[2:] if " ms" in line]
     assert {line.split()[0] for line in timed} == {"sqlite", "mariadb"}
-    assert sum("heart_rate" in line for line in timed) == 8 and sum("compliance grid" in line for line in timed) == 2
+    assert sum(line.split()[1] == "heart_rate" for line in timed) == 8
+    assert sum("compliance grid" in line for line in timed) == 2
+    # every chart query of the patient view is timed, on both dialects
+    from services.data.charts import ChartService
+
+    queries = {name for name, value in vars(ChartService).items() if not name.startswith("_") and callable(value)}
+    for dialect in ("sqlite", "mariadb"):
+        timed_here = {line.split()[1] for line in timed if line.startswith(dialect + " ")}
+        assert queries <= timed_here, (dialect, queries - timed_here)
+
+
+@pytest.mark.benchmark
+def test_grafana_benchmark_times_every_panel_query_at_both_ranges(capsys, mysql_url) -> None:
+    from services.reach.grafana_dashboards import dashboards
+    from tests.benchmarks.__main__ import main
+
+    admin = mysql_url.rsplit("/", 1)[0] + "/"
+    assert main(["--quick", "--only", "grafana", "--mysql", admin]) == 0
+    out = capsys.readouterr().out
+    with capsys.disabled():
+        print("\n" + out)
+    lines = [line for line in out.splitlines() if line.startswith(("clinic ", "patient "))]
+    expected = [(stem.removeprefix("wearsync-"), p["title"] + (f" [{t['refId']}]" if len(p["targets"]) > 1 else ""))
+                for stem, dash in dashboards().items() for p in dash["panels"] for t in p["targets"]]
+    assert len(expected) > 20
+    for span, target in (("24 h", "100 ms"), ("90 d", "500 ms")):
+        at = [line for line in lines if f" {span} " in line]
+        timed = [(line[:9].strip(), line[10:48].strip()) for line in at]
+        assert timed == [(d, lab[:38].strip()) for d, lab in expected]
+        assert all(target in line and re.search(r" \d+\.\d\d (ok|MISS)$", line) for line in at), at
+        assert re.search(rf"^slowest at {span}: (clinic|patient) / .+ ms \(ratio \d+\.\d\d\)$", out, re.M)
+
 
 
 @pytest.mark.benchmark
