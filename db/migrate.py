@@ -6,42 +6,71 @@ import datetime as dt
 import gzip
 import json
 import logging
+import re
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from db.engine import Database, create_private_file
 from db.privileges import ACCOUNTS_TABLE, apply_grants_after_upgrade
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic (and Mako, and every dialect's DDL module with it: about a second of a cold start) is
+# imported only when a migration runs; the start-up check reads the revisions without it (issue 15).
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
+VERSION_TABLE = "alembic_version"
+_ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=]+)?=\s*(.+?)\s*$", re.MULTILINE)
 
 
 def _config(db: Database, connection: Any) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
     return cfg
 
 
+def _literal(source: str) -> str | None:
+    value = source.strip()
+    if value == "None":
+        return None
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    raise ValueError(f"not a plain revision name: {source}")
+
+
 def head_revision() -> str:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    head = ScriptDirectory.from_config(cfg).get_current_head()
-    assert head is not None
-    return head
+    """The newest migration, read from the `revision`/`down_revision` lines of the migration files
+    (what Alembic's ScriptDirectory finds, without importing Alembic; a test compares the two)."""
+    revisions: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        found = dict(_ASSIGNMENT.findall(path.read_text(encoding="utf-8")))
+        if "revision" in found:
+            name = _literal(found["revision"])
+            assert name is not None
+            revisions[name] = _literal(found.get("down_revision", "None"))
+    heads = set(revisions) - set(revisions.values())
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations must have exactly one head, found {sorted(heads)}")
+    return heads.pop()
 
 
 def current_revision(db: Database) -> str | None:
+    """The revision stamped in the database (None: never migrated), read with one query."""
     with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table(VERSION_TABLE):
+            return None
+        rows = [str(r) for r in conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()]
+    if len(rows) > 1:
+        raise RuntimeError(f"the database is stamped with several revisions: {sorted(rows)}")
+    return rows[0] if rows else None
 
 
 def needs_upgrade(db: Database) -> bool:
@@ -63,6 +92,8 @@ def upgrade(db: Database, backup_dir: Path | None = None, revision: str = "head"
         if now is None:
             raise ValueError("a backup before the upgrade needs the time to stamp it with (pass now=)")
         backup = str(backup_database(db, backup_dir, now, label=f"before-upgrade-from-{before}"))
+    from alembic import command
+
     with db.engine.begin() as conn:
         command.upgrade(_config(db, conn), revision)
     if db.dialect == "mysql":
@@ -102,6 +133,9 @@ class UnknownRevision(ValueError):
 
 
 def check_revision(revision: str) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     script = ScriptDirectory.from_config(cfg)
@@ -111,6 +145,8 @@ def check_revision(revision: str) -> None:
 
 
 def downgrade(db: Database, revision: str) -> None:
+    from alembic import command
+
     with db.engine.begin() as conn:
         command.downgrade(_config(db, conn), revision)
 

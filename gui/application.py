@@ -32,6 +32,10 @@ from services.logging_setup import setup_logging
 log = logging.getLogger(__name__)
 
 SPLASH_AFTER_MS = 400
+# measurement hook (tests/benchmarks/app.py, docs/PERFORMANCE.md): with this set to 1, a line
+# WINDOW_SHOWN_MARK goes to stdout when the event loop first runs with the window shown
+ANNOUNCE_ENV = "WEARSYNC_ANNOUNCE_WINDOW"
+WINDOW_SHOWN_MARK = "wearsync: window shown"
 
 
 @dataclass
@@ -181,6 +185,8 @@ def run_gui(sandbox: bool = False, minimized: bool = False) -> int:
         download_demo_data(shell)
     log.info("%s (tray %s)", "started minimised" if minimized else "window shown",
              "available" if tray_available else "not available")
+    if os.environ.get(ANNOUNCE_ENV) == "1":
+        QTimer.singleShot(0, lambda: print(WINDOW_SHOWN_MARK, flush=True))
     # SIGTERM (log-out, systemctl stop) ends the loop normally so the database is closed cleanly;
     # the idle timer lets Python run its signal handler while Qt waits.
     signal.signal(signal.SIGTERM, lambda *_: shell.quit())  # quit, never "keep running in tray?"

@@ -13,6 +13,8 @@
 - sync: N patients x 3 vendors x 7 days against the sandbox with its quotas and a latency per request,
   beside the least time the vendors' quotas allow for the same requests, plus a simulated 2,000
   (tests/benchmarks/sync.py); ratio = wall time / that minimum, 1.0 = as fast as the vendors allow.
+- app: start to window shown (first and later start), idle memory, worst event-loop stall during a
+  sandbox sync, each in a subprocess (tests/benchmarks/app.py); ratio = figure / target, < 1 meets it.
 Nothing here runs in the default test run; tests/benchmarks/test_benchmarks_run.py runs it tiny.
 """
 
@@ -23,7 +25,7 @@ import os
 import platform
 import sys
 
-from tests.benchmarks import charts, grafana, ingest, sync
+from tests.benchmarks import app, charts, grafana, ingest, sync
 
 INGEST_TARGET = {"mariadb": 0.8}  # upsert / ceiling
 # issue 10: a 24-hour view < 100 ms, a 90-day view < 300 ms; one night or one exercise is a (less than) 24-hour view
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sync-days", type=int, help="sync: patient-local days (default 7)")
     ap.add_argument("--latency-ms", type=float, help="sync: added to every sandbox request (default 50)")
     ap.add_argument("--simulate", type=int, nargs="*", help="sync: patients of the simulated runs (default 200 2000)")
-    ap.add_argument("--only", choices=("ingest", "charts", "grafana", "sync"), help="run one benchmark")
+    ap.add_argument("--only", choices=("ingest", "charts", "grafana", "sync", "app"), help="run one benchmark")
     ap.add_argument("--mysql", default="mysql+pymysql://root@127.0.0.1:3306/",
                     help="admin URL of a MariaDB/MySQL server ('' for SQLite only)")
     a = ap.parse_args(argv)
@@ -113,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         sim = tuple(a.simulate) if a.simulate is not None else ((20,) if quick else (200, 2_000))
         print(f"\nsync: {patients} patients x 3 vendors x {days} days against the sandbox", flush=True)
         for line in sync.run(patients, days, latency, sim, mysql):
+            print(line, flush=True)
+    if a.only in (None, "app"):
+        print("\napp: start, idle memory and event-loop stall (offscreen, fresh data folder, SQLite)", flush=True)
+        for line in app.table(app.measure(quick)):
             print(line, flush=True)
     return 0
 

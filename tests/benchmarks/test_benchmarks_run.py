@@ -88,3 +88,14 @@ def test_sync_benchmark_runs_tiny_against_the_sandbox(capsys) -> None:
     assert float(rows["all"][-1]) > 0  # wall / minimum
     simulated = [line.split() for line in out.splitlines() if line.strip().startswith("20 ")]
     assert len(simulated) == 1 and float(simulated[0][-1]) >= 1.0  # never faster than the quotas allow
+
+@pytest.mark.benchmark
+def test_app_benchmark_sees_the_window_shown(tmp_path) -> None:
+    from tests.benchmarks import app
+
+    seconds, rss, cpu = app.start_once(tmp_path / "app-home", idle_s=0.5, timeout=90)
+    assert 0 < seconds < 90 and rss is not None and rss > 10_000_000 and cpu > 0
+    lines = app.table([app.Figure("start, first (empty folder)", seconds, "s", 2.0),
+                       app.Figure("idle", 250.0, "MB", 200.0)])
+    assert lines[1].rstrip().endswith(" ok" if seconds < 2 else " MISS")
+    assert lines[2].rstrip().endswith("1.25 MISS")
