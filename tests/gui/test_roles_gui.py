@@ -40,7 +40,7 @@ class FakeSync:
             actor.require("sync.run")  # as the real service does
         return None
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float | None = None) -> None:  # as SyncService.shutdown
         return None
 
 
