@@ -42,6 +42,7 @@ from services.errors import Conflict, InvalidInput, NotFound, WearSyncError
 from services.logging_setup import redact
 from services.secrets import SecretStore
 from services.settings import Settings
+from services.vendors import VENDOR_CLASSES, Vendor
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,7 @@ class AlertService:
                 .order_by(Coverage.local_date)
             ).tuples().all()
             failing = {cid for cid, _, _ in failed}
-            no_new_data = polar_no_new_data(
+            no_new_data = no_new_data_alerts(
                 s, [(c, code) for c, code in conns if c.id not in failing], now_local.date(), after_days)
         in_use: dict[tuple[int, str], Device] = {}
         for d in devices:
@@ -346,47 +347,47 @@ class AlertService:
 
 def sync_advice(vendor: str, label: str) -> str:
     """What the coordinator asks the patient to do about a device that has not synced."""
-    if vendor == "withings":  # the Sleep Analyzer syncs itself over Wi-Fi; there is no app step
-        return ("Ask the patient to check that the mat is plugged in and on Wi-Fi "
-                "(the Withings app shows the mat's status under Devices).")
-    return f"Ask the patient to open the {label} app and sync it."
+    cls = VENDOR_CLASSES.get(vendor)
+    return (cls.device_sync_advice if cls else Vendor.device_sync_advice).format(label=label)
 
 
-def polar_no_new_data(s: Session, conns: list[tuple[Connection, str]], today: dt.date,
-                      after_days: int) -> list[Alert]:
-    """Polar reports no device sync time: a connected Polar account whose newest exercise or daily
-    activity (with any steps or active time) is `after_days` days old or more. An account with no
-    data at all counts from the day it was connected. Connections whose downloads fail are left out:
+def no_new_data_alerts(s: Session, conns: list[tuple[Connection, str]], today: dt.date, after_days: int) -> list[Alert]:
+    """For vendors that report no device sync time (Polar): a connected account whose newest exercise
+    or daily activity (with any steps or active time) is `after_days` days old or more. An account with
+    no data at all counts from the day it was connected. Connections whose downloads fail are left out:
     the failed-download alert covers them, and their newest data is not known."""
-    polar = [(c, code) for c, code in conns if c.vendor == "polar" and c.status == "connected"]
-    if not polar:
+    advice = {name: cls.no_new_data_advice for name, cls in VENDOR_CLASSES.items() if cls.no_new_data_advice}
+    quiet_conns = [(c, code) for c, code in conns if c.vendor in advice and c.status == "connected"]
+    if not quiet_conns:
         return []
-    pids = [c.patient_id for c, _ in polar]
-    newest: dict[int, dt.date] = {}
+    pids = [c.patient_id for c, _ in quiet_conns]
+    newest: dict[tuple[int, str], dt.date] = {}
     queries = (
-        select(Exercise.patient_id, func.max(Exercise.local_date))
-        .where(Exercise.vendor == "polar", Exercise.patient_id.in_(pids)).group_by(Exercise.patient_id),
-        select(DailyActivity.patient_id, func.max(DailyActivity.local_date))
-        .where(DailyActivity.vendor == "polar", DailyActivity.patient_id.in_(pids),
+        select(Exercise.patient_id, Exercise.vendor, func.max(Exercise.local_date))
+        .where(Exercise.vendor.in_(advice), Exercise.patient_id.in_(pids))
+        .group_by(Exercise.patient_id, Exercise.vendor),
+        select(DailyActivity.patient_id, DailyActivity.vendor, func.max(DailyActivity.local_date))
+        .where(DailyActivity.vendor.in_(advice), DailyActivity.patient_id.in_(pids),
                or_(DailyActivity.steps > 0, DailyActivity.active_minutes > 0))
-        .group_by(DailyActivity.patient_id),
+        .group_by(DailyActivity.patient_id, DailyActivity.vendor),
     )
     for query in queries:
-        for pid, day in s.execute(query).tuples():
-            if day is not None and (pid not in newest or day > newest[pid]):
-                newest[pid] = day
+        for pid, vendor, day in s.execute(query).tuples():
+            if day is not None and ((pid, vendor) not in newest or day > newest[(pid, vendor)]):
+                newest[(pid, vendor)] = day
     out = []
-    for conn, code in polar:
-        since = newest.get(conn.patient_id) or (conn.connected_at.date() if conn.connected_at else None)
+    for conn, code in quiet_conns:
+        since = newest.get((conn.patient_id, conn.vendor)) or (conn.connected_at.date() if conn.connected_at else None)
         if since is None:
             continue
         quiet = (today - since).days
         if quiet < after_days:
             continue
+        label = VENDOR_LABELS.get(conn.vendor, conn.vendor)
         out.append(Alert(
             NO_NEW_DATA, code, conn.vendor, f"nodata:{conn.id}",
-            f"{code}'s Polar account has had no new exercise or daily activity for {quiet} days: "
-            "check the strap is worn and synced with the Polar Flow app.",
+            f"{code}'s {label} account has had no new exercise or daily activity for {quiet} days: "
+            f"{advice[conn.vendor]}",
         ))
     return out
 

@@ -156,6 +156,11 @@ class Vendor:
     registers_users: ClassVar[bool] = False
     # plain names for the OAuth scopes, for "what the patient did not share" messages
     scope_labels: ClassVar[dict[str, str]] = {}
+    # what the patient is asked to do when the device has not synced for N days (alerts)
+    device_sync_advice: ClassVar[str] = "Ask the patient to open the {label} app and sync it."
+    # None: the vendor reports when the device last synced. Otherwise the vendor reports no device
+    # sync, so "no new exercise or daily activity for N days" stands in for it, with this advice.
+    no_new_data_advice: ClassVar[str | None] = None
     # who issues the OAuth client and where it is managed, for Settings → Secrets → Test
     client_owner: ClassVar[str] = ""
     client_portal: ClassVar[str] = ""

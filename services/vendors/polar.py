@@ -107,6 +107,7 @@ class Polar(Vendor):
     env_prefix = "POLAR"
     client_owner = "Polar"
     client_portal = "admin.polaraccesslink.com"
+    no_new_data_advice = "check the strap is worn and synced with the Polar Flow app."  # no device sync reported
     default_endpoints = Endpoints(
         "https://flow.polar.com/oauth2/authorization",
         "https://polarremote.com/v2/oauth2/token",

@@ -178,6 +178,9 @@ class Withings(Vendor):
     env_prefix = "WITHINGS"
     client_owner = "Withings"
     client_portal = "the Withings developer dashboard"
+    # the Sleep Analyzer syncs itself over Wi-Fi: there is no app step for the patient
+    device_sync_advice = ("Ask the patient to check that the mat is plugged in and on Wi-Fi "
+                          "(the Withings app shows the mat's status under Devices).")
     default_endpoints = Endpoints(
         "https://account.withings.com/oauth2_user/authorize2",
         "https://wbsapi.withings.net/v2/oauth2",
