@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QBoxLayout
 
-from gui.pages.sync.page import SyncPage
 from gui.widgets import Banner
 
 if TYPE_CHECKING:
@@ -87,7 +86,11 @@ class FlowNotifier(QObject):
 
     def _activity(self, kind: str, _message: str) -> None:
         if kind in ("started", "finished", "error"):
-            page = self.shell.window.pages.get("sync")
+            page = self.shell.window.built_page("sync")  # a page not built yet refreshes when first shown
+            if page is None:
+                return
+            from gui.pages.sync.page import SyncPage  # imported already: the page is built
+
             if isinstance(page, SyncPage) and page.isVisible():
                 page.refresh()
 
