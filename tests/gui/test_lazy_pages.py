@@ -1,0 +1,114 @@
+"""Pages are built on their first visit (issue 15): a started window has not imported the chart
+libraries (pyqtgraph, numpy) until the Data page opens, and the Data page opens however it is asked
+for — the navigation list, its Ctrl+number shortcut, or another page calling `ctx.navigate`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+
+from gui.pages import PAGES, PageRef
+from tests.gui.conftest import wait_idle
+
+pytestmark = pytest.mark.gui
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART_LIBRARIES = ("pyqtgraph", "numpy")
+
+
+def test_each_line_of_the_pages_list_names_its_page() -> None:
+    refs = [entry for entry in PAGES if isinstance(entry, PageRef)]
+    assert refs, "the pages list names pages by module so the window can import them on first visit"
+    for ref in refs:
+        cls = ref.load()
+        assert (cls.key, cls.title, cls.icon) == (ref.key, ref.title, ref.icon), ref.module
+
+
+def test_a_started_window_has_not_imported_the_chart_libraries(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "import gui.application\n"
+        "from gui.shell import Shell\n"
+        "from services.app import WearSync\n"
+        "qapp = QApplication([])\n"
+        "app = WearSync.open()\n"
+        "shell = Shell(app, tray_available=False)\n"
+        "shell.show_window()\n"
+        "qapp.processEvents()\n"
+        f"loaded = lambda: sorted(m for m in sys.modules if m.split('.')[0] in {CHART_LIBRARIES!r})\n"
+        "print('started', loaded())\n"
+        "shell.window.nav.setCurrentRow(1)\n"
+        "print('opened', type(shell.window.current_page()).__name__, bool(loaded()))\n"
+        "shell.shutdown()\n"
+    )
+    env = {**os.environ, "WEARSYNC_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT),
+           "QT_QPA_PLATFORM": "offscreen", "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring"}
+    env.pop("WEARSYNC_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith(("started", "opened"))]
+    assert lines == ["started []", "opened DataPage True"], done.stdout[-2000:]
+
+
+def _data_key_row(window: Any) -> int:
+    return next(i for i in range(window.nav.count())
+                if window.nav.item(i).data(Qt.ItemDataRole.UserRole) == "data")
+
+
+def test_only_the_first_page_is_built_at_start(qtbot: Any, make_shell: Any) -> None:
+    window = make_shell().window
+    assert window.current_page().key == "patients"
+    assert [key for key in window.pages if window.built_page(key) is not None] == ["patients"]
+    assert list(window.pages) == [entry.key for entry in PAGES]  # every page listed, in order
+    assert window.nav.count() == len(PAGES) == window.stack.count()
+
+
+def test_the_data_page_opens_from_the_navigation_list(qtbot: Any, make_shell: Any) -> None:
+    shell = make_shell()
+    window = shell.window
+    window.nav.setCurrentRow(_data_key_row(window))
+    page = window.current_page()
+    assert page.key == "data" and window.built_page("data") is page and page.isVisible()
+    assert window.stack.count() == len(PAGES)  # the placeholder gave way to the page
+    wait_idle(qtbot, shell)
+
+
+def test_the_data_page_opens_from_its_shortcut(qtbot: Any, make_shell: Any) -> None:
+    shell = make_shell()
+    window = shell.window
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.isActiveWindow())
+    number = _data_key_row(window) + 1
+    qtbot.keyClick(window, getattr(Qt.Key, f"Key_{number}"), Qt.KeyboardModifier.ControlModifier)
+    page = window.current_page()
+    assert page.key == "data" and page.isVisible()
+    assert window.nav.currentItem().data(Qt.ItemDataRole.UserRole) == "data"
+    wait_idle(qtbot, shell)
+
+
+def test_the_data_page_opens_when_another_page_navigates_to_it(qtbot: Any, make_shell: Any) -> None:
+    shell = make_shell()
+    window = shell.window
+    page = shell.ctx.navigate("data")  # what the compliance grid's click does
+    assert page is window.current_page() is window.pages["data"]
+    assert page.key == "data" and page.isVisible()
+    assert window.nav.currentItem().data(Qt.ItemDataRole.UserRole) == "data"
+    wait_idle(qtbot, shell)
+
+
+def test_asking_for_a_page_builds_it_once_without_showing_it(qtbot: Any, make_shell: Any) -> None:
+    shell = make_shell()
+    window = shell.window
+    settings = window.pages["settings"]
+    assert window.pages["settings"] is settings is window.built_page("settings")
+    assert window.current_page().key == "patients" and not settings.isVisible()
+    assert window.show_page("settings") is settings and settings.isVisible()
+    wait_idle(qtbot, shell)
