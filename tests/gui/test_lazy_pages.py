@@ -112,3 +112,37 @@ def test_asking_for_a_page_builds_it_once_without_showing_it(qtbot: Any, make_sh
     assert window.current_page().key == "patients" and not settings.isVisible()
     assert window.show_page("settings") is settings and settings.isVisible()
     wait_idle(qtbot, shell)
+
+
+def test_building_a_page_in_the_shown_window_opens_no_other_window(qtbot: Any, make_shell: Any) -> None:
+    """A page is now built while the window is on screen: a widget it shows before it has a parent would
+    flash up as a window of its own and take the focus from the main window."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    class WindowsShown(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[str] = []
+
+        def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Show and isinstance(obj, QWidget) and obj.isWindow():
+                self.seen.append(f"{type(obj).__name__} {obj.objectName()}")
+            return False
+
+    shell = make_shell()
+    window = shell.window
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.isActiveWindow())
+    spy = WindowsShown()
+    qapp = QApplication.instance()
+    assert qapp is not None
+    qapp.installEventFilter(spy)
+    try:
+        for key in window.pages:
+            window.show_page(key)
+    finally:
+        qapp.removeEventFilter(spy)
+    assert spy.seen == []
+    assert window.isActiveWindow()
+    wait_idle(qtbot, shell)
