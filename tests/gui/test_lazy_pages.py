@@ -20,6 +20,8 @@ pytestmark = pytest.mark.gui
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART_LIBRARIES = ("pyqtgraph", "numpy")
+# loaded on the first vendor call, tunnel start or Grafana provisioning, never to show the window
+NETWORK_LIBRARIES = ("requests", "oauthlib", "requests_oauthlib", "urllib3", "pyngrok", "yaml")
 
 
 def test_each_line_of_the_pages_list_names_its_page() -> None:
@@ -30,7 +32,7 @@ def test_each_line_of_the_pages_list_names_its_page() -> None:
         assert (cls.key, cls.title, cls.icon) == (ref.key, ref.title, ref.icon), ref.module
 
 
-def test_a_started_window_has_not_imported_the_chart_libraries(tmp_path: Path) -> None:
+def test_a_started_window_has_not_imported_the_chart_or_network_libraries(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "from PySide6.QtWidgets import QApplication\n"
@@ -44,6 +46,7 @@ def test_a_started_window_has_not_imported_the_chart_libraries(tmp_path: Path) -
         "qapp.processEvents()\n"
         f"loaded = lambda: sorted(m for m in sys.modules if m.split('.')[0] in {CHART_LIBRARIES!r})\n"
         "print('started', loaded())\n"
+        f"print('network', sorted(m for m in sys.modules if m.split('.')[0] in {NETWORK_LIBRARIES!r}))\n"
         "shell.window.nav.setCurrentRow(1)\n"
         "print('opened', type(shell.window.current_page()).__name__, bool(loaded()))\n"
         "shell.shutdown()\n"
@@ -54,8 +57,8 @@ def test_a_started_window_has_not_imported_the_chart_libraries(tmp_path: Path) -
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
-    lines = [line for line in done.stdout.splitlines() if line.startswith(("started", "opened"))]
-    assert lines == ["started []", "opened DataPage True"], done.stdout[-2000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith(("started", "network", "opened"))]
+    assert lines == ["started []", "network []", "opened DataPage True"], done.stdout[-2000:]
 
 
 def _data_key_row(window: Any) -> int:
