@@ -60,8 +60,12 @@ class FlowNotifier(QObject):
             central.insertWidget(central.count() - 1, self.banner)
         self.alert.connect(self.show_alert)
         self.activity.connect(self._activity)
-        scheduler = getattr(shell.app, "scheduler", None)
-        if scheduler is not None:
+        self.attach()
+
+    def attach(self) -> None:
+        """Listen to the app's scheduler, once it has one (the app attaches it after the window shows)."""
+        scheduler = getattr(self.shell.app, "scheduler", None)
+        if scheduler is not None and self.on_event not in scheduler.listeners:
             scheduler.listeners.append(self.on_event)
 
     def on_event(self, event: SchedulerEvent) -> None:

@@ -149,3 +149,34 @@ def test_building_a_page_in_the_shown_window_opens_no_other_window(qtbot: Any, m
     assert spy.seen == []
     assert window.isActiveWindow()
     wait_idle(qtbot, shell)
+
+
+def test_the_flow_is_attached_after_the_window_and_the_notifier_hears_it(qtbot: Any, make_shell: Any) -> None:
+    """The scheduler (daily download, catch-up, alert digest) is built on the worker once the window is
+    up (`Shell.start(flow=True)`, what run_gui does), and the window's alert notifier listens to it."""
+    import socket
+
+    from gui.application import open_facade
+
+    opened = open_facade(sandbox=False)  # what run_gui has before it builds the window
+    try:
+        assert opened.app.scheduler is None
+    finally:
+        opened.app.close()
+    shell = make_shell()
+    app = shell.app
+    with socket.socket() as probe:  # a free port for the callback listener
+        probe.bind(("127.0.0.1", 0))
+        app.environ["WEARSYNC_CALLBACK_PORT"] = str(probe.getsockname()[1])
+    assert app.scheduler is None
+    started: list[bool] = []
+    shell.ctx.events.background_started.connect(lambda: started.append(True))
+    try:
+        shell.start(flow=True)
+        qtbot.waitUntil(lambda: started == [True], timeout=20_000)
+        assert app.scheduler is not None
+        assert app.scheduler.listeners.count(shell.flow.on_event) == 1
+        jobs = app.scheduler._scheduler  # the start's one-off catch-up has run before stopping
+        qtbot.waitUntil(lambda: jobs.get_job("catch-up") is None, timeout=10_000)
+    finally:
+        app.stop_background(timeout=5)
