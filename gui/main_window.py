@@ -35,7 +35,10 @@ ROLE_NAMES = {"admin": "Administrator", "coordinator": "Coordinator", "viewer": 
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, ctx: PageContext, close_handler: Callable[[QCloseEvent], None] | None = None) -> None:
+    def __init__(self, ctx: PageContext, close_handler: Callable[[QCloseEvent], None] | None = None,
+                 open_first: bool = True) -> None:
+        """`open_first=False`: the first page is built when someone opens it (the sign-in gate does,
+        on signing in), so a window that opens on the sign-in screen builds no page at all."""
         super().__init__()
         install_keyboard_and_wheel_rules()  # Tab never trapped; the wheel changes no unfocused setting
         self.ctx = ctx
@@ -89,7 +92,8 @@ class MainWindow(QMainWindow):
         ctx.bridge.busy_changed.connect(self._show_busy)  # a method: disconnected with the window
         ctx.session.changed.connect(lambda _a: self._show_user())
         self._show_user()
-        self.nav.setCurrentRow(0)
+        if open_first:
+            self.nav.setCurrentRow(0)
 
     # -- layout ---------------------------------------------------------------------------
     def _navigation(self) -> QWidget:

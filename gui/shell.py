@@ -78,7 +78,8 @@ class Shell(QObject):
         )
         self.ctx.restart = self.restart
         events.setting_changed.connect(self._setting_changed)
-        self.window = MainWindow(self.ctx, close_handler=self.handle_close)
+        # the gate opens the first page on signing in: behind the sign-in screen no page is built
+        self.window = MainWindow(self.ctx, close_handler=self.handle_close, open_first=False)
         self.gate = SessionGate(self.ctx, self.window)  # sign-in screen, idle lock, account menu
         self.tray: Tray | None = None
         if tray_available:

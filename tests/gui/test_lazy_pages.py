@@ -44,6 +44,7 @@ def test_a_started_window_has_not_imported_the_chart_or_network_libraries(tmp_pa
         "shell = Shell(app, tray_available=False)\n"
         "shell.show_window()\n"
         "qapp.processEvents()\n"
+        "shell.window.pages['patients']\n"  # what signing in opens
         f"loaded = lambda: sorted(m for m in sys.modules if m.split('.')[0] in {CHART_LIBRARIES!r})\n"
         "print('started', loaded())\n"
         f"print('network', sorted(m for m in sys.modules if m.split('.')[0] in {NETWORK_LIBRARIES!r}))\n"
@@ -180,3 +181,17 @@ def test_the_flow_is_attached_after_the_window_and_the_notifier_hears_it(qtbot: 
         qtbot.waitUntil(lambda: jobs.get_job("catch-up") is None, timeout=10_000)
     finally:
         app.stop_background(timeout=5)
+
+
+def test_behind_the_sign_in_screen_no_page_is_built(qtbot: Any, make_shell: Any) -> None:
+    from tests.gui.conftest import account_for
+
+    shell = make_shell(signed_in=False)
+    window = shell.window
+    assert shell.gate.gated
+    assert [key for key in window.pages if window.built_page(key) is not None] == []
+    shell.gate.enter(account_for(shell.app, None))  # what a successful sign-in does
+    page = window.current_page()
+    assert page.key == "patients" and page.isVisible()
+    assert window.nav.currentItem().data(Qt.ItemDataRole.UserRole) == "patients"
+    wait_idle(qtbot, shell)
