@@ -62,7 +62,8 @@ def use_sandbox_home() -> Path:
 
 def open_facade(sandbox: bool) -> Started:
     """Runs on a worker thread: open (and migrate) the database; in sandbox mode start the simulated
-    vendors and connect the demo patients (a second or so; their data downloads later)."""
+    vendors and connect the demo patients (a second or so; their data downloads later). The daily
+    download, catch-up and alert digest are attached after the window shows (`Shell.start(flow=True)`)."""
     if sandbox:
         from services.sandbox.mode import open_sandbox
 
@@ -72,7 +73,6 @@ def open_facade(sandbox: bool) -> Started:
 
         app = WearSync.open()
     app.interruptions()  # downloads the last run of WearSync left unfinished: the Sync page says so
-    app.attach_flow()  # daily download, catch-up, alert digest: started with the background services
     return Started(app, str(app.settings.get("close_to_tray")), bool(app.settings.get("start_tunnel_with_app")))
 
 
@@ -178,7 +178,7 @@ def run_gui(sandbox: bool = False, minimized: bool = False) -> int:
         shell.show_window()
     elif not tray_available:  # started at sign-in without a tray: a window in the task bar, not in the way
         shell.window.showMinimized()
-    shell.start(start_tunnel=started.start_tunnel)
+    shell.start(start_tunnel=started.start_tunnel, flow=True)
     if sandbox:
         from gui.sandbox import download_demo_data
 
