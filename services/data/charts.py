@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,7 +211,7 @@ class ChartService:
             steps = pool.submit(run, (self.steps, rng))
             rest = pool.submit(run, (self.devices, (patient,)), (self.nights, rng), (self.exercises, rng),
                                (self.daily_activity, rng), (self.markers, rng))
-            wait([heart, steps, rest])
+        # leaving the block waited for all three; the first failure (in this order) is raised
         [hr], [st], [devices, nights, exercises, daily, markers] = heart.result(), steps.result(), rest.result()
         return PatientCharts(devices, hr, st, nights, exercises, daily, markers)
 
