@@ -78,14 +78,14 @@ class _FakeShell:
         self.window = QMainWindow()
         self.restart_requested = False
         self.frozen_at_build = gc.get_freeze_count()
-        self.at_start: tuple[int, float] | None = None
+        self.at_start: tuple[int, float, int] | None = None
         _FakeShell.made.append(self)
 
     def show_window(self) -> None:
         self.window.show()
 
     def start(self, start_tunnel: bool = False) -> None:
-        self.at_start = (gc.get_freeze_count(), sys.getswitchinterval())
+        self.at_start = (gc.get_freeze_count(), sys.getswitchinterval(), gc.get_threshold()[0])
 
     def quit(self) -> None:
         pass
@@ -94,7 +94,7 @@ class _FakeShell:
         self.window.close()
 
 
-def test_run_gui_hides_startup_from_the_collector_and_shares_the_gil_before_background_work(
+def test_run_gui_tunes_the_collector_and_the_gil_before_background_work(
         qapp, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import signal
     from types import SimpleNamespace
@@ -141,16 +141,19 @@ def test_run_gui_hides_startup_from_the_collector_and_shares_the_gil_before_back
     quit_on_close = qapp.quitOnLastWindowClosed()
     switch = sys.getswitchinterval()
     frozen = gc.get_freeze_count()
+    threshold = gc.get_threshold()
     _FakeShell.made.clear()
     try:
         assert appmod.run_gui() == 0
         shell = _FakeShell.made[-1]
         assert shell.at_start is not None
-        objects_frozen, interval = shell.at_start
+        objects_frozen, interval, young = shell.at_start
         # start-up's objects (the window's among them) frozen before the background work allocates
         assert objects_frozen > max(frozen, shell.frozen_at_build)
         assert interval == appmod.GIL_SWITCH_S < 0.005
+        assert young == appmod.GC_THRESHOLD[0] > 700  # the young generation collected less often
     finally:
         gc.unfreeze()
+        gc.set_threshold(*threshold)
         sys.setswitchinterval(switch)
         qapp.setQuitOnLastWindowClosed(quit_on_close)
