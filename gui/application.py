@@ -53,7 +53,8 @@ class Started:
 # thread needs the GIL for every Qt event it hands to Python (slots, event filters, the bridge's
 # deliveries); during a download the sync workers (and in sandbox mode the simulated vendors) keep
 # asking for it too, and each time the UI thread loses the race it waits another interval: at 5 ms
-# that added up to 100-180 ms late ticks on a busy two-core machine, at 1 ms to 40-80 (issue 15).
+# that added up to 100-175 ms late ticks on a busy two-core machine, at 1 ms to 74-81 (three
+# alternating runs each, with the start-up heap frozen; issue 15).
 GIL_SWITCH_S = 0.001
 
 
@@ -64,9 +65,10 @@ def share_gil_with_ui() -> None:
 
 # Python collects its youngest generation every 700 net allocations of container objects. A
 # download allocates them by the hundred thousand (parsed JSON, rows), so the collector ran some 1,400
-# times during the sandbox's demo download, each pass holding the GIL, and every tenth pass of those
-# a larger one: 10,000 makes them ten times rarer (a young pass over 10,000 objects still takes about
-# a millisecond) — worst UI-thread lateness 56-240 ms → 33-72 ms on a busy two-core machine (issue 15).
+# times during the sandbox's demo download, each pass holding the GIL, every tenth one a larger pass:
+# at 10,000 about 120 passes run (a young pass over 10,000 objects takes around a millisecond).
+# Measured beside the two other settings here, worst lateness median 113 -> 90 ms over four
+# alternating runs on a busy two-core machine: a small gain, within that machine's noise (issue 15).
 GC_THRESHOLD = (10_000, 10, 10)
 
 
@@ -78,9 +80,9 @@ def freeze_startup_heap() -> None:
     """Hide what start-up built from the garbage collector: the modules, the window's widgets and
     their wrappers, SQLAlchemy's mappings live as long as the process. Left in the oldest
     generation, every full collection walks them all over again — a download allocates enough rows
-    to start one every second or so, each holding the GIL for 150-350 ms, i.e. the window freezes
-    (issue 15). Frozen, a full collection walks only what was made since. The few cyclic leftovers
-    of start-up that are frozen with them stay (a one-time, small cost)."""
+    to start one every second or so, each holding the GIL for 150-350 ms on a busy two-core machine:
+    the window freezes (issue 15). Frozen, a full collection walks only what was made since. The few
+    cyclic leftovers of start-up that are frozen with them stay (a one-time, small cost)."""
     gc.freeze()
 
 
