@@ -48,12 +48,14 @@ def _machine() -> str:
 
 def ingest_table(figures: list[ingest.Figure]) -> list[str]:
     lines = [f"{'dialect':<8} {'series':<11} {'phase':<12} {'rows':>9} {'upsert rows/s':>14} "
-             f"{'ceiling':<16} {'ceiling rows/s':>15} {'ratio':>6} {'target':>7}"]
+             f"{'ceiling':<16} {'ceiling rows/s':>15} {'ratio':>6} {'target':>10}  "
+             f"{'SQL path rows/s':>15} {'upsert/SQL path':>15}"]
     for f in figures:
         target = INGEST_TARGET.get(f.dialect)
         mark = "" if target is None else (f">={target:.1f}" + (" ok" if f.ratio >= target else " MISS"))
+        sql = "" if f.sql_rps is None else f"{f.sql_rps:>15,.0f} {f.sql_ratio:>15.2f}"
         lines.append(f"{f.dialect:<8} {f.series:<11} {f.phase:<12} {f.rows:>9,} {f.upsert_rps:>14,.0f} "
-                     f"{f.ceiling:<16} {f.ceiling_rps:>15,.0f} {f.ratio:>6.2f} {mark:>7}")
+                     f"{f.ceiling:<16} {f.ceiling_rps:>15,.0f} {f.ratio:>6.2f} {mark:>10}  {sql}")
     return lines
 
 

@@ -82,10 +82,17 @@ class Figure:
     upsert_rps: float
     ceiling_rps: float
     ceiling: str
+    #: MariaDB: the same statements the upsert sent, built in advance and only executed (no Python
+    #: building them): the fastest any SQL-statement path can go, beside the bulk-load ceiling
+    sql_rps: float | None = None
 
     @property
     def ratio(self) -> float:
         return self.upsert_rps / self.ceiling_rps
+
+    @property
+    def sql_ratio(self) -> float | None:
+        return None if self.sql_rps is None else self.upsert_rps / self.sql_rps
 
     def line(self) -> str:
         return (f"{self.dialect:<8} {self.series:<11} {self.phase:<12} {self.rows:>9,} rows: "
@@ -153,6 +160,43 @@ class _MysqlCeiling:
         self.engine.dispose()
 
 
+class _SentStatements:
+    """The statements `db.upsert` sends for these rows, captured once, then executed as they are on one
+    connection in one transaction: the server's SQL path with no Python building statements."""
+
+    name = "SQL path"
+
+    def __init__(self, db: Database, model: type[DeclarativeBase], data: list[dict[str, Any]],
+                 key: tuple[str, ...]) -> None:
+        import db.upsert as upsert_module
+
+        sent: list[str] = []
+        real = upsert_module._execute_all
+
+        def capture(cursor: Any, statements: list[str]) -> None:
+            sent.extend(statements)
+            real(cursor, statements)
+
+        upsert_module._execute_all = capture  # type: ignore[assignment]
+        try:
+            with db.session() as s:
+                upsert(s, model, data, key)
+        finally:
+            upsert_module._execute_all = real  # type: ignore[assignment]
+        self.statements = sent
+        self.db = db
+
+    def load(self, rewrite: bool) -> None:
+        raw = self.db.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            for statement in self.statements:
+                cur.execute(statement)
+            raw.commit()
+        finally:
+            raw.close()
+
+
 def _text(v: Any) -> str:
     if isinstance(v, dt.datetime):
         return v.strftime("%Y-%m-%d %H:%M:%S")
@@ -213,6 +257,7 @@ def measure(url: str, n: int, repeat: int = 1, revision: str = "head") -> list[F
                 def keep() -> None:
                     pass
 
+                sql_first = sql_again = None
                 try:
                     up_first = _best(repeat, clear, do_upsert)
                     up_again = _best(repeat, keep, do_upsert)
@@ -220,13 +265,20 @@ def measure(url: str, n: int, repeat: int = 1, revision: str = "head") -> list[F
                     ce_first = _best(repeat, clear, lambda c=ceiling: c.load(False))
                     ce_again = _best(repeat, keep, lambda c=ceiling: c.load(True))
                     assert _count(db, model) == len(data)
+                    if dialect == "mariadb":
+                        clear()
+                        sent = _SentStatements(db, model, data, series.key)
+                        sql_first = len(data) / _best(repeat, clear, lambda t=sent: t.load(False))
+                        sql_again = len(data) / _best(repeat, keep, lambda t=sent: t.load(True))
+                        assert _count(db, model) == len(data)
                 finally:
                     if isinstance(ceiling, _MysqlCeiling):
                         ceiling.close()
                 _empty(db, model)
-                for phase, up, ce in (("first write", up_first, ce_first), ("re-write", up_again, ce_again)):
+                for phase, up, ce, sql in (("first write", up_first, ce_first, sql_first),
+                                           ("re-write", up_again, ce_again, sql_again)):
                     figures.append(Figure(dialect, series.name, phase, len(data), len(data) / up, len(data) / ce,
-                                          ceiling.name))
+                                          ceiling.name, sql))
     finally:
         db.dispose()
     return figures
