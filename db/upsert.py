@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from operator import attrgetter, methodcaller
 from typing import Any
 
@@ -96,49 +95,67 @@ def _sqlite(conn: Connection, table: Table, batch: list[Mapping[str, Any]], key:
 
 
 def _mysql(conn: Connection, table: Table, batches: list[list[Mapping[str, Any]]], key: Sequence[str]) -> None:
-    """Each batch as multi-row statements. With several batches, the next batch's statements are built
-    while the server works on the previous ones (a sender thread waits on the socket, which releases
-    the GIL), so the Python work and the server's overlap instead of adding up."""
+    """Each batch as multi-row statements, the server writing one while the next is built: a statement
+    is sent, the next batch's statements are built, and only then is the first one's answer read
+    (`_Sender`), so the Python work and the server's overlap instead of adding up."""
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     literal = _Literals(dbapi)
     compiled: dict[tuple[str, ...], tuple[str, list[str], str]] = {}
-    cursor = dbapi.cursor()
-    pool = ThreadPoolExecutor(1, thread_name_prefix="upsert") if len(batches) > 1 else None
-    pending: Future[None] | None = None
+    sender = _Sender(dbapi)
     try:
         for batch in batches:
             columns = tuple(batch[0].keys())
             if columns not in compiled:
                 compiled[columns] = _mysql_statement(conn, table, list(columns), key)
-            statements = _mysql_values(batch, *compiled[columns], literal)
-            if pending is not None:
-                pending.result()
-            if pool is None:
-                _execute_all(cursor, statements)
-            else:
-                pending = pool.submit(_execute_all, cursor, statements)
-        if pending is not None:
-            pending.result()
+            for statement in _mysql_values(batch, *compiled[columns], literal):
+                sender.send(statement)  # waits for the previous statement's answer first
+        sender.finish()
     except conn.dialect.loaded_dbapi.Error as exc:
         # as SQLAlchemy would raise it (IntegrityError, OperationalError...), naming the statement but
-        # not its values
         # not its values; a lost connection is handed back to the pool as lost, as SQLAlchemy does
         statement = next(iter(compiled.values()))[0] + "..." if compiled else "INSERT"
-        lost = conn.dialect.is_disconnect(exc, dbapi, cursor)
+        lost = conn.dialect.is_disconnect(exc, dbapi, sender.cursor)
         if lost:
             conn.invalidate(exc)
         raise DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error,
                                   connection_invalidated=lost, dialect=conn.dialect) from exc
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True)  # never leave a statement running on the session's connection
-        cursor.close()
+        if sender.pending:  # an error between sending and reading: the connection's state is unknown
+            conn.invalidate()
+        sender.cursor.close()
 
 
-def _execute_all(cursor: Any, statements: list[str]) -> None:
-    for statement in statements:
-        cursor.execute(statement)  # no parameters: the values are literals already, nothing is interpolated
+class _Sender:
+    """Sends statements on one connection with at most one answer outstanding.
+
+    With PyMySQL (the project's driver), a statement is written to the socket and its answer read
+    later (`Connection._execute_command` / `_read_query_result`, what `Connection.query` does in one
+    go): the caller builds the next statement meanwhile. A thread sending instead would not overlap:
+    the builder's long C calls hold the GIL, so the sender could only start when the next statement
+    was ready (measured: the server idle during every build). Any other driver: one at a time."""
+
+    def __init__(self, dbapi: Any) -> None:
+        self.dbapi = dbapi
+        self.cursor = dbapi.cursor()
+        self.split = hasattr(dbapi, "_execute_command") and hasattr(dbapi, "_read_query_result")
+        self.pending = False
+
+    def send(self, statement: str) -> None:
+        if not self.split:
+            self.cursor.execute(statement)  # no parameters: the values are literals already
+            return
+        self.finish()
+        from pymysql.constants import COMMAND
+
+        self.pending = True
+        self.dbapi._execute_command(COMMAND.COM_QUERY, statement.encode(self.dbapi.encoding))
+
+    def finish(self) -> None:
+        """Read the outstanding answer (an error in it is raised here)."""
+        if self.pending:
+            self.pending = False  # read now: a server error leaves the connection clean, a lost one is lost
+            self.dbapi._read_query_result()
 
 
 def _mysql_statement(conn: Connection, table: Table, columns: list[str],

@@ -171,18 +171,18 @@ class _SentStatements:
         import db.upsert as upsert_module
 
         sent: list[str] = []
-        real = upsert_module._execute_all
+        real = upsert_module._Sender.send
 
-        def capture(cursor: Any, statements: list[str]) -> None:
-            sent.extend(statements)
-            real(cursor, statements)
+        def capture(sender: Any, statement: str) -> None:
+            sent.append(statement)
+            real(sender, statement)
 
-        upsert_module._execute_all = capture  # type: ignore[assignment]
+        upsert_module._Sender.send = capture  # type: ignore[method-assign]
         try:
             with db.session() as s:
                 upsert(s, model, data, key)
         finally:
-            upsert_module._execute_all = real  # type: ignore[assignment]
+            upsert_module._Sender.send = real  # type: ignore[method-assign]
         self.statements = sent
         self.db = db
 

@@ -94,3 +94,88 @@ def test_many_batches_all_arrive_and_a_failing_batch_fails_the_write(db_url: str
             assert s.scalar(sa.select(sa.func.count()).where(HeartRateSample.bpm == 200)) == 0
     finally:
         db.dispose()
+
+
+def _hr_rows(n: int, base: dt.datetime, bpm: int | None = None) -> list[dict[str, object]]:
+    return [{"patient_id": 1, "vendor": "fitbit", "kind": "sample", "ts_utc": base + dt.timedelta(minutes=i),
+             "utc_offset_s": 0, "local_date": base.date(), "bpm": bpm if bpm is not None else 40 + i % 90}
+            for i in range(n)]
+
+
+def test_mariadb_builds_the_next_batch_while_the_server_writes_the_last(mysql_url: str, monkeypatch) -> None:
+    """The overlap that makes the upsert reach the server's own statement speed (docs/PERFORMANCE.md):
+    a statement is sent, the next batch is built, and only then is the sent one's answer read."""
+    import db.upsert as upsert_module
+
+    monkeypatch.setattr(upsert_module, "CHUNK", 100)
+    events: list[str] = []
+    build, send, finish = upsert_module._mysql_values, upsert_module._Sender.send, upsert_module._Sender.finish
+
+    def logged_build(*args):  # type: ignore[no-untyped-def]
+        events.append("build")
+        return build(*args)
+
+    def logged_send(sender, statement: str) -> None:  # type: ignore[no-untyped-def]
+        send(sender, statement)
+        events.append("send")
+
+    def logged_finish(sender) -> None:  # type: ignore[no-untyped-def]
+        if sender.pending:
+            events.append("read")
+        finish(sender)
+
+    monkeypatch.setattr(upsert_module, "_mysql_values", logged_build)
+    monkeypatch.setattr(upsert_module._Sender, "send", logged_send)
+    monkeypatch.setattr(upsert_module._Sender, "finish", logged_finish)
+    db = Database(mysql_url)
+    try:
+        upgrade(db)
+        base = dt.datetime(2026, 4, 1)
+        with db.session() as s:
+            s.add(Patient(id=1, code="OVERLAP-1", note="", created_at=base))
+        rows = _hr_rows(400, base)
+        with db.session() as s:
+            upsert(s, HeartRateSample, rows, ("patient_id", "vendor", "kind", "ts_utc"))
+        assert events == ["build", "send"] + ["build", "read", "send"] * 3 + ["read"]
+        with db.session() as s:
+            assert s.scalar(sa.select(sa.func.count()).select_from(HeartRateSample)) == 400
+    finally:
+        db.dispose()
+
+
+def test_mariadb_a_failure_while_a_statement_is_outstanding_keeps_nothing(mysql_url: str, monkeypatch) -> None:
+    """Building a batch fails after the previous one was sent and before its answer was read: the
+    error reaches the caller, the connection (its answer still unread) is not reused, nothing is kept."""
+    import pytest
+
+    import db.upsert as upsert_module
+
+    monkeypatch.setattr(upsert_module, "CHUNK", 100)
+    build = upsert_module._mysql_values
+    calls = []
+
+    def failing_build(*args):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("converter broke")
+        return build(*args)
+
+    db = Database(mysql_url)
+    try:
+        upgrade(db)
+        base = dt.datetime(2026, 4, 1)
+        with db.session() as s:
+            s.add(Patient(id=1, code="OUTSTANDING-1", note="", created_at=base))
+        monkeypatch.setattr(upsert_module, "_mysql_values", failing_build)
+        with pytest.raises(RuntimeError, match="converter broke"), db.session() as s:
+            upsert(s, HeartRateSample, _hr_rows(400, base), ("patient_id", "vendor", "kind", "ts_utc"))
+        monkeypatch.setattr(upsert_module, "_mysql_values", build)
+        for _ in range(3):  # the pool hands out working connections, none with an answer pending
+            with db.session() as s:
+                assert s.scalar(sa.select(sa.func.count()).select_from(HeartRateSample)) == 0
+        with db.session() as s:
+            upsert(s, HeartRateSample, _hr_rows(250, base), ("patient_id", "vendor", "kind", "ts_utc"))
+        with db.session() as s:
+            assert s.scalar(sa.select(sa.func.count()).select_from(HeartRateSample)) == 250
+    finally:
+        db.dispose()
