@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import keyring
 import pytest
 
 from tests.support.dbtemplate import MariaDBTemplate, SqliteTemplate
+from tests.support.main_py import MainPy
 
 ROOT = Path(__file__).resolve().parents[1]
 MYSQL_ADMIN_URL = os.environ.get("WEARSYNC_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/")
@@ -140,9 +140,18 @@ def sqlite_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[
     a.close()
 
 
+@pytest.fixture(scope="session")
+def main_py() -> Iterator[MainPy]:
+    """`python main.py ARGV` as a process of its own, without its second of imports each time
+    (tests/support/main_py.py)."""
+    runner = MainPy()
+    yield runner
+    runner.close()
+
+
 @pytest.fixture
-def run_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """Run `python main.py ...` in a subprocess, as a user or a script would."""
+def run_cli(tmp_path: Path, main_py: MainPy):  # type: ignore[no-untyped-def]
+    """Run `python main.py ...` in a process of its own, as a user or a script would."""
     keyring_file = tmp_path / "keyring.json"
 
     def run(*args: str, env: dict[str, str] | None = None, input: str | None = None,
@@ -153,8 +162,7 @@ def run_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
         e["PYTHONPATH"] = str(ROOT)
         if env:
             e.update(env)
-        return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, env=e, text=True,
-                              capture_output=True, input=input, timeout=timeout)
+        return main_py.run(list(args), env=e, input=input, timeout=timeout)
 
     return run
 
