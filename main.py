@@ -6,9 +6,12 @@ import argparse
 import logging
 import sys
 
+# the window's own options: with nothing else on the command line no subcommand is registered, so
+# opening the window does not import every command module (issue 15: start-up time)
+WINDOW_OPTIONS = frozenset({"--headless", "--sandbox", "--minimized"})
 
-def build_parser() -> argparse.ArgumentParser:
-    from services.cli import grouped_help, register_all
+
+def build_parser(commands: bool = True) -> argparse.ArgumentParser:
     from services.config import VERSION
 
     parser = argparse.ArgumentParser(
@@ -26,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="open the window against built-in sandbox vendors with demo patients")
     parser.add_argument("--minimized", action="store_true",
                         help="start in the tray without showing the window (used when starting at sign-in)")
+    if not commands:
+        parser.set_defaults(command=None)
+        return parser
+    from services.cli import grouped_help, register_all
+
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="one of the commands below")
     register_all(sub)
     parser.epilog = grouped_help(sub)
@@ -41,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     # (no last-resort printing), and a log write failing (full disk) prints no traceback
     logging.lastResort = None
     logging.raiseExceptions = False
-    parser = build_parser()
+    given = sys.argv[1:] if argv is None else argv
+    parser = build_parser(commands=not set(given) <= WINDOW_OPTIONS)
     args = parser.parse_args(argv)
     from services.errors import WearSyncError
     from services.failures import one_line

@@ -10,6 +10,7 @@ the background after the window is shown.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -48,6 +49,43 @@ class Started:
     sandbox_note: str = ""
 
 
+# How long a thread may hold the GIL while another waits for it (Python's default: 5 ms). The UI
+# thread needs the GIL for every Qt event it hands to Python (slots, event filters, the bridge's
+# deliveries); during a download the sync workers (and in sandbox mode the simulated vendors) keep
+# asking for it too, and each time the UI thread loses the race it waits another interval: at 5 ms
+# that added up to 100-175 ms late ticks on a busy two-core machine, at 1 ms to 74-81 (three
+# alternating runs each, with the start-up heap frozen; issue 15).
+GIL_SWITCH_S = 0.001
+
+
+def share_gil_with_ui() -> None:
+    """Let the UI thread get the GIL back sooner from the background threads."""
+    sys.setswitchinterval(GIL_SWITCH_S)
+
+
+# Python collects its youngest generation every 700 net allocations of container objects. A
+# download allocates them by the hundred thousand (parsed JSON, rows), so the collector ran some 1,400
+# times during the sandbox's demo download, each pass holding the GIL, every tenth one a larger pass:
+# at 10,000 about 120 passes run (a young pass over 10,000 objects takes around a millisecond).
+# Measured beside the two other settings here, worst lateness median 113 -> 90 ms over four
+# alternating runs on a busy two-core machine: a small gain, within that machine's noise (issue 15).
+GC_THRESHOLD = (10_000, 10, 10)
+
+
+def collect_less_often() -> None:
+    gc.set_threshold(*GC_THRESHOLD)
+
+
+def freeze_startup_heap() -> None:
+    """Hide what start-up built from the garbage collector: the modules, the window's widgets and
+    their wrappers, SQLAlchemy's mappings live as long as the process. Left in the oldest
+    generation, every full collection walks them all over again — a download allocates enough rows
+    to start one every second or so, each holding the GIL for 150-350 ms on a busy two-core machine:
+    the window freezes (issue 15). Frozen, a full collection walks only what was made since. The few
+    cyclic leftovers of start-up that are frozen with them stay (a one-time, small cost)."""
+    gc.freeze()
+
+
 def use_sandbox_home() -> Path:
     """Make this process a sandbox one before anything opens (logs, lock, database): its own data
     directory `<home>/sandbox`, its own SQLite file and callback port, never a production database."""
@@ -62,7 +100,8 @@ def use_sandbox_home() -> Path:
 
 def open_facade(sandbox: bool) -> Started:
     """Runs on a worker thread: open (and migrate) the database; in sandbox mode start the simulated
-    vendors and connect the demo patients (a second or so; their data downloads later)."""
+    vendors and connect the demo patients (a second or so; their data downloads later). The daily
+    download, catch-up and alert digest are attached after the window shows (`Shell.start(flow=True)`)."""
     if sandbox:
         from services.sandbox.mode import open_sandbox
 
@@ -72,7 +111,6 @@ def open_facade(sandbox: bool) -> Started:
 
         app = WearSync.open()
     app.interruptions()  # downloads the last run of WearSync left unfinished: the Sync page says so
-    app.attach_flow()  # daily download, catch-up, alert digest: started with the background services
     return Started(app, str(app.settings.get("close_to_tray")), bool(app.settings.get("start_tunnel_with_app")))
 
 
@@ -131,6 +169,8 @@ def explain_open_failure(error: BaseException, log_path: Path | None) -> str:
 def run_gui(sandbox: bool = False, minimized: bool = False) -> int:
     crash = CrashHandler()
     crash.install()
+    share_gil_with_ui()
+    collect_less_often()
 
     if sandbox:
         use_sandbox_home()
@@ -178,7 +218,8 @@ def run_gui(sandbox: bool = False, minimized: bool = False) -> int:
         shell.show_window()
     elif not tray_available:  # started at sign-in without a tray: a window in the task bar, not in the way
         shell.window.showMinimized()
-    shell.start(start_tunnel=started.start_tunnel)
+    freeze_startup_heap()  # before the background work starts allocating
+    shell.start(start_tunnel=started.start_tunnel, flow=True)
     if sandbox:
         from gui.sandbox import download_demo_data
 

@@ -1,12 +1,16 @@
 """The main window: navigation on the left, one page at a time on the right, a sandbox banner on top.
 
+Pages are built when first shown or first asked for (`window.pages[key]`, `show_page`,
+`ctx.navigate`); until then an empty placeholder holds the page's place in the stack, so starting
+the app imports and builds only the first page (issue 15: start-up time and idle memory).
+
 The window does not decide what closing it means; it asks `close_handler` (the Shell), which
 knows whether a tray exists and what the user chose.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
@@ -23,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from gui import theme
 from gui.context import PageContext
-from gui.pages import PAGES, Page
+from gui.pages import PAGES, Page, PageEntry, page_class
 from gui.widgets import install_keyboard_and_wheel_rules, label
 from services.config import VERSION
 
@@ -31,7 +35,10 @@ ROLE_NAMES = {"admin": "Administrator", "coordinator": "Coordinator", "viewer": 
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, ctx: PageContext, close_handler: Callable[[QCloseEvent], None] | None = None) -> None:
+    def __init__(self, ctx: PageContext, close_handler: Callable[[QCloseEvent], None] | None = None,
+                 open_first: bool = True) -> None:
+        """`open_first=False`: the first page is built when someone opens it (the sign-in gate does,
+        on signing in), so a window that opens on the sign-in screen builds no page at all."""
         super().__init__()
         install_keyboard_and_wheel_rules()  # Tab never trapped; the wheel changes no unfocused setting
         self.ctx = ctx
@@ -57,22 +64,27 @@ class MainWindow(QMainWindow):
         row.addWidget(self.stack, 1)
         self.setCentralWidget(root)
 
-        self.pages: dict[str, Page] = {}
+        self.pages: Mapping[str, Page] = _Pages(self)
+        self._entries: dict[str, PageEntry] = {}
+        self._built: dict[str, Page] = {}
+        self._placeholders: dict[str, QWidget] = {}
         self.page_shortcuts: dict[str, QShortcut] = {}
-        for number, cls in enumerate(PAGES, start=1):
-            page = cls(ctx)
-            self.pages[cls.key] = page
-            self.stack.addWidget(page)
-            item = QListWidgetItem(theme.nav_icon(cls.icon), cls.title)
-            item.setData(Qt.ItemDataRole.UserRole, cls.key)
+        for number, entry in enumerate(PAGES, start=1):
+            self._entries[entry.key] = entry
+            placeholder = QWidget()
+            placeholder.setObjectName(f"unbuilt_{entry.key}")
+            self._placeholders[entry.key] = placeholder
+            self.stack.addWidget(placeholder)
+            item = QListWidgetItem(theme.nav_icon(entry.icon), entry.title)
+            item.setData(Qt.ItemDataRole.UserRole, entry.key)
             item.setSizeHint(QSize(0, 40))
             self.nav.addItem(item)
             if number <= 9:  # Ctrl+1 … Ctrl+9, in the order of the PAGES list
                 keys = QKeySequence(f"Ctrl+{number}")
                 shortcut = QShortcut(keys, self)
-                shortcut.activated.connect(lambda key=cls.key: self.show_page(key, focus=True))
-                self.page_shortcuts[cls.key] = shortcut
-                item.setToolTip(f"{cls.title} ({keys.toString(QKeySequence.SequenceFormat.NativeText)})")
+                shortcut.activated.connect(lambda key=entry.key: self.show_page(key, focus=True))
+                self.page_shortcuts[entry.key] = shortcut
+                item.setToolTip(f"{entry.title} ({keys.toString(QKeySequence.SequenceFormat.NativeText)})")
         self._shown_row = -1
         self.nav.currentRowChanged.connect(self._on_nav)
         ctx.navigate = self.show_page
@@ -80,7 +92,8 @@ class MainWindow(QMainWindow):
         ctx.bridge.busy_changed.connect(self._show_busy)  # a method: disconnected with the window
         ctx.session.changed.connect(lambda _a: self._show_user())
         self._show_user()
-        self.nav.setCurrentRow(0)
+        if open_first:
+            self.nav.setCurrentRow(0)
 
     # -- layout ---------------------------------------------------------------------------
     def _navigation(self) -> QWidget:
@@ -139,19 +152,40 @@ class MainWindow(QMainWindow):
         actor = self.ctx.session.actor
         self.user.setText(f"{actor.username} · {ROLE_NAMES.get(actor.role, actor.role)}")
 
+    # -- pages, built on first use ---------------------------------------------------------
+    def built_page(self, key: str) -> Page | None:
+        """The page if it has been built, else None (never builds it)."""
+        return self._built.get(key)
+
+    def _page(self, key: str) -> Page:
+        page = self._built.get(key)
+        if page is not None:
+            return page
+        page = page_class(self._entries[key])(self.ctx)  # KeyError for an unknown key, as before
+        self._built[key] = page
+        placeholder = self._placeholders.pop(key)
+        showing = self.stack.currentWidget() is placeholder
+        self.stack.insertWidget(self.stack.indexOf(placeholder), page)
+        if showing:
+            self.stack.setCurrentWidget(page)
+        self.stack.removeWidget(placeholder)
+        placeholder.deleteLater()
+        return page
+
     # -- navigation -----------------------------------------------------------------------
     def _on_nav(self, row: int) -> None:
         item = self.nav.item(row)
         if item is None:
             return
-        page = self.pages[str(item.data(Qt.ItemDataRole.UserRole))]
+        key = str(item.data(Qt.ItemDataRole.UserRole))
         leaving = self.stack.currentWidget()
-        if isinstance(leaving, Page) and leaving is not page and not self._may_leave(leaving):
+        if isinstance(leaving, Page) and leaving is not self._built.get(key) and not self._may_leave(leaving):
             self.nav.blockSignals(True)  # stay: the list shows the page that is still open
             self.nav.setCurrentRow(self._shown_row)
             self.nav.blockSignals(False)
             return
         self._shown_row = row
+        page = self.pages[key]  # built on its first visit
         self.stack.setCurrentWidget(page)
         page.shown()
 
@@ -196,3 +230,22 @@ class MainWindow(QMainWindow):
             self.close_handler(event)
         else:
             event.accept()
+
+
+class _Pages(Mapping[str, Page]):
+    """`window.pages`: every page's key, in navigation order; looking a page up builds it."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self._window = window
+
+    def __getitem__(self, key: str) -> Page:
+        return self._window._page(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._window._entries)
+
+    def __len__(self) -> int:
+        return len(self._window._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._window._entries

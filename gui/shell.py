@@ -78,7 +78,8 @@ class Shell(QObject):
         )
         self.ctx.restart = self.restart
         events.setting_changed.connect(self._setting_changed)
-        self.window = MainWindow(self.ctx, close_handler=self.handle_close)
+        # the gate opens the first page on signing in: behind the sign-in screen no page is built
+        self.window = MainWindow(self.ctx, close_handler=self.handle_close, open_first=False)
         self.gate = SessionGate(self.ctx, self.window)  # sign-in screen, idle lock, account menu
         self.tray: Tray | None = None
         if tray_available:
@@ -138,15 +139,25 @@ class Shell(QObject):
             self.tray.notify("Tunnel problem", getattr(error, "message", str(error)))
 
     # -- lifetime -------------------------------------------------------------------------
-    def start(self, start_tunnel: bool = False) -> None:
-        """After the window is shown: background services, and the tunnel if the user asked for it."""
-        self.bridge.submit(self.app.start_background,
+    def start(self, start_tunnel: bool = False, flow: bool = False) -> None:
+        """After the window is shown: background services, and the tunnel if the user asked for it.
+
+        `flow` (the app's start): first attach the daily download, catch-up and alert digest — built on
+        the worker, so the scheduler and the sync service are not imported before the window shows."""
+        self.bridge.submit(self._start_background, flow,
                            on_result=lambda _r: self.ctx.events.background_started.emit())
         self.ctx.tunnel.refresh()
         self.ctx.tunnel.start_polling()
         # an administrator chose to start the tunnel with the app: it runs signed out too, like sync
         if start_tunnel:
             self.ctx.tunnel.start()
+
+    def _start_background(self, flow: bool) -> None:
+        """A worker thread."""
+        if flow:
+            self.app.attach_flow()
+            self.flow.attach()
+        self.app.start_background()
 
     def quit(self) -> None:
         if self.quitting:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QBoxLayout
 
-from gui.pages.sync.page import SyncPage
 from gui.widgets import Banner
 
 if TYPE_CHECKING:
@@ -61,8 +60,12 @@ class FlowNotifier(QObject):
             central.insertWidget(central.count() - 1, self.banner)
         self.alert.connect(self.show_alert)
         self.activity.connect(self._activity)
-        scheduler = getattr(shell.app, "scheduler", None)
-        if scheduler is not None:
+        self.attach()
+
+    def attach(self) -> None:
+        """Listen to the app's scheduler, once it has one (the app attaches it after the window shows)."""
+        scheduler = getattr(self.shell.app, "scheduler", None)
+        if scheduler is not None and self.on_event not in scheduler.listeners:
             scheduler.listeners.append(self.on_event)
 
     def on_event(self, event: SchedulerEvent) -> None:
@@ -87,7 +90,11 @@ class FlowNotifier(QObject):
 
     def _activity(self, kind: str, _message: str) -> None:
         if kind in ("started", "finished", "error"):
-            page = self.shell.window.pages.get("sync")
+            page = self.shell.window.built_page("sync")  # a page not built yet refreshes when first shown
+            if page is None:
+                return
+            from gui.pages.sync.page import SyncPage  # imported already: the page is built
+
             if isinstance(page, SyncPage) and page.isVisible():
                 page.refresh()
 

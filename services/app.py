@@ -278,9 +278,10 @@ class WearSync:
 
         deadline = self._stop_deadline
         if "sync" in self.__dict__:  # first: the download is what the time bound is for
-            shutdown = getattr(self.sync, "shutdown", None)  # tests may stand a fake in
-            if shutdown is not None:
-                shutdown() if deadline is None else shutdown(timeout=max(0.0, deadline - time.monotonic() - 0.5))
+            if deadline is None:
+                self.sync.shutdown()
+            else:
+                self.sync.shutdown(timeout=max(0.0, deadline - time.monotonic() - 0.5))
         if "connections" in self.__dict__:
             grace = None if deadline is None else min(1.0, max(0.0, deadline - time.monotonic()))
             self.connections.stop_listener() if grace is None else self.connections.stop_listener(grace)
@@ -295,9 +296,7 @@ class WearSync:
     def _reopen_sync(self) -> None:
         self._stop_deadline = None
         if "sync" in self.__dict__:  # started again after a stop (e.g. a database move)
-            reopen = getattr(self.sync, "reopen", None)
-            if reopen is not None:
-                reopen()
+            self.sync.reopen()
 
     # Background work (scheduler, callback listener, tunnel) is attached by later services;
     # the GUI and --headless both call these two.

@@ -58,19 +58,6 @@ ALLOWED_BACKENDS = (
 )
 
 
-
-# Where each secret comes from: the section (anchor) of docs/vendor-setup.md that says how to get it.
-GUIDE_SECTIONS: dict[str, str] = {
-    "FITBIT_CLIENT_ID": "fitbit", "FITBIT_CLIENT_SECRET": "fitbit",
-    "WITHINGS_CLIENT_ID": "withings", "WITHINGS_CLIENT_SECRET": "withings",
-    "POLAR_CLIENT_ID": "polar", "POLAR_CLIENT_SECRET": "polar",
-    "SECRET_USER": "database", "SECRET_PASSWORD": "database",
-    "GRAFANA_DB_USER": "database", "GRAFANA_DB_PASSWORD": "database",
-    "DATA_PLATFORM_EMAIL": "email", "DATA_PLATFORM_PASSWORD": "email", "EMAIL_LIST": "email",
-    "NGROK_AUTHTOKEN": "tunnel", "GRAFANA_TUNNEL_PASSWORD": "tunnel", "DATAPLATFORM_URL": "tunnel",
-    "GRAFANA_URL": "grafana", "GRAFANA_API_TOKEN": "grafana",
-}
-
 # Internal secrets: not shown on the Settings page, never imported from the seed's variables.
 TOKEN_KEY = "WEARSYNC_TOKEN_KEY"
 # The MySQL owner (schema changes only), kept apart from the writer: no admin can reveal it in the window.

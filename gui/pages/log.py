@@ -14,6 +14,7 @@ from gui.pages.base import Page
 from gui.widgets import button, label, open_or_show
 
 TAIL_BYTES = 256_000
+RELOAD_MS = 250  # a burst of log writes (a sync writes several lines a second) reloads the view once
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FILTERS = (("Everything", "DEBUG"), ("Information and above", "INFO"), ("Warnings and errors", "WARNING"),
            ("Errors only", "ERROR"))
@@ -83,11 +84,17 @@ class LogPage(Page):
         self.where = label(f"Log file: {self.path}" if self.path else "Logging to a file is off.", "help")
         self.layout_.addWidget(self.where)
         self._seen: tuple[float, int] | None = None
-        # The watcher reacts at once; the timer covers rotation and file systems without notifications.
+        # The watcher reacts soon; the timer covers rotation and file systems without notifications.
+        # Each change only arms a short single-shot timer, so a burst of writes reads the file once,
+        # and a hidden page reads nothing (it reloads when shown).
         self.watcher = QFileSystemWatcher(self)
         if self.path and self.path.exists():
             self.watcher.addPath(str(self.path))
-        self.watcher.fileChanged.connect(lambda _p: self.reload())
+        self.soon = QTimer(self)
+        self.soon.setSingleShot(True)
+        self.soon.setInterval(RELOAD_MS)
+        self.soon.timeout.connect(self._changed)
+        self.watcher.fileChanged.connect(lambda _p: self.soon.start() if not self.soon.isActive() else None)
         self.timer = QTimer(self)
         self.timer.setInterval(2000)
         self.timer.timeout.connect(self.reload)
@@ -98,7 +105,12 @@ class LogPage(Page):
 
     def hideEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         self.timer.stop()
+        self.soon.stop()
         super().hideEvent(event)
+
+    def _changed(self) -> None:
+        if self.isVisible():
+            self.reload()
 
     def reload(self, force: bool = False) -> None:
         if self.path is None or not self.path.exists():

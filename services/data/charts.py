@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +42,9 @@ from services.data.sqltime import (
     date_x,
     epoch_s,
     floor_to,
+    in_local_days,
     local_s,
     patient_id,
-    utc_bounds,
     x_of,
 )
 from services.errors import InvalidInput, NotFound
@@ -55,6 +56,7 @@ HOURLY_STEPS_UP_TO_DAYS = 7
 HR_KINDS = ("sample", "exercise", "sleep")
 STAGES = ("wake", "light", "deep", "rem", "asleep", "restless")
 NOT_SYNCED_AFTER = dt.timedelta(days=1)
+VIEW_THREADS = 3  # heart rate, steps, the rest: ChartService.view
 
 
 def bucket_for(start: dt.date, end: dt.date) -> int:
@@ -135,6 +137,19 @@ class Markers:
     not_synced: list[tuple[float, float, str]]  # (from x, to x, what)
 
 
+@dataclass(frozen=True)
+class PatientCharts:
+    """Everything the Data page shows for one patient and range (`ChartService.view`)."""
+
+    devices: list[str]
+    heart_rate: HeartRateChart
+    steps: Bars
+    nights: list[Night]
+    exercises: list[ExerciseItem]
+    daily_activity: Bars
+    markers: Markers
+
+
 class ChartService:
     """Chart series for one patient. `clock` (naive UTC now) ends a "not synced" period still open."""
 
@@ -151,13 +166,54 @@ class ChartService:
     # ------------------------------------------------------------------ what the patient has
 
     def devices(self, patient: str) -> list[str]:
-        """The device types (vendors) the patient has: connected, seen, or with data stored."""
+        """The device types (vendors) the patient has: connected, seen, or with data stored.
+
+        Reads only tables with a row or a few per patient and day, each through a key leading with
+        (patient, vendor): connections, devices, nights, exercises, daily summaries. Heart-rate and
+        step rows are not asked: their key is (patient, time, ...), so finding their vendors means
+        reading the patient's whole history (a vendor the patient lacks: every row), and every such
+        row came with a connection of its vendor -- only the sync writes them, for one of the
+        patient's connections, and moving a device to another ID moves the connection with its rows
+        (services/patients); connections are never deleted on their own."""
         with self._db.session() as s:
             pid = patient_id(s, patient)
             found: set[str] = set()
-            for model in (Connection, Device, HeartRateSample, StepInterval, SleepSession, Exercise, DailyActivity):
+            for model in (Connection, Device, SleepSession, Exercise, DailyActivity):
                 found.update(s.scalars(sa.select(model.vendor).where(model.patient_id == pid).distinct()))
         return [v for v in VENDORS if v in found] + sorted(found - set(VENDORS))
+
+    # ------------------------------------------------------------------ the whole view
+
+    def view(self, patient: str, start: dt.date, end: dt.date,
+             checkpoint: Callable[[], None] | None = None) -> PatientCharts:
+        """The Data page's whole view: devices, heart rate, steps, nights, exercises, daily activity
+        and markers, each the same answer as its own method.
+
+        The queries are independent, so they run at once, each on its own connection from the pool:
+        heart rate, steps, and the small rest one after another. SQLite steps through a query without
+        holding the GIL and MariaDB works in its own process, so the view takes about as long as its
+        longest query rather than the sum. `checkpoint` is called before each query; whatever it
+        raises (the page's loader: a newer request superseded this one) stops the view and is raised
+        here, after the queries already running have ended."""
+        check_range(start, end)
+
+        def run(*calls: tuple[Callable[..., Any], tuple[Any, ...]]) -> list[Any]:
+            out = []
+            for fn, args in calls:
+                if checkpoint is not None:
+                    checkpoint()
+                out.append(fn(*args))
+            return out
+
+        rng = (patient, start, end)
+        with ThreadPoolExecutor(max_workers=VIEW_THREADS, thread_name_prefix="chart-view") as pool:
+            heart = pool.submit(run, (self.heart_rate, rng))
+            steps = pool.submit(run, (self.steps, rng))
+            rest = pool.submit(run, (self.devices, (patient,)), (self.nights, rng), (self.exercises, rng),
+                               (self.daily_activity, rng), (self.markers, rng))
+        # leaving the block waited for all three; the first failure (in this order) is raised
+        [hr], [st], [devices, nights, exercises, daily, markers] = heart.result(), steps.result(), rest.result()
+        return PatientCharts(devices, hr, st, nights, exercises, daily, markers)
 
     # ------------------------------------------------------------------ heart rate and steps
 
@@ -168,11 +224,8 @@ class ChartService:
         H = HeartRateSample
         x = local_s(H.ts_utc, H.utc_offset_s, d)
         bucket = floor_to(x, size, d).label("bucket")
-        lo_utc, hi_utc = utc_bounds(start, end)
-        lo_x, hi_x = date_x(start), date_x(end + dt.timedelta(days=1))
         q = (sa.select(H.kind, bucket, sa.func.min(H.bpm), sa.func.sum(H.bpm), sa.func.max(H.bpm), sa.func.count())
-             .where(H.patient_id == sa.bindparam("pid"), H.ts_utc >= lo_utc, H.ts_utc < hi_utc, H.bpm > 0,
-                    x >= lo_x, x < hi_x)
+             .where(H.patient_id == sa.bindparam("pid"), in_local_days(H.ts_utc, x, start, end), H.bpm > 0)
              .group_by(H.kind, sa.literal_column("bucket"))
              .order_by(H.kind, sa.literal_column("bucket")))
         bands: dict[str, Band] = {}
@@ -200,11 +253,8 @@ class ChartService:
         S = StepInterval
         x = local_s(S.start_utc, S.utc_offset_s, d)
         bucket = floor_to(x, width, d).label("bucket")
-        lo_utc, hi_utc = utc_bounds(start, end)
-        lo_x, hi_x = date_x(start), date_x(end + dt.timedelta(days=1))
         q = (sa.select(bucket, sa.func.sum(S.steps))
-             .where(S.patient_id == sa.bindparam("pid"), S.start_utc >= lo_utc, S.start_utc < hi_utc,
-                    x >= lo_x, x < hi_x)
+             .where(S.patient_id == sa.bindparam("pid"), in_local_days(S.start_utc, x, start, end))
              .group_by(sa.literal_column("bucket")).order_by(sa.literal_column("bucket")))
         xs: list[float] = []
         values: list[float] = []

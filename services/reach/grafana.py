@@ -20,11 +20,9 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-import requests
-import yaml
 from sqlalchemy.engine import URL, make_url
 
 from services import config
@@ -38,6 +36,9 @@ from services.reach.grafana_dashboards import (
     dashboards,
 )
 from services.secrets import SecretStore
+
+if TYPE_CHECKING:  # requests loads with the first Grafana call, not at start (issue 15)
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,8 @@ def write_provisioning(out: Path, reader: ReaderConnection, *, embed_password: b
     if shared and sys.platform != "win32":
         for d in made:  # only the folders made here; an existing folder keeps its mode
             d.chmod(0o755)
+    import yaml  # PyYAML only when provisioning files are written
+
     # Grafana expands $NAME in provisioning files, so a literal password must double its dollars
     password = reader.password.replace("$", "$$") if embed_password else "${" + PASSWORD_ENV + "}"
     ds = datasource_model(reader, password)
@@ -230,11 +233,17 @@ class GrafanaClient:
                  timeout: float = TIMEOUT_S) -> None:
         self.base = _base(base_url)
         self._token = token
-        self._http = session or requests.Session()
+        if session is None:
+            import requests
+
+            session = requests.Session()
+        self._http = session
         self._timeout = timeout
 
     def _call(self, method: str, path: str, what: str, body: Any = None, auth: bool = True,
               ok_missing: bool = False) -> Any:
+        import requests
+
         headers = {"Accept": "application/json"}
         if auth:
             headers["Authorization"] = f"Bearer {self._token}"

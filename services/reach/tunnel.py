@@ -27,12 +27,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-from pyngrok import conf, installer, ngrok
-from pyngrok.exception import PyngrokError, PyngrokNgrokError, PyngrokNgrokHTTPError
-from pyngrok.log import NgrokLog
-from pyngrok.process import NgrokProcess
+from typing import TYPE_CHECKING, Any, Literal
 
 from services.clock import Clock
 from services.errors import WearSyncError
@@ -43,6 +38,12 @@ from services.reach.tunnel_portals import (
     redirect_uri,
     vendor_portal_instructions,
 )
+
+if TYPE_CHECKING:  # pyngrok (and PyYAML with it) is imported when the agent is first used, not at start
+    from pyngrok import conf
+    from pyngrok.exception import PyngrokError
+    from pyngrok.log import NgrokLog
+    from pyngrok.process import NgrokProcess
 
 __all__ = [
     "NgrokAuthtokenMissingError",
@@ -279,6 +280,8 @@ class TunnelService:
         """End the tunnel, whether this process or another WearSync process started it."""
         with self._lock:
             if self._config is not None:
+                from pyngrok import ngrok
+
                 ngrok.kill(self._config)
                 self._forget_agent()
             else:
@@ -329,6 +332,9 @@ class TunnelService:
                     "Tunnel → Tunnel settings or WEARSYNC_NGROK_PATH."
                 )
             return str(path)
+        from pyngrok import conf, installer
+        from pyngrok.exception import PyngrokError
+
         default = str(conf.DEFAULT_NGROK_PATH)  # where pyngrok keeps the agent it downloaded
         if os.path.isfile(default):
             return default
@@ -342,6 +348,8 @@ class TunnelService:
         return default
 
     def _pyngrok_config(self, ngrok_path: str) -> conf.PyngrokConfig:
+        from pyngrok import conf
+
         config = conf.PyngrokConfig(
             ngrok_path=ngrok_path,
             config_path=str(self._state_dir / AGENT_CONFIG_FILE),
@@ -359,6 +367,9 @@ class TunnelService:
         return config
 
     def _open_tunnels(self, config: conf.PyngrokConfig) -> tuple[NgrokProcess, str, str | None]:
+        from pyngrok import ngrok
+        from pyngrok.exception import PyngrokError
+
         assert config.config_path is not None
         agent_config = Path(config.config_path)
         self._write_agent_config(agent_config)
@@ -427,6 +438,8 @@ class TunnelService:
         return options
 
     def _translate(self, exc: PyngrokError) -> TunnelError:
+        from pyngrok.exception import PyngrokNgrokError, PyngrokNgrokHTTPError
+
         detail = str(exc)
         if isinstance(exc, PyngrokNgrokError) and exc.ngrok_error:
             detail = exc.ngrok_error

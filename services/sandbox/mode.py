@@ -35,7 +35,6 @@ from services import config
 from services.accounts.actor import SYSTEM
 from services.app import WearSync
 from services.clock import Clock
-from services.errors import WearSyncError
 from services.sandbox import SandboxServer
 from services.secrets import SECRETS, TOKEN_KEY
 from services.sync.service import SyncResult
@@ -174,19 +173,23 @@ def connect_demo_patients(app: WearSync, srv: SandboxServer) -> list[tuple[str, 
 
 def download_demo_days(app: WearSync, days: int = DEMO_DAYS, progress: Callable[[str], None] | None = None,
                        cancel: threading.Event | None = None) -> list[SyncResult]:
-    """Download the last `days` days for every demo patient; `cancel` (quit) stops between chunks."""
+    """Download the last `days` days for every demo patient; `cancel` (quit) stops between chunks.
+
+    Through the sync service's queues, like every other download: the start-up catch-up may be
+    fetching the same demo accounts at the same moment, and two syncs of one account never overlap
+    (a job already running for the same days is joined, another one waits for it)."""
     today = app.clock.today()
-    results = []
+    wanted = {(code, vendor) for code, vendor, _ in DEMO_PATIENTS}
+    found = {(code, vendor): row for row in app.sync.store.connections()
+             for (_cid, code, vendor, _status) in [row] if (code, vendor) in wanted}
+    rows = []
     for code, vendor, _ in DEMO_PATIENTS:
-        if cancel is not None and cancel.is_set():
-            break
-        try:
-            cid = app.connections.connection_id(code, vendor)
-        except WearSyncError:
+        if (code, vendor) not in found:
             log.info("sandbox: demo patient %s is not there any more", code)
             continue
-        if progress:
-            progress(f"Downloading demo data for {code} ({vendor})")
-        results.append(app.sync.sync_connection(cid, today - dt.timedelta(days=days - 1), today, trigger="sandbox",
-                                                cancel=cancel))
-    return results
+        rows.append(found[(code, vendor)])
+    if progress:
+        progress(f"Downloading demo data for {len(rows)} demo accounts")
+    run = app.sync.sync_rows(rows, today - dt.timedelta(days=days - 1), today, cancel=cancel, trigger="sandbox")
+    order = {cid: i for i, (cid, *_rest) in enumerate(rows)}
+    return sorted(run.results, key=lambda r: order.get(r.connection_id, len(order)))

@@ -3,24 +3,65 @@
 Each vendor is one module here (fitbit.py, withings.py, polar.py) holding its OAuth quirks,
 endpoints and payload parsers. Everything else asks this registry by vendor name and uses the
 `Vendor` interface (services/vendors/base.py); adding a vendor = one module + one line below.
+
+The list names each vendor's class by module path; a vendor module (and requests, oauthlib with
+it) is imported the first time its class is looked up, so the window and commands that never talk
+to a vendor start without them (issue 15).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from services.clock import Clock
 from services.config import check_vendor
 from services.vendors.base import Vendor
-from services.vendors.fitbit import Fitbit
-from services.vendors.polar import Polar
-from services.vendors.withings import Withings
 
 if TYPE_CHECKING:
     from services.secrets import SecretStore
 
-VENDOR_CLASSES: dict[str, type[Vendor]] = {cls.name: cls for cls in (Fitbit, Withings, Polar)}
+# vendor name -> "module:Class", in the order the vendors are offered
+VENDOR_MODULES: dict[str, str] = {
+    "fitbit": "services.vendors.fitbit:Fitbit",
+    "withings": "services.vendors.withings:Withings",
+    "polar": "services.vendors.polar:Polar",
+}
+
+
+class _VendorClasses(Mapping[str, type[Vendor]]):
+    """`VENDOR_CLASSES`: vendor name -> its Vendor class, the class's module imported on first lookup."""
+
+    def __init__(self, paths: Mapping[str, str]) -> None:
+        self._paths = paths
+        self._loaded: dict[str, type[Vendor]] = {}
+
+    def __getitem__(self, name: str) -> type[Vendor]:
+        cls = self._loaded.get(name)
+        if cls is None:
+            module, _, attr = self._paths[name].partition(":")
+            found = getattr(importlib.import_module(module), attr)
+            if not (isinstance(found, type) and issubclass(found, Vendor)) or found.name != name:
+                raise TypeError(f"{self._paths[name]} is not the vendor {name!r}")
+            cls = self._loaded[name] = found
+        return cls
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._paths
+
+    def loaded(self) -> list[str]:
+        """The vendors whose module has been imported (for tests)."""
+        return list(self._loaded)
+
+
+VENDOR_CLASSES = _VendorClasses(VENDOR_MODULES)
 
 
 class VendorRegistry:
@@ -55,4 +96,4 @@ class VendorRegistry:
                 secrets.checkers[secret_name] = checker(name, secret_name)
 
 
-__all__ = ["VENDOR_CLASSES", "Vendor", "VendorRegistry"]
+__all__ = ["VENDOR_CLASSES", "VENDOR_MODULES", "Vendor", "VendorRegistry"]

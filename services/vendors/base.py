@@ -13,13 +13,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import requests
-
 from services.clock import Clock
-from services.connect.oauth.base import Endpoints, OAuth2Implementation, TokenSet
 from services.errors import WearSyncError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # requests and oauthlib load with the first vendor module, not with the records (issue 15)
+    import requests
+
+    from services.connect.oauth.base import Endpoints, OAuth2Implementation, TokenSet
     from services.secrets import SecretStore
     from services.vendors.http import ApiClient
 
@@ -181,6 +181,8 @@ class Vendor:
     # ------------------------------------------------------------------ configuration
     @property
     def endpoints(self) -> Endpoints:
+        from services.connect.oauth.base import Endpoints
+
         d = self.default_endpoints
         env = self.environ
 

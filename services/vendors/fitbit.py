@@ -11,9 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from services.connect.oauth.base import Endpoints, OAuth2Implementation, TokenSet
 from services.vendors.base import (
@@ -30,6 +28,9 @@ from services.vendors.base import (
 )
 from services.vendors.http import ApiClient
 from services.vendors.times import as_int, local_date, offset_in, parse_duration_s, parse_instant
+
+if TYPE_CHECKING:  # requests loads with the first call, not with the module (issue 15: start-up)
+    import requests
 
 log = logging.getLogger(__name__)
 

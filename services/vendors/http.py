@@ -17,13 +17,15 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
-
-import requests
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
 
 from services.connect.oauth.base import ConsentRevoked
 from services.errors import WearSyncError
 from services.vendors.base import AuthExpired, RateLimited, Vendor, VendorUnavailable
+
+if TYPE_CHECKING:  # requests loads with the first client, not with the module (issue 15: start-up)
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +39,13 @@ class Limiter(Protocol):
     def observe(self, vendor: str, user_key: str, status: int, headers: Mapping[str, str],
                 now: dt.datetime | None = None) -> float | None: ...
 
-# a dropped connection can surface mid-body as a chunked-encoding error, not a ConnectionError
-NETWORK_ERRORS = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+@cache
+def network_errors() -> tuple[type[Exception], ...]:
+    """What a lost network looks like to requests: retried like a vendor that did not answer."""
+    import requests
+
+    # a dropped connection can surface mid-body as a chunked-encoding error, not a ConnectionError
+    return requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError
 
 
 class RequestCancelled(WearSyncError):
@@ -72,7 +79,11 @@ class ApiClient:
     ) -> None:
         self.vendor = vendor
         self.tokens = tokens
-        self.session = session or requests.Session()
+        if session is None:
+            import requests
+
+            session = requests.Session()
+        self.session = session
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_rate_waits = max_rate_waits
@@ -111,6 +122,7 @@ class ApiClient:
         json: Any = None,
     ) -> Any:
         url = self.base + path
+        retried: tuple[type[Exception], ...] = (VendorUnavailable, *network_errors())
         refreshed = False
         failures = 0
         rate_waits = 0
@@ -161,7 +173,7 @@ class ApiClient:
                     # body, which only the vendor module can read. The next _take_slot() waits it out.
                     self.limiter.penalise(self.vendor.name, self.user_key,
                                           exc.wait_s or self.limiter.default_penalty(self.vendor.name))
-            except (VendorUnavailable, *NETWORK_ERRORS) as exc:
+            except retried as exc:
                 failures += 1
                 if failures > self.max_retries:
                     if isinstance(exc, VendorUnavailable):
@@ -199,6 +211,8 @@ class ApiClient:
 
 
 def _kind(exc: Exception) -> str:
+    import requests
+
     if isinstance(exc, requests.Timeout):
         return "timeout"
     if isinstance(exc, requests.ConnectionError):

@@ -15,10 +15,7 @@ import datetime as dt
 import json
 import logging
 import re
-from typing import Any
-
-import requests
-from requests_oauthlib import OAuth2Session
+from typing import TYPE_CHECKING, Any
 
 from services.connect.oauth.base import Endpoints, OAuth2Implementation, TermsNotAccepted, TokenSet
 from services.vendors.base import (
@@ -34,6 +31,10 @@ from services.vendors.base import (
 )
 from services.vendors.http import ApiClient
 from services.vendors.times import as_float, as_int, local_date
+
+if TYPE_CHECKING:  # requests and oauthlib load with the first call, not with the module (issue 15)
+    import requests
+    from requests_oauthlib import OAuth2Session
 
 log = logging.getLogger(__name__)
 

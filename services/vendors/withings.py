@@ -16,11 +16,7 @@ import hmac
 import json
 import logging
 from collections.abc import Iterator
-from typing import Any
-
-import requests
-from oauthlib.common import add_params_to_qs
-from requests_oauthlib import OAuth2Session
+from typing import TYPE_CHECKING, Any
 
 from services.connect.oauth.base import Endpoints, OAuth2Implementation, OAuthError, TokenSet
 from services.vendors.base import (
@@ -40,6 +36,10 @@ from services.vendors.base import (
 )
 from services.vendors.http import ApiClient
 from services.vendors.times import as_float, as_int, from_epoch, local_date, local_midnight_utc, offset_in
+
+if TYPE_CHECKING:  # requests and oauthlib load with the first call, not with the module (issue 15)
+    import requests
+    from requests_oauthlib import OAuth2Session
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,8 @@ def add_requesttoken_action(url: str, headers: dict[str, str], request_kwargs: d
 
 def add_requesttoken_action_to_body(url: str, headers: dict[str, str], body: str) -> tuple[str, dict[str, str], str]:
     """refresh_token_request hook: so is the refresh (requests-oauthlib hands the form as a string)."""
+    from oauthlib.common import add_params_to_qs
+
     return url, headers, add_params_to_qs(body, [("action", "requesttoken")])
 
 
@@ -139,6 +141,8 @@ class WithingsOAuth(OAuth2Implementation):
                         hashlib.sha256).hexdigest()
 
     def _signed_post(self, url: str, form: dict[str, str], what: str) -> dict[str, Any]:
+        import requests
+
         try:
             resp = self.session.post(url, data=form, timeout=self.timeout)
             envelope = resp.json()

@@ -42,7 +42,9 @@ def test_charts_benchmark_runs(capsys, mysql_url) -> None:
 
     queries = {name for name, value in vars(ChartService).items() if not name.startswith("_") and callable(value)}
     for dialect in ("sqlite", "mariadb"):
-        timed_here = {line.split()[1] for line in timed if line.startswith(dialect + " ")}
+        # ChartService.view is the "whole view" row
+        timed_here = {"view" if line.split()[1] == "whole" else line.split()[1]
+                      for line in timed if line.startswith(dialect + " ")}
         assert queries <= timed_here, (dialect, queries - timed_here)
 
 

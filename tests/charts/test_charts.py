@@ -7,13 +7,23 @@ the SQL shows up as a mismatch. Runs on SQLite and MariaDB."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import defaultdict
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
-from db.models import Device, DeviceSync, Exercise, HeartRateSample, Patient, SleepSession, SleepStage, StepInterval
+from db.models import (
+    Device,
+    DeviceSync,
+    Exercise,
+    HeartRateSample,
+    Patient,
+    SleepSession,
+    SleepStage,
+    StepInterval,
+)
 from services.data.charts import MAX_POINTS, STAGES, ChartService, bucket_for
 from services.errors import InvalidInput, NotFound
 from tests.charts.conftest import FIRST, LAST, NOW, TZ
@@ -272,3 +282,85 @@ def test_mysql_session_time_zone_does_not_shift_charts(db, charted) -> None:  # 
         assert c.exec_driver_sql("SELECT @@session.time_zone").scalar() == "+13:00"
     for kind, band in chart.bands.items():
         same(as_tuples(band), expected_bands(db, "C-AKL", day, day, chart.bucket_s)[kind])
+
+
+def test_devices_from_every_source_without_reading_the_history(db) -> None:  # type: ignore[no-untyped-def]
+    """A vendor counts whether the patient has it connected, as a device, or only through nights,
+    exercises or daily summaries; the known vendors come first in their order, then any other by
+    name. The heart-rate and step tables (a patient's whole history) are never read for it."""
+    from db.models import Connection, DailyActivity
+
+    created = dt.datetime(2026, 10, 1)
+    start, end = dt.datetime(2026, 11, 1, 8), dt.datetime(2026, 11, 1, 9)
+    common = {"start_utc": start, "end_utc": end, "utc_offset_s": 3600, "local_date": start.date()}
+    with db.session() as s:
+        p = Patient(code="C-DEV", note="", created_at=created)
+        s.add(p)
+        s.flush()
+        pid = p.id
+        s.add_all([
+            Connection(patient_id=pid, vendor="fitbit", status="connected", created_at=created, updated_at=created),
+            HeartRateSample(patient_id=pid, vendor="fitbit", kind="sample", ts_utc=start, utc_offset_s=3600,
+                            local_date=start.date(), bpm=60),
+            StepInterval(patient_id=pid, vendor="fitbit", steps=10, **common),
+            SleepSession(patient_id=pid, vendor="withings", is_main=True, **common),
+            DailyActivity(patient_id=pid, vendor="polar", local_date=start.date(), steps=1000),
+            Device(patient_id=pid, vendor="garmin", external_id="g1", first_seen_utc=start, last_seen_utc=end),
+            Exercise(patient_id=pid, vendor="oura", sport="WALK", **common),
+        ])
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_rest) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert ChartService(db).devices("C-DEV") == ["fitbit", "withings", "polar", "garmin", "oura"]
+        assert statements and not [q for q in statements if "heart_rate_samples" in q or "step_intervals" in q]
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+        with db.session() as s:
+            for model in (HeartRateSample, StepInterval, SleepSession, DailyActivity, Device, Exercise, Connection):
+                s.execute(sa.delete(model).where(model.patient_id == pid))
+            s.execute(sa.delete(Patient).where(Patient.id == pid))
+
+
+def test_whole_view_is_each_query_run_at_once(db) -> None:  # type: ignore[no-untyped-def]
+    charts = ChartService(db, clock=lambda: NOW)
+    for code in ("C-AKL", "C-LA"):
+        v = charts.view(code, FIRST, LAST)
+        assert v.devices == charts.devices(code)
+        assert v.heart_rate == charts.heart_rate(code, FIRST, LAST)
+        assert v.steps == charts.steps(code, FIRST, LAST)
+        assert v.nights == charts.nights(code, FIRST, LAST)
+        assert v.exercises == charts.exercises(code, FIRST, LAST)
+        assert v.daily_activity == charts.daily_activity(code, FIRST, LAST)
+        assert v.markers == charts.markers(code, FIRST, LAST)
+        assert v.heart_rate.bands and v.steps.values and v.nights  # something to compare
+    # heart rate and steps run at the same time: each waits for the other to have started
+    both = threading.Barrier(2, timeout=10)
+    real_hr, real_steps = charts.heart_rate, charts.steps
+
+    def hr(*a: object) -> object:
+        both.wait()
+        return real_hr(*a)  # type: ignore[arg-type]
+
+    def steps(*a: object) -> object:
+        both.wait()
+        return real_steps(*a)  # type: ignore[arg-type]
+
+    charts.heart_rate, charts.steps = hr, steps  # type: ignore[method-assign, assignment]
+    assert charts.view("C-LA", FIRST, LAST).steps == real_steps("C-LA", FIRST, LAST)
+    # the checkpoint runs before every query; what it raises stops the view and reaches the caller
+    calls: list[int] = []
+
+    def checkpoint() -> None:
+        calls.append(1)
+        if len(calls) > 3:
+            raise RuntimeError("superseded")
+
+    with pytest.raises(RuntimeError, match="superseded"):
+        charts.view("C-LA", FIRST, LAST, checkpoint)
+    assert 4 <= len(calls) < 7
+    with pytest.raises(NotFound):
+        charts.view("NOBODY", FIRST, LAST)

@@ -43,6 +43,9 @@ class FakeSync:
     def shutdown(self, timeout: float | None = None) -> None:  # as SyncService.shutdown
         return None
 
+    def reopen(self) -> None:  # as SyncService.reopen
+        return None
+
 
 class FakeTunnel:
     """Stands in for TunnelService: the role check comes before the agent would start."""

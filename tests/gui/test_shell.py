@@ -86,7 +86,18 @@ def test_tray_update_now_runs_the_sync_services_update_now(qtbot, make_shell) ->
 
     shell = make_shell(tray=True)
     calls = []
-    shell.app.sync = type("FakeSync", (), {"update_now": lambda self, actor=None: calls.append(actor)})()
+
+    class FakeSync:  # the sync service's surface the shell uses
+        def update_now(self, actor=None) -> None:
+            calls.append(actor)
+
+        def shutdown(self, timeout: float | None = None) -> None:
+            pass
+
+        def reopen(self) -> None:
+            pass
+
+    shell.app.sync = FakeSync()
     shell.tray.build_menu()
     update = shell.tray.actions()["Update now"]
     assert update.isEnabled()

@@ -44,25 +44,17 @@ class PatientView:
 
 
 def load_view(charts: Any, req: ViewRequest, cancelled: threading.Event) -> PatientView:
-    """Runs on a worker: one query per chart, stopping as soon as a newer request arrived."""
+    """Runs on a worker: the chart service's whole view (its queries run at once, see
+    `ChartService.view`), stopping before the next query as soon as a newer request arrived."""
 
-    def step(fn: Callable[..., Any], *args: Any) -> Any:
+    def checkpoint() -> None:
         if cancelled.is_set():
             raise Superseded()
-        return fn(*args)
 
-    p, a, b = req.patient, req.start, req.end
-    view = PatientView(req)
-    view.devices = list(step(charts.devices, p))
-    view.heart_rate = step(charts.heart_rate, p, a, b)
-    view.steps = step(charts.steps, p, a, b)
-    view.nights = list(step(charts.nights, p, a, b))
-    view.exercises = list(step(charts.exercises, p, a, b))
-    view.daily_activity = step(charts.daily_activity, p, a, b)
-    view.markers = step(charts.markers, p, a, b)
-    if cancelled.is_set():
-        raise Superseded()
-    return view
+    got = charts.view(req.patient, req.start, req.end, checkpoint)
+    checkpoint()
+    return PatientView(req, list(got.devices), got.heart_rate, got.steps, list(got.nights), list(got.exercises),
+                       got.daily_activity, got.markers)
 
 
 class Loader(QObject):

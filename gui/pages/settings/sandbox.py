@@ -34,7 +34,8 @@ class SandboxBox(Card):
         row.addWidget(self.text, 1)
         self.try_button = button("Try with sandbox vendors…", "play", on_click=self.try_sandbox)
         self.try_button.setObjectName("trySandbox")
-        self.try_button.setVisible(not ctx.sandbox)
+        if ctx.sandbox:  # never setVisible(True) here: the box has no parent yet, so that would open a window
+            self.try_button.hide()
         row.addWidget(self.try_button)
         self.body.addLayout(row)
         self.status = label("", "muted", wrap=True)

@@ -14,7 +14,7 @@ from gui.errors import advice_for
 from gui.widgets import Badge, Banner, Card, CopyTargetDialog, ElidedLabel, button, label, open_or_show
 from services import secret_admin
 from services.errors import SecretsLocked, SecretsUnavailable, WearSyncError
-from services.secrets import GUIDE_SECTIONS, SECRETS, SecretState, SecretStore
+from services.secrets import SECRETS, SPEC_BY_NAME, SecretState, SecretStore
 
 REVEAL_SECONDS = 20
 # the set-up guide the "How do I get this?" links open (shipped beside resources/ in the bundle too)
@@ -24,7 +24,8 @@ GUIDE = Path(__file__).resolve().parents[3] / "docs" / "vendor-setup.md"
 def guide_address(name: str, guide: Path = GUIDE) -> str:
     """The guide's section for one secret, as a file address with its anchor (file:///…/vendor-setup.md#polar)."""
     url = QUrl.fromLocalFile(str(guide))
-    section = GUIDE_SECTIONS.get(name, "")
+    spec = SPEC_BY_NAME.get(name)
+    section = spec.guide if spec else ""
     if section:
         url.setFragment(section)
     return url.toString()

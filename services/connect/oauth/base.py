@@ -24,16 +24,18 @@ import ipaddress
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from functools import cache
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
-
-import requests
-from oauthlib.oauth2 import InsecureTransportError, MissingTokenError, OAuth2Error, WebApplicationClient
-from requests.adapters import HTTPAdapter
-from requests_oauthlib import OAuth2Session
 
 from services.clock import Clock
 from services.errors import WearSyncError
+
+if TYPE_CHECKING:  # requests and oauthlib load with the first OAuth call, not with the errors and tokens
+    import requests
+    from oauthlib.oauth2 import WebApplicationClient
+    from requests.adapters import HTTPAdapter
+    from requests_oauthlib import OAuth2Session
 
 log = logging.getLogger(__name__)
 
@@ -150,15 +152,21 @@ def _as_https(url: str) -> str:
     return urlunsplit(("https", *urlsplit(url)[1:]))
 
 
-class _LoopbackHttp(HTTPAdapter):
-    """Sends the requests oauthlib saw as `https://<loopback>` over plain http. Mounted only for the
-    exact loopback origin of a configured endpoint, so nothing that leaves this computer goes unencrypted."""
+@cache
+def _loopback_http() -> type[HTTPAdapter]:
+    from requests.adapters import HTTPAdapter
 
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        url = request.url or ""
-        if urlsplit(url).scheme == "https" and is_loopback(urlsplit(url).hostname):
-            request.url = urlunsplit(("http", *urlsplit(url)[1:]))
-        return super().send(request, *args, **kwargs)
+    class _LoopbackHttp(HTTPAdapter):
+        """Sends the requests oauthlib saw as `https://<loopback>` over plain http. Mounted only for the
+        exact loopback origin of a configured endpoint, so nothing that leaves this computer goes unencrypted."""
+
+        def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+            url = request.url or ""
+            if urlsplit(url).scheme == "https" and is_loopback(urlsplit(url).hostname):
+                request.url = urlunsplit(("http", *urlsplit(url)[1:]))
+            return super().send(request, *args, **kwargs)
+
+    return _LoopbackHttp
 
 
 # --------------------------------------------------------------------------- the client
@@ -194,7 +202,11 @@ class OAuth2Implementation:
         self.client_id = client_id
         self._client_secret = client_secret
         self.endpoints = endpoints
-        self.session = session or requests.Session()  # revocation calls (not part of OAuth 2.0 proper)
+        if session is None:
+            import requests
+
+            session = requests.Session()
+        self.session = session  # revocation calls (not part of OAuth 2.0 proper)
         self.timeout = timeout
         # naive UTC now, for signed calls: the app's clock (the vendor registry passes it)
         self.clock: Callable[[], dt.datetime] = (clock or Clock()).utcnow
@@ -219,11 +231,14 @@ class OAuth2Implementation:
         a narrower grant (Google's granular consent) is recorded instead of raising oauthlib's
         "scope has changed" warning; WearSync checks the granted scopes itself.
         """
+        from oauthlib.oauth2 import WebApplicationClient
+        from requests_oauthlib import OAuth2Session
+
         session = OAuth2Session(client=client or WebApplicationClient(self.client_id), redirect_uri=redirect_uri,
                                 scope=scope, pkce="S256" if pkce else None)
         origin = loopback_http_origin(self.endpoints.token_url)  # the one endpoint the session talks to
         if origin is not None:
-            session.mount("https" + origin[4:] + "/", _LoopbackHttp())
+            session.mount("https" + origin[4:] + "/", _loopback_http()())
         session.hooks["response"].append(self._readable_answer)
         self.comply(session)
         return session
@@ -243,6 +258,8 @@ class OAuth2Implementation:
     def authorize(self, state: str, redirect_uri: str, verifier: str | None = None) -> AuthorizeRequest:
         """The consent URL for `state`, and the PKCE verifier its code must be exchanged with (`verifier`:
         the one already kept with a pending state that is being reused, else the session makes one)."""
+        from oauthlib.oauth2 import InsecureTransportError, WebApplicationClient
+
         client = WebApplicationClient(self.client_id)  # keeps the PKCE verifier the session makes
         extra = dict(self.extra_authorize_params())
         if self.uses_pkce and verifier:
@@ -299,6 +316,9 @@ class OAuth2Implementation:
         "invalid_grant" (only the code is wrong): True. An unknown client ID or a secret that does not match
         gets "invalid_client" or HTTP 401: False. No answer, or any other answer, is an OAuthError — never
         a guess either way."""
+        import requests
+        from oauthlib.oauth2 import InsecureTransportError, OAuth2Error
+
         statuses: list[int] = []
         session = self.oauth_session(redirect_uri=redirect_uri)
         session.hooks["response"].insert(0, lambda resp, *_a, **_k: statuses.append(resp.status_code))
@@ -358,6 +378,9 @@ class OAuth2Implementation:
         )
 
     def _failed(self, exc: Exception, refreshing: bool) -> NoReturn:
+        import requests
+        from oauthlib.oauth2 import InsecureTransportError, MissingTokenError, OAuth2Error
+
         if isinstance(exc, OAuthError):
             raise exc
         if isinstance(exc, InsecureTransportError):

@@ -79,6 +79,7 @@ def test_clicking_a_day_opens_it_on_the_data_page(chart_app: Any, qtbot: Any, ma
     row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "C-LA")
     day = DAYS[2]
     rect = table.visualItemRect(table.item(row, 2 + 2))
+    assert shell.window.built_page("data") is None  # built by the click (pages are built on first visit)
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     data = shell.window.current_page()
     assert data.key == "data"
