@@ -102,7 +102,8 @@ def count(db: Any, model: Any, *where: Any) -> int:
 
 @pytest.fixture
 def cli(tmp_path: Path, srv: SandboxServer, db_url: str, main_py: MainPy) -> Any:
-    """Run main.py in a subprocess against the sandbox; `.connect()` drives the consent as a patient."""
+    """Run main.py in a process of its own (tests/support/main_py.py) against the sandbox; `.connect()` drives
+    the consent as a patient (a real `python main.py connect`, its output read while it runs)."""
     keyring_file = tmp_path / "keyring.json"
     port = free_port()
 
