@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from services.errors import InvalidInput, MissingSecret
 
 log = logging.getLogger(__name__)
@@ -62,6 +60,8 @@ def data_home(environ: Mapping[str, str] | None = None) -> Path:
     configured = env.get("WEARSYNC_HOME")
     if configured:
         return Path(configured).expanduser()
+    import platformdirs  # only here: `main.py --help` and most tests (WEARSYNC_HOME set) never need it
+
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
 import pytest
+
+from tests.support.dbtemplate import MariaDBTemplate, SqliteTemplate
+from tests.support.main_py import MainPy
 
 ROOT = Path(__file__).resolve().parents[1]
 MYSQL_ADMIN_URL = os.environ.get("WEARSYNC_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/")
@@ -94,30 +96,62 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("mysql_url"))
 
 
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
+    return SqliteTemplate(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="session")
+def _mariadb_template() -> Iterator[MariaDBTemplate]:
+    template = MariaDBTemplate(MYSQL_ADMIN_URL)
+    yield template
+    template.drop()
+
+
+def migrated(db_url: str, request: pytest.FixtureRequest) -> str:
+    """`db_url` (an empty database) filled with a copy of the session's migrated one
+    (tests/support/dbtemplate.py): the app opens it without running the migrations again."""
+    if db_url.startswith("sqlite:///"):
+        request.getfixturevalue("_sqlite_template").copy_to(Path(db_url.removeprefix("sqlite:///")))
+    else:
+        request.getfixturevalue("_mariadb_template").copy_to(db_url.rsplit("/", 1)[1])
+    return db_url
+
+
 @pytest.fixture
-def app(db_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def app(db_url: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     from services.app import WearSync
 
-    monkeypatch.setenv("WEARSYNC_DATABASE_URL", db_url)
+    monkeypatch.setenv("WEARSYNC_DATABASE_URL", migrated(db_url, request))
     a = WearSync.open()
     yield a
     a.close()
 
 
 @pytest.fixture
-def sqlite_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def sqlite_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+               request: pytest.FixtureRequest):
     """For tests whose subject does not depend on the dialect."""
     from services.app import WearSync
 
-    monkeypatch.setenv("WEARSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'test.sqlite3'}")
+    monkeypatch.setenv("WEARSYNC_DATABASE_URL", migrated(f"sqlite:///{tmp_path / 'test.sqlite3'}", request))
     a = WearSync.open()
     yield a
     a.close()
 
 
+@pytest.fixture(scope="session")
+def main_py() -> Iterator[MainPy]:
+    """`python main.py ARGV` as a process of its own, without its second of imports each time
+    (tests/support/main_py.py)."""
+    runner = MainPy()
+    yield runner
+    runner.close()
+
+
 @pytest.fixture
-def run_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """Run `python main.py ...` in a subprocess, as a user or a script would."""
+def run_cli(tmp_path: Path, main_py: MainPy):  # type: ignore[no-untyped-def]
+    """Run `python main.py ...` in a process of its own, as a user or a script would."""
     keyring_file = tmp_path / "keyring.json"
 
     def run(*args: str, env: dict[str, str] | None = None, input: str | None = None,
@@ -128,8 +162,7 @@ def run_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
         e["PYTHONPATH"] = str(ROOT)
         if env:
             e.update(env)
-        return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, env=e, text=True,
-                              capture_output=True, input=input, timeout=timeout)
+        return main_py.run(list(args), env=e, input=input, timeout=timeout)
 
     return run
 

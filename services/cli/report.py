@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +46,8 @@ def check_out_path(raw: str) -> Path:
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise InvalidInput(f"The folder {parent} does not exist. Choose another place to save the report.")
+    import uuid
+
     probe = parent / f".wearsync-{uuid.uuid4().hex[:8]}.probe"
     try:
         probe.open("xb").close()
@@ -58,6 +59,8 @@ def check_out_path(raw: str) -> Path:
 
 def write_report(data: ReportData, target: Path, render: Renderer) -> None:
     """Render under a temporary name beside the target, then rename; no partial file on failure."""
+    import uuid
+
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part.pdf")
     try:
         render(data, tmp)

@@ -13,11 +13,10 @@ import getpass
 import sys
 from typing import Any
 
-from services import secret_admin
 from services.accounts.actor import HOST
 from services.cli.common import opened_app, out
 from services.errors import InvalidInput
-from services.secrets import SECRETS, SPEC_BY_NAME
+from services.secret_specs import SECRETS, SPEC_BY_NAME
 
 NAMES = [s.name for s in SECRETS]
 # kept only for the old scripts: never needed by WearSync itself
@@ -80,6 +79,8 @@ def _read_value(name: str) -> str:
 
 
 def _set(args: argparse.Namespace) -> int:
+    from services import secret_admin
+
     name = _spec(args.name)
     value = _read_value(name)
     with opened_app() as app:
@@ -89,6 +90,8 @@ def _set(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
+    from services import secret_admin
+
     name = _spec(args.name)
     with opened_app() as app:
         out(secret_admin.test_secret(app, HOST, name))
@@ -96,6 +99,8 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
+    from services import secret_admin
+
     name = _spec(args.name)
     with opened_app() as app:
         removed = secret_admin.delete_secret(app, HOST, name)
@@ -104,6 +109,8 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from services import secret_admin
+
     with opened_app() as app:
         done = secret_admin.import_secrets(app, HOST)
     out(f"Imported: {', '.join(done)}." if done else "None of the old environment variables is set; nothing imported.")

@@ -13,7 +13,6 @@ from typing import Any
 from services.accounts.actor import HOST
 from services.cli.common import opened_app, out
 from services.errors import InvalidInput
-from services.settings import BY_KEY, SPECS
 
 
 def register(sub: Any) -> None:
@@ -33,6 +32,8 @@ def register(sub: Any) -> None:
 
 
 def _key(raw: str) -> str:
+    from services.settings import BY_KEY
+
     key = raw.strip()
     if key not in BY_KEY:
         raise InvalidInput(f"There is no setting {key!r}. `main.py settings list` shows them all.")
@@ -46,6 +47,8 @@ def _shown(value: Any) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from services.settings import SPECS
+
     with opened_app() as app:
         values = app.settings.all()
     width = max(len(s.key) for s in SPECS)
@@ -63,6 +66,8 @@ def _get(args: argparse.Namespace) -> int:
 
 
 def _parse(key: str, raw: str) -> Any:
+    from services.settings import BY_KEY
+
     spec = BY_KEY[key]
     if spec.type is bool:
         word = raw.strip().lower()
@@ -75,6 +80,8 @@ def _parse(key: str, raw: str) -> Any:
 
 
 def _set(args: argparse.Namespace) -> int:
+    from services.settings import BY_KEY
+
     key = _key(args.key)
     value = _parse(key, args.value)
     with opened_app() as app:

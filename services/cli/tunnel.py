@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import logging.handlers
 import os
 import signal
 import subprocess
@@ -25,14 +24,12 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from services.errors import WearSyncError
-from services.reach.tunnel import (
-    TunnelService,
-    TunnelStatus,
-    vendor_portal_instructions,
-)
+
+if TYPE_CHECKING:  # loaded by the actions that use it: `main.py --help` does not start pyngrok
+    from services.reach.tunnel import TunnelService, TunnelStatus
 
 STARTUP_TIMEOUT = 20.0
 LOG_FILE = "tunnel.log"
@@ -188,6 +185,7 @@ def service_from_env(env: Mapping[str, str], out: TextIO | None = None, **kwargs
 def _watcher(env: Mapping[str, str]) -> TunnelService:
     """For status and stop, which only read tunnel.json and the agent: no settings, no sign-in made."""
     from services import config
+    from services.reach.tunnel import TunnelService
 
     return TunnelService(state_dir=state_dir_from_env(env), callback_port=config.callback_port(env))
 
@@ -266,7 +264,9 @@ def _run(env: Mapping[str, str], out: TextIO) -> int:
     if not root.handlers:  # run on its own (not from an app that set up logging already)
         state_dir = state_dir_from_env(env)
         state_dir.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
+        from logging.handlers import RotatingFileHandler
+
+        handler = RotatingFileHandler(
             state_dir / LOG_FILE, maxBytes=1_000_000, backupCount=2, encoding="utf-8"
         )
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -306,6 +306,8 @@ def _run(env: Mapping[str, str], out: TextIO) -> int:
 
 
 def _print_status(status: TunnelStatus, out: TextIO, *, notice: bool = True) -> None:
+    from services.reach.tunnel import vendor_portal_instructions
+
     print(f"Tunnel: {status.state}", file=out)
     if status.callback_url:
         print(f"Callback address: {status.callback_url}", file=out)

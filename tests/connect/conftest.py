@@ -21,6 +21,7 @@ from sqlalchemy import func, select, text
 from services.accounts.actor import HOST
 from services.connect.callback_server import Page
 from services.sandbox import SandboxServer
+from tests.support.main_py import MainPy
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = date(2026, 11, 28)
@@ -100,8 +101,9 @@ def count(db: Any, model: Any, *where: Any) -> int:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, srv: SandboxServer, db_url: str) -> Any:
-    """Run main.py in a subprocess against the sandbox; `.connect()` drives the consent as a patient."""
+def cli(tmp_path: Path, srv: SandboxServer, db_url: str, main_py: MainPy) -> Any:
+    """Run main.py in a process of its own (tests/support/main_py.py) against the sandbox; `.connect()` drives
+    the consent as a patient (a real `python main.py connect`, its output read while it runs)."""
     keyring_file = tmp_path / "keyring.json"
     port = free_port()
 
@@ -129,8 +131,7 @@ def cli(tmp_path: Path, srv: SandboxServer, db_url: str) -> Any:
             return env(extra)
 
         def run(self, *args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-            return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, env=env(extra),
-                                  text=True, capture_output=True, timeout=120)
+            return main_py.run(list(args), env=env(extra), timeout=120)
 
         def start_connect(self, vendor: str, patient: str, *extra_args: str) -> tuple[subprocess.Popen[str], str]:
             proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "connect", vendor, patient,
