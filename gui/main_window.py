@@ -32,6 +32,7 @@ from gui.widgets import install_keyboard_and_wheel_rules, label
 from services.config import VERSION
 
 ROLE_NAMES = {"admin": "Administrator", "coordinator": "Coordinator", "viewer": "Viewer"}
+NAV_WIDTH = 196
 
 
 class MainWindow(QMainWindow):
@@ -99,7 +100,7 @@ class MainWindow(QMainWindow):
     def _navigation(self) -> QWidget:
         box = QWidget()
         box.setObjectName("BrandBox")
-        box.setFixedWidth(196)
+        box.setFixedWidth(NAV_WIDTH)
         col = QVBoxLayout(box)
         col.setContentsMargins(0, 18, 0, 14)
         col.setSpacing(6)
@@ -149,8 +150,14 @@ class MainWindow(QMainWindow):
         self.busy.setText("Working…" if busy else "")
 
     def _show_user(self) -> None:
+        """Who is signed in, on two lines that fit the navigation column (a long name is shortened in
+        the middle; the tooltip has it whole)."""
         actor = self.ctx.session.actor
-        self.user.setText(f"{actor.username} · {ROLE_NAMES.get(actor.role, actor.role)}")
+        role = ROLE_NAMES.get(actor.role, actor.role)
+        room = NAV_WIDTH - 18 - 12  # the footer's margins
+        name = self.user.fontMetrics().elidedText(actor.username, Qt.TextElideMode.ElideMiddle, room)
+        self.user.setText(f"{name}\n{role}" if actor.username else "")
+        self.user.setToolTip(f"Signed in as {actor.username} ({role})" if actor.username else "")
 
     # -- pages, built on first use ---------------------------------------------------------
     def built_page(self, key: str) -> Page | None:

@@ -54,6 +54,11 @@ class FlowNotifier(QObject):
         self.banner = Banner("warning", closable=True)
         self.banner.setObjectName("alertBanner")
         self.banner.action_clicked.connect(lambda: shell.ctx.navigate("sync"))
+        self.banner.dismissed.connect(self._forget_banner_alert)
+        #: the alert the banner shows (text, count): said again as the signed-in user may see it when
+        #: someone signs in, unlocks, signs out or the window locks
+        self._banner_alert: tuple[str, int] | None = None
+        shell.ctx.session.changed.connect(self._session_changed)
         central_widget = shell.window.centralWidget()
         central = central_widget.layout() if central_widget is not None else None
         if isinstance(central, QBoxLayout):
@@ -85,8 +90,20 @@ class FlowNotifier(QObject):
         if tray is not None and tray.icon.isVisible():
             tray.notify(title, private_text(text, count, signed_in=signed_in, window_open=open_now))
         else:
+            self._banner_alert = (text, count)
             self.banner.show_message(private_text(text, count, signed_in=signed_in, window_open=True),
                                      "warning", action="Open Sync")
+
+    def _session_changed(self, _actor: object) -> None:
+        if self._banner_alert is None or self.banner.isHidden():
+            return
+        session = self.shell.ctx.session
+        text, count = self._banner_alert
+        self.banner.show_message(private_text(text, count, signed_in=session.signed_in and not session.locked,
+                                              window_open=True), "warning", action="Open Sync")
+
+    def _forget_banner_alert(self) -> None:
+        self._banner_alert = None
 
     def _activity(self, kind: str, _message: str) -> None:
         if kind in ("started", "finished", "error"):

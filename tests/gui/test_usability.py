@@ -660,6 +660,18 @@ def test_alert_notifications_keep_patient_ids_from_whoever_is_not_signed_in(qtbo
     qtbot.waitUntil(lambda: shell.flow.banner.isVisible())
     text = shell.flow.banner.text.text()
     assert "P-001" not in text and "1 thing needs attention" in text and "sign in" in text
+    # signing in says what it is; signing out (or the idle lock) takes the details away again
+    from tests.gui.conftest import account_for
+
+    shell.gate.enter(account_for(shell.app, None))
+    qtbot.waitUntil(lambda: "P-001" in shell.flow.banner.text.text())
+    assert "sign in" not in shell.flow.banner.text.text() and shell.flow.banner.isVisible()
+    shell.ctx.session.set_locked(True)
+    assert "P-001" not in shell.flow.banner.text.text() and "sign in" in shell.flow.banner.text.text()
+    shell.ctx.session.set_locked(False)
+    assert "P-001" in shell.flow.banner.text.text()
+    shell.ctx.session.sign_out()
+    assert "P-001" not in shell.flow.banner.text.text()
 
     told: list[tuple[str, str]] = []
 
@@ -923,3 +935,20 @@ def test_a_new_key_shows_whole_from_its_first_character_after_copy(qtbot) -> Non
         assert dlg.copy_button.width() == width  # "Copied" takes the place of "Copy"
     finally:
         app.setStyleSheet(before)
+
+
+# -- the signed-in user's name and role fit the navigation column ------------------------------------
+def test_the_signed_in_user_fits_the_navigation_column(qtbot, make_shell) -> None:
+    from services.accounts.actor import Actor
+
+    long_name = "samantha.coordinator-night.shift"
+    shell = make_shell(actor=Actor(long_name, "coordinator", "gui"))
+    label = shell.window.user
+    lines = label.text().split("\n")
+    assert lines[1] == "Coordinator" and lines[0] != long_name and "…" in lines[0]
+    room = label.parentWidget().width() - 18 - 12
+    assert all(label.fontMetrics().horizontalAdvance(line) <= room for line in lines)
+    assert long_name in label.toolTip() and "Coordinator" in label.toolTip()
+    short = make_shell()  # the administrator of make_shell, whole
+    assert short.window.user.text().split("\n")[1] == "Administrator"
+    assert "…" not in short.window.user.text()
