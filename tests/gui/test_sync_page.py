@@ -23,7 +23,7 @@ from gui.pages.sync.strip import CELLS_ROLE
 from services.alerts.service import Alert, DigestResult
 from services.sandbox import SandboxServer
 from services.sync.progress import ProgressTracker
-from services.sync.scheduler import SchedulerEvent
+from services.sync.scheduler import SchedulerEvent, SchedulerStatus
 from tests.connect.conftest import TODAY, _wire, connect
 from tests.flow.conftest import add_connection, add_device, days, write_coverage
 from tests.gui.conftest import wait_idle
@@ -103,6 +103,34 @@ def test_run_history_and_daily_time(qtbot: Any, make_shell: Any, sqlite_app: Any
     page.change_time()
     qtbot.waitUntil(lambda: sqlite_app.settings.get("sync_time") == "06:30")
     qtbot.waitUntil(lambda: "06:30" in page.schedule_label.text())
+
+
+def test_the_daily_time_shows_beside_a_scheduler_that_has_finished_a_run(qtbot: Any, make_shell: Any,
+                                                                          sqlite_app: Any) -> None:
+    """The scheduler says when its last pass ended in local time (aware), the run history in the
+    database's naive UTC: the page shows the later of the two, converted, instead of failing."""
+    import dataclasses
+
+    from db.models import SyncRun
+    from gui.format import local
+
+    ended = dt.datetime(2026, 11, 20, 23, 5)  # naive UTC, as stored
+    with sqlite_app.db.session() as s:
+        s.add(SyncRun(trigger="schedule", started_at=ended - dt.timedelta(minutes=5), finished_at=ended,
+                      status="ok", connections_total=1, connections_ok=1, connections_failed=0, rows_written=1,
+                      summary=""))
+    shell = make_shell()
+    page = sync_page(qtbot, shell)
+    qtbot.waitUntil(lambda: page.history.rowCount() == 1)
+    scheduler_end = (ended + dt.timedelta(hours=2)).replace(tzinfo=dt.UTC).astimezone(
+        dt.timezone(dt.timedelta(hours=5)))  # aware, in another zone than the host's
+    status = SchedulerStatus(started=True, busy=False, current_trigger=None, sync_time="00:00", next_run=None,
+                             last_started=None, last_finished=scheduler_end, last_error=None)
+    page._loaded(dataclasses.replace(page.view, scheduler=status))
+    assert f"last finished: {local(ended + dt.timedelta(hours=2)):%a %d %b %H:%M}" in page.schedule_label.text()
+    older = dataclasses.replace(status, last_finished=scheduler_end - dt.timedelta(hours=4))
+    page._loaded(dataclasses.replace(page.view, scheduler=older))  # now the history's run is the later one
+    assert f"last finished: {local(ended):%a %d %b %H:%M}" in page.schedule_label.text()
 
 
 # --------------------------------------------------------------------------- backfill

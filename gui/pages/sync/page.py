@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from gui import theme
 from gui.context import PageContext
-from gui.format import ago, vendor_label, when
+from gui.format import ago, local, vendor_label, when
 from gui.pages.base import Page
 from gui.pages.sync.strip import CELLS_ROLE, COLOURS, CoverageStripDelegate, strip_tooltip
 from gui.widgets import BadgeDelegate, Banner, Card, EmptyState, button, label
@@ -357,9 +357,11 @@ class SyncPage(Page):
             parts.append(f"downloading now ({TRIGGERS.get(st.current_trigger or '', 'running')})")
         elif st.next_run is not None:
             parts.append(f"next: {st.next_run:%a %d %b %H:%M}")
-        last = max((t for t in (st.last_finished, last_finished) if t is not None), default=None)
-        if last is not None:
-            parts.append(f"last finished: {last:%a %d %b %H:%M}")
+        # the scheduler's own end is an aware local time, the run history's a naive UTC one (the database's)
+        ends = [t.astimezone(dt.UTC) for t in (st.last_finished,) if t is not None]
+        ends += [t.replace(tzinfo=dt.UTC) for t in (last_finished,) if t is not None]
+        if ends:
+            parts.append(f"last finished: {local(max(ends).replace(tzinfo=None)):%a %d %b %H:%M}")
         text = " · ".join(parts) + "."
         if st.last_error:
             text += f" The last run had a problem: {st.last_error}"
