@@ -66,6 +66,10 @@ DB_OWNER_PASSWORD = "WEARSYNC_DB_OWNER_PASSWORD"
 INTERNAL = (TOKEN_KEY, DB_OWNER_USER, DB_OWNER_PASSWORD)
 
 
+#: the sets of keyring backends already reported as unusable by this process (the log says each once)
+_REPORTED_MISSING: set[str] = set()
+
+
 def _backend_name(backend: KeyringBackend) -> str:
     cls = type(backend)
     return f"{cls.__module__}.{cls.__qualname__}"
@@ -114,7 +118,9 @@ class SecretStore:
             if _backend_name(b) in ALLOWED_BACKENDS:
                 return b
         names = ", ".join(_backend_name(b) for b in candidates) or "none"
-        log.warning("no allowed keyring backend; found: %s", names)
+        # asked again at every secret read (a keyring may be unlocked or installed meanwhile): said once
+        (log.debug if names in _REPORTED_MISSING else log.warning)("no allowed keyring backend; found: %s", names)
+        _REPORTED_MISSING.add(names)
         raise SecretsUnavailable(NO_KEYRING)
 
     def _check_persists(self, backend: KeyringBackend) -> None:

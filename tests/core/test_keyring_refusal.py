@@ -68,3 +68,23 @@ def test_connect_with_a_null_keyring_fails_first_and_leaves_no_patient(run_cli: 
     assert r.stderr.strip().splitlines() == ["wearsync: " + NO_KEYRING]
     listed = run_cli("patients", "list", env={"WEARSYNC_DATABASE_URL": db_url})
     assert listed.returncode == 0 and "P-900" not in listed.stdout
+
+
+def test_no_allowed_keyring_is_refused_at_every_read_and_logged_once(caplog, monkeypatch) -> None:
+    """Every read asks again (a keyring may be unlocked or installed meanwhile) and is refused, but the
+    log says so once, not at every read (the window reads secrets every few seconds)."""
+    import logging
+
+    from keyrings.alt.file import PlaintextKeyring
+
+    import services.secrets as secrets_module
+
+    monkeypatch.setattr(secrets_module, "_REPORTED_MISSING", set())
+    keyring.set_keyring(PlaintextKeyring())  # a file in plain text: never chosen silently
+    store = SecretStore({})  # no PYTHON_KEYRING_BACKEND: WearSync chooses among the allowed ones
+    with caplog.at_level(logging.DEBUG, logger="services.secrets"):
+        for _ in range(5):
+            with pytest.raises(SecretsUnavailable):
+                store.get("POLAR_CLIENT_SECRET")
+    said = [r for r in caplog.records if "no allowed keyring backend" in r.getMessage()]
+    assert len(said) == 5 and [r.levelno for r in said].count(logging.WARNING) == 1
