@@ -104,3 +104,25 @@ def test_mariadb_copy_is_a_freshly_migrated_database(mysql_url: str) -> None:
     assert ("alembic_version" in fresh["rows"]) and fresh["rows"]["alembic_version"] == [(head_revision(),)]
     for part in fresh:
         assert copy[part] == fresh[part], part
+
+
+def test_a_database_the_test_prepared_is_left_as_it_is(db_url: str, request: pytest.FixtureRequest) -> None:
+    """A test that filled its database (chart data) or left an older schema there before asking for
+    the app gets that database, not the template over it."""
+    from tests.conftest import migrated
+
+    db = Database(db_url)
+    try:
+        upgrade(db, revision="0002_grafana")
+        with db.engine.begin() as c:
+            c.execute(sa.text("INSERT INTO patients (code, note, created_at) VALUES ('KEEP-1', '', '2026-01-01')"))
+    finally:
+        db.dispose()
+    migrated(db_url, request)
+    db = Database(db_url)
+    try:
+        assert current_revision(db) == "0002_grafana"
+        with db.engine.connect() as c:
+            assert c.execute(sa.text("SELECT code FROM patients")).scalars().all() == ["KEEP-1"]
+    finally:
+        db.dispose()

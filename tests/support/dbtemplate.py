@@ -52,9 +52,12 @@ class SqliteTemplate:
         return self._path
 
     def copy_to(self, target: Path) -> None:
-        """`target` becomes a migrated database (owner-only, as db.engine creates one)."""
+        """`target` becomes a migrated database (owner-only, as db.engine creates one); a database the
+        test has already made there (filled data, an older schema) is left as it is."""
         from db.engine import create_private_file
 
+        if target.exists() and target.stat().st_size > 0:
+            return
         source = self._ensure()
         create_private_file(target)
         with source.open("rb") as src, target.open("r+b") as dst:
@@ -89,9 +92,13 @@ class MariaDBTemplate:
         return self._name
 
     def copy_to(self, target: str) -> None:
-        """Fill the empty database `target` with the template's schema and rows."""
+        """Fill the empty database `target` with the template's schema and rows; a database the test has
+        already put tables in (filled data, an older schema) is left as it is."""
         tmpl = self._ensure()
         with self._admin().connect() as c:
+            if c.execute(sa.text("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = :s"),
+                         {"s": target}).scalar():
+                return
             c.exec_driver_sql("SET SESSION foreign_key_checks = 0")
             c.exec_driver_sql(f"USE {_q(target)}")
             tables = c.execute(sa.text(
