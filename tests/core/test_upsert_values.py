@@ -16,6 +16,25 @@ AWKWARD = ["it's", 'say "hi"', "back\\slash", "100% %s %(x)s", "Zoë 日本", "l
            "trailing\\"]
 
 
+BASE = dt.datetime(2026, 4, 1)
+HR_KEY = ("patient_id", "vendor", "kind", "ts_utc")
+
+
+def _db_with_patient(url: str, code: str) -> Database:
+    """A migrated database holding one patient (id 1); the caller disposes of it."""
+    db = Database(url)
+    upgrade(db)
+    with db.session() as s:
+        s.add(Patient(id=1, code=code, note="", created_at=BASE))
+    return db
+
+
+def _hr_rows(n: int, base: dt.datetime = BASE, bpm: int | None = None) -> list[dict[str, object]]:
+    return [{"patient_id": 1, "vendor": "fitbit", "kind": "sample", "ts_utc": base + dt.timedelta(minutes=i),
+             "utc_offset_s": 0, "local_date": base.date(), "bpm": bpm if bpm is not None else 40 + i % 90}
+            for i in range(n)]
+
+
 def test_upsert_stores_what_the_orm_stores(db_url: str) -> None:
     db = Database(db_url)
     try:
@@ -70,15 +89,10 @@ def test_many_batches_all_arrive_and_a_failing_batch_fails_the_write(db_url: str
 
     monkeypatch.setattr(upsert_module, "CHUNK", 70)
     monkeypatch.setattr(upsert_module, "MYSQL_STATEMENT_BYTES", 700)
-    db = Database(db_url)
+    db = _db_with_patient(db_url, "BATCH-1")
     try:
-        upgrade(db)
-        base = dt.datetime(2026, 4, 1)
-        with db.session() as s:
-            s.add(Patient(id=1, code="BATCH-1", note="", created_at=base))
-        rows = [{"patient_id": 1, "vendor": "fitbit", "kind": "sample", "ts_utc": base + dt.timedelta(minutes=i),
-                 "utc_offset_s": 0, "local_date": base.date(), "bpm": 40 + i % 90} for i in range(1000)]
-        key = ("patient_id", "vendor", "kind", "ts_utc")
+        rows = _hr_rows(1000)
+        key = HR_KEY
         with db.session() as s:
             assert upsert(s, HeartRateSample, rows, key) == 1000
         with db.session() as s:
@@ -94,12 +108,6 @@ def test_many_batches_all_arrive_and_a_failing_batch_fails_the_write(db_url: str
             assert s.scalar(sa.select(sa.func.count()).where(HeartRateSample.bpm == 200)) == 0
     finally:
         db.dispose()
-
-
-def _hr_rows(n: int, base: dt.datetime, bpm: int | None = None) -> list[dict[str, object]]:
-    return [{"patient_id": 1, "vendor": "fitbit", "kind": "sample", "ts_utc": base + dt.timedelta(minutes=i),
-             "utc_offset_s": 0, "local_date": base.date(), "bpm": bpm if bpm is not None else 40 + i % 90}
-            for i in range(n)]
 
 
 def test_mariadb_builds_the_next_batch_while_the_server_writes_the_last(mysql_url: str, monkeypatch) -> None:
@@ -127,13 +135,9 @@ def test_mariadb_builds_the_next_batch_while_the_server_writes_the_last(mysql_ur
     monkeypatch.setattr(upsert_module, "_mysql_values", logged_build)
     monkeypatch.setattr(upsert_module._Sender, "send", logged_send)
     monkeypatch.setattr(upsert_module._Sender, "finish", logged_finish)
-    db = Database(mysql_url)
+    db = _db_with_patient(mysql_url, "OVERLAP-1")
     try:
-        upgrade(db)
-        base = dt.datetime(2026, 4, 1)
-        with db.session() as s:
-            s.add(Patient(id=1, code="OVERLAP-1", note="", created_at=base))
-        rows = _hr_rows(400, base)
+        rows = _hr_rows(400)
         with db.session() as s:
             upsert(s, HeartRateSample, rows, ("patient_id", "vendor", "kind", "ts_utc"))
         assert events == ["build", "send"] + ["build", "read", "send"] * 3 + ["read"]
@@ -160,21 +164,17 @@ def test_mariadb_a_failure_while_a_statement_is_outstanding_keeps_nothing(mysql_
             raise RuntimeError("converter broke")
         return build(*args)
 
-    db = Database(mysql_url)
+    db = _db_with_patient(mysql_url, "OUTSTANDING-1")
     try:
-        upgrade(db)
-        base = dt.datetime(2026, 4, 1)
-        with db.session() as s:
-            s.add(Patient(id=1, code="OUTSTANDING-1", note="", created_at=base))
         monkeypatch.setattr(upsert_module, "_mysql_values", failing_build)
         with pytest.raises(RuntimeError, match="converter broke"), db.session() as s:
-            upsert(s, HeartRateSample, _hr_rows(400, base), ("patient_id", "vendor", "kind", "ts_utc"))
+            upsert(s, HeartRateSample, _hr_rows(400), HR_KEY)
         monkeypatch.setattr(upsert_module, "_mysql_values", build)
         for _ in range(3):  # the pool hands out working connections, none with an answer pending
             with db.session() as s:
                 assert s.scalar(sa.select(sa.func.count()).select_from(HeartRateSample)) == 0
         with db.session() as s:
-            upsert(s, HeartRateSample, _hr_rows(250, base), ("patient_id", "vendor", "kind", "ts_utc"))
+            upsert(s, HeartRateSample, _hr_rows(250), HR_KEY)
         with db.session() as s:
             assert s.scalar(sa.select(sa.func.count()).select_from(HeartRateSample)) == 250
     finally:
