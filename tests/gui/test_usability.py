@@ -952,3 +952,38 @@ def test_the_signed_in_user_fits_the_navigation_column(qtbot, make_shell) -> Non
     short = make_shell()  # the administrator of make_shell, whole
     assert short.window.user.text().split("\n")[1] == "Administrator"
     assert "…" not in short.window.user.text()
+
+
+def test_the_tunnel_settings_scroll_rather_than_squeeze_under_banners(qtbot, make_shell) -> None:
+    """Seen in a real 1200×760 window: the day's alert, the sandbox strip and "The tunnel did not start"
+    took the page's room and the settings form was squeezed (the domain field and its help cut)
+    instead of the page scrolling."""
+    from PySide6.QtWidgets import QApplication
+
+    from gui import theme
+
+    app = QApplication.instance()
+    before = app.styleSheet()
+    theme.apply(app)
+    try:
+        shell = make_shell()
+        window = shell.window
+        window.resize(1200, 760)
+        shell.flow.banner.show_message("1 device not synced. The alert e-mail was not sent: no recipients are set. "
+                                       "DEMO-03, Fitbit (Charge 6): the device last synced 5 days ago. Ask the "
+                                       "patient to open the Fitbit app and sync it.", "warning", action="Open Sync")
+        page = window.show_page("tunnel")
+        wait_idle(qtbot, shell)
+        from services.errors import SecretsUnavailable
+        from services.secrets import NO_KEYRING
+
+        page.show_error(SecretsUnavailable(NO_KEYRING))  # what a sandbox without a keyring shows at start
+        for height in (760, 640, 560):
+            window.resize(1200, height)
+            qtbot.wait(100)
+            assert page.error.isVisible()
+            assert clipped(page) == [], height
+            card = page.settings
+            assert card.height() >= card.sizeHint().height(), height
+    finally:
+        app.setStyleSheet(before)

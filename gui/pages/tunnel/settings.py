@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QCheckBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QVBoxLayout, QWidget
 
 from gui.context import PageContext
@@ -120,6 +120,15 @@ class TunnelSettingsCard(Card):
         self.fields: tuple[QWidget, ...] = (self.start_with_app, self.authtoken, self.domain, self.path, choose,
                                             self.grafana_user, self.grafana_password, self.allow,
                                             self.grafana_domain, self.grafana_open, self.save_button)
+
+    def event(self, event: QEvent) -> bool:
+        """The card is never given less than its preferred height: the form's height-for-width counts the
+        help under the domain fields as one line, so when banners took the page's room (a 1200×760 window)
+        the fields and the help were cut instead of the page scrolling. A layout bounds a widget's
+        height-for-width by its minimum height, so the minimum follows the content."""
+        if event.type() == QEvent.Type.LayoutRequest:
+            self.setMinimumHeight(self.sizeHint().height())
+        return super().event(event)
 
     @staticmethod
     def _cell(field: QWidget, extra: QWidget | None = None, help_text: str = "") -> QWidget:
