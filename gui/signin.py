@@ -204,6 +204,14 @@ class SessionGate(QObject):
             current = getattr(self.window, "current_page", None)
             if current is not None:
                 current().shown()
+        # the keyboard carries on in the page (its first field), not on whatever button follows the
+        # hidden sign-in form in the focus chain ("My account")
+        current = getattr(self.window, "current_page", None)
+        target = current().first_focus() if current is not None else None
+        if target is None:
+            target = nav
+        if target is not None:
+            target.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _start_idle(self) -> None:
         self.idle.start(0)  # counting from now; the timeout arrives from the settings

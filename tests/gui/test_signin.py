@@ -240,6 +240,7 @@ def test_expired_lock_is_computed_by_the_service_clock(sqlite_app) -> None:
 def test_enter_moves_to_the_next_empty_field_then_signs_in(qtbot, make_shell, sqlite_app) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
 
     admin(sqlite_app)
     shell = make_shell(signed_in=False)
@@ -252,6 +253,10 @@ def test_enter_moves_to_the_next_empty_field_then_signs_in(qtbot, make_shell, sq
     form.password.setText(ADMIN_PASSWORD)
     QTest.keyClick(form.password, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not gate.gated, timeout=5000)
+    # the keyboard carries on in the first page (its search box), not on the "My account" button
+    page = shell.window.current_page()
+    qtbot.waitUntil(lambda: page.isAncestorOf(QApplication.focusWidget()), timeout=5000)
+    assert QApplication.focusWidget() is page.first_focus()
 
 
 def test_password_problem_is_said_once_and_goes_when_the_password_is_edited(qtbot, make_shell) -> None:
