@@ -10,7 +10,7 @@ import datetime as dt
 import os
 
 from services.clock import Clock
-from services.patients.service import VENDOR_LABELS
+from services.config import VENDOR_LABELS
 
 _clock: Clock = Clock.from_environ(os.environ)
 

@@ -17,7 +17,10 @@ log = logging.getLogger(__name__)
 APP_NAME = "WearSync"
 VERSION = "0.1.0"
 DEFAULT_CALLBACK_PORT = 8765
-VENDORS = ("fitbit", "withings", "polar")
+# the device types, in the order they are offered, with the name a coordinator reads (a vendor's
+# module is registered in services/vendors; tests/core/test_vendor_registry.py keeps the two in step)
+VENDOR_LABELS: dict[str, str] = {"fitbit": "Fitbit", "withings": "Withings", "polar": "Polar"}
+VENDORS = tuple(VENDOR_LABELS)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from services.accounts.audit import AuditLog
 from services.alerts.mail import Mailer, register_checker
 from services.alerts.outage import DATA_AT_RISK, WEARSYNC_NOT_RUN, data_at_risk, wearsync_not_run
 from services.clock import Clock
+from services.config import VENDOR_LABELS
 from services.errors import Conflict, InvalidInput, NotFound, WearSyncError
 from services.logging_setup import redact
 from services.secrets import SecretStore
@@ -52,7 +53,6 @@ NEEDS_RECONSENT = "needs_reconsent"
 DOWNLOAD_FAILED = "download_failed"
 KIND_ORDER = (WEARSYNC_NOT_RUN, DATA_AT_RISK, DEVICE_NOT_SYNCED, NO_NEW_DATA, NEEDS_RECONSENT, DOWNLOAD_FAILED)
 ONCE_KINDS = (WEARSYNC_NOT_RUN,)  # about a past outage: e-mailed once, not every day
-VENDOR_LABELS = {"fitbit": "Fitbit", "withings": "Withings", "polar": "Polar"}
 FAILED_WITHIN = dt.timedelta(hours=24)
 
 _EMAIL = re.compile(

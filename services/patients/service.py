@@ -31,13 +31,12 @@ from db.models import (
 from services.accounts.actor import Actor
 from services.accounts.audit import AuditLog
 from services.clock import Clock
-from services.config import VENDORS, check_vendor
+from services.config import VENDOR_LABELS, VENDORS, check_vendor
 from services.connect.oauth.states import void_pending
 from services.errors import Conflict, InvalidInput, NotFound
 
 MAX_CODE_LEN = 64
 UNDO_WINDOW = dt.timedelta(hours=24)
-VENDOR_LABELS = {"fitbit": "Fitbit", "withings": "Withings", "polar": "Polar"}
 
 
 # Pseudonymous codes only (DESIGN.md): nothing a query, a link or a file name could mistake for syntax.

@@ -28,9 +28,10 @@ from db.models import Connection, Patient
 from services.accounts.actor import Actor
 from services.accounts.audit import AuditLog
 from services.clock import Clock
+from services.config import VENDOR_LABELS
 from services.connect.oauth.states import void_pending
 from services.errors import NotFound, WearSyncError
-from services.patients.service import VENDOR_LABELS, PatientService, validate_code
+from services.patients.service import PatientService, validate_code
 
 
 class WithdrawalHost(Protocol):

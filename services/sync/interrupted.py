@@ -28,7 +28,7 @@ from sqlalchemy import and_, select, update
 
 from db.engine import Database
 from db.models import Connection, Coverage, Patient, SyncRun
-from services.patients.service import VENDOR_LABELS
+from services.config import VENDOR_LABELS
 
 log = logging.getLogger(__name__)
 

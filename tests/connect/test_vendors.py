@@ -138,3 +138,14 @@ def test_fitbit_parses_civil_times_and_int64_strings() -> None:
                  "summary": {"minutesAsleep": "480", "minutesAwake": "0"}, "metadata": {"nap": False}}, ctx)
     assert sl["local_date"] == dt.date(2026, 11, 20) and sl["minutes_asleep"] == 480
     assert sl["deep_minutes"] is None and sl["_stages"][0]["stage"] == "asleep"
+
+
+def test_the_vendor_list_and_the_vendor_modules_agree() -> None:
+    """The device types (services/config.py: names and the labels a coordinator reads) and the vendor
+    modules (services/vendors: loaded on first use) name the same vendors, in the same order, with the
+    same labels."""
+    from services.config import VENDOR_LABELS, VENDORS
+    from services.vendors import VENDOR_CLASSES, VENDOR_MODULES
+
+    assert list(VENDOR_MODULES) == list(VENDORS) == list(VENDOR_LABELS)
+    assert {name: VENDOR_CLASSES[name].label for name in VENDORS} == VENDOR_LABELS
