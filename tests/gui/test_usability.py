@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
@@ -465,26 +468,39 @@ def clipped(root) -> list[str]:  # type: ignore[no-untyped-def]
     return out
 
 
-def test_every_page_fits_1024x640_with_nothing_clipped(qtbot, make_shell, sqlite_app) -> None:
+DAY_ALERT = ("1 device not synced. The alert e-mail was not sent: no recipients are set. DEMO-03, Fitbit "
+             "(Charge 6): the device last synced 5 days ago. Ask the patient to open the Fitbit app and sync it.")
+
+
+@contextlib.contextmanager
+def real_look() -> Iterator[None]:
+    """The app's own style sheet for the test (padding and fonts decide what fits), restored after."""
     from PySide6.QtWidgets import QApplication
 
     from gui import theme
+
+    app = QApplication.instance()
+    before = app.styleSheet()
+    theme.apply(app)
+    try:
+        yield
+    finally:
+        app.setStyleSheet(before)
+
+
+def test_every_page_fits_1024x640_with_nothing_clipped(qtbot, make_shell, sqlite_app) -> None:
+
     from tests.flow.conftest import add_connection
 
     for i in range(1, 4):
         add_connection(sqlite_app, f"DEMO-{i:02d}", ("fitbit", "withings", "polar")[i - 1])
     sqlite_app.secrets.set("FITBIT_CLIENT_ID", "a-long-client-id-" + "x" * 60 + ".apps.googleusercontent.com")
-    app = QApplication.instance()
-    before = app.styleSheet()
-    theme.apply(app)  # the real look: padding and fonts decide what fits
-    try:
+    with real_look():
         shell = make_shell()
         window = shell.window
         window.resize(1024, 640)
         # the day's alert digest at the top takes room from every page, as it does at a clinic
-        shell.flow.banner.show_message("1 device not synced. The alert e-mail was not sent: no recipients are set. "
-                                       "DEMO-03, Fitbit (Charge 6): the device last synced 5 days ago. Ask the "
-                                       "patient to open the Fitbit app and sync it.", "warning", action="Open Sync")
+        shell.flow.banner.show_message(DAY_ALERT, "warning", action="Open Sync")
         problems: dict[str, list[str]] = {}
         for key in window.pages:
             page = window.show_page(key)
@@ -495,8 +511,6 @@ def test_every_page_fits_1024x640_with_nothing_clipped(qtbot, make_shell, sqlite
             if found:
                 problems[key] = found
         assert problems == {}
-    finally:
-        app.setStyleSheet(before)
 
 
 def test_connect_without_credentials_shows_the_whole_message(qtbot, make_shell, sqlite_app, monkeypatch) -> None:
@@ -958,25 +972,16 @@ def test_the_tunnel_settings_scroll_rather_than_squeeze_under_banners(qtbot, mak
     """Seen in a real 1200×760 window: the day's alert, the sandbox strip and "The tunnel did not start"
     took the page's room and the settings form was squeezed (the domain field and its help cut)
     instead of the page scrolling."""
-    from PySide6.QtWidgets import QApplication
+    from services.errors import SecretsUnavailable
+    from services.secrets import NO_KEYRING
 
-    from gui import theme
-
-    app = QApplication.instance()
-    before = app.styleSheet()
-    theme.apply(app)
-    try:
+    with real_look():
         shell = make_shell()
         window = shell.window
         window.resize(1200, 760)
-        shell.flow.banner.show_message("1 device not synced. The alert e-mail was not sent: no recipients are set. "
-                                       "DEMO-03, Fitbit (Charge 6): the device last synced 5 days ago. Ask the "
-                                       "patient to open the Fitbit app and sync it.", "warning", action="Open Sync")
+        shell.flow.banner.show_message(DAY_ALERT, "warning", action="Open Sync")
         page = window.show_page("tunnel")
         wait_idle(qtbot, shell)
-        from services.errors import SecretsUnavailable
-        from services.secrets import NO_KEYRING
-
         page.show_error(SecretsUnavailable(NO_KEYRING))  # what a sandbox without a keyring shows at start
         for height in (760, 640, 560):
             window.resize(1200, height)
@@ -985,5 +990,3 @@ def test_the_tunnel_settings_scroll_rather_than_squeeze_under_banners(qtbot, mak
             assert clipped(page) == [], height
             card = page.settings
             assert card.height() >= card.sizeHint().height(), height
-    finally:
-        app.setStyleSheet(before)
